@@ -1,0 +1,1 @@
+"""HybridRec science: data, models, training, evaluation and reporting. No orchestrator imports."""

@@ -1,0 +1,86 @@
+"""Frozen configurations: the one registry of named variants, plus training and data settings.
+
+A Dagster partition key is a key of `VARIANTS`; nothing else defines a variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+Component = Literal["static", "dynamic", "content"]
+ALL_COMPONENTS: tuple[Component, ...] = ("static", "dynamic", "content")
+
+
+@dataclass(frozen=True)
+class ModelDims:
+    """Layer sizes from the study (README architecture table)."""
+
+    embedding_dim: int = 64  # NCF user/item embeddings, and every component's output
+    ncf_hidden: tuple[int, ...] = (64,)  # MLP[128 -> 64]
+    gru_hidden: int = 128
+    gru_layers: int = 2
+    max_history: int = 50
+    content_hidden: tuple[int, ...] = (512, 256)  # MLP[vocab -> 512 -> 256 -> 64]
+    gate_hidden: int = 64
+    context_dim: int = 5
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; defaults suit the `demo` dataset on 2 CPU cores."""
+
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    batch_size: int = 1024
+    epochs: int = 6
+    patience: int = 2  # epochs without val NDCG@10 improvement before stopping
+    n_negatives: int = 1  # per positive, for BPR
+    loss: Literal["bpr", "bce"] = "bpr"
+    seed: int = 42
+    device: str = "auto"  # auto -> cuda if available else cpu
+    val_max_rows: int = 5000  # validation interactions scored per epoch (sampled protocol)
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    name: str
+    model: Literal["hybrid", "pop", "bpr_mf"]
+    description: str
+    components: tuple[Component, ...] = ALL_COMPONENTS
+    gate: Literal["learned", "uniform", "none"] = "learned"
+    entropy_lambda: float = 0.0  # weight of -H(alpha) in the loss
+    balance_lambda: float = 0.0  # weight of ||mean(alpha) - 1/3||^2 in the loss
+    gate_init_std: float | None = None  # std of the gate output layer init; None = PyTorch default
+    dims: ModelDims = field(default_factory=ModelDims)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def has_learned_gate(self) -> bool:
+        return self.model == "hybrid" and self.gate == "learned" and len(self.components) > 1
+
+    def with_train(self, **overrides: object) -> VariantConfig:
+        """The same variant with some training settings overridden (e.g. from a Dagster Config)."""
+        return replace(self, train=replace(self.train, **overrides))
+
+
+VARIANTS: dict[str, VariantConfig] = {
+    v.name: v
+    for v in (
+        VariantConfig("v1", "hybrid", "Full hybrid, plain BPR (the study's v1; gate expected to collapse)"),
+        VariantConfig(
+            "v2",
+            "hybrid",
+            "Full hybrid + entropy (0.05) and load-balancing (0.01) regularisers, gate init std 0.01",
+            entropy_lambda=0.05,
+            balance_lambda=0.01,
+            gate_init_std=0.01,
+        ),
+        VariantConfig("no_dynamic", "hybrid", "Ablation: GRU component removed", components=("static", "content")),
+        VariantConfig("no_content", "hybrid", "Ablation: TF-IDF component removed", components=("static", "dynamic")),
+        VariantConfig("no_attention", "hybrid", "Ablation: uniform 1/3 fusion, no learned gate", gate="uniform"),
+        VariantConfig("static_only", "hybrid", "Ablation: NCF component only", components=("static",), gate="none"),
+        VariantConfig("pop", "pop", "Baseline: training-set popularity", gate="none", components=()),
+        VariantConfig("bpr_mf", "bpr_mf", "Baseline: matrix factorisation trained with BPR", gate="none", components=()),
+    )
+}
