@@ -1,0 +1,92 @@
+"""Dynamic component: a GRU over the recent items of the user (session dynamics)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from hybridrec_ml.config import ModelDims
+from hybridrec_ml.models.base import Batch
+
+
+class DynamicGRU(nn.Module):
+    """h = ReLU(Linear(gru_hidden + d -> d)([GRU(history); e_candidate])).
+
+    The GRU runs once per row over the real entries only (padding costs nothing); the linear layer is
+    split into a state half and a candidate half so the candidates only add a [d -> d] product each.
+    A row with an empty history has the zero state.
+    """
+
+    def __init__(self, n_items: int, dims: ModelDims) -> None:
+        super().__init__()
+        d, hidden = dims.embedding_dim, dims.gru_hidden
+        self.item_emb = nn.Embedding(n_items + 1, d, padding_idx=0)  # item i at row i + 1; row 0 = padding
+        self.gru = nn.GRU(d, hidden, num_layers=dims.gru_layers, batch_first=True)
+        self.state_in = nn.Linear(hidden, d)  # state half of Linear(hidden + d -> d); carries the bias
+        self.item_in = nn.Linear(d, d, bias=False)  # candidate half
+        self.hidden = hidden
+        self.out_dim = d
+
+    def encode(self, history: torch.Tensor, history_len: torch.Tensor) -> torch.Tensor:
+        """history [B, L] (item_idx + 1, 0 = padding) -> last-layer final GRU state [B, gru_hidden]."""
+        rows = torch.nonzero(history_len > 0).squeeze(1)
+        state = self.item_emb.weight.new_zeros(history.shape[0], self.hidden)
+        if rows.numel() == 0:
+            return state
+        run = self.final_state_packed if history.is_cuda else self.final_state_stepwise
+        final = run(history[rows], history_len[rows])
+        return state.to(final.dtype).index_copy(0, rows, final)
+
+    def final_state_packed(self, history: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """nn.GRU over a packed batch (cuDNN on CUDA); every length must be >= 1."""
+        packed = pack_padded_sequence(self.item_emb(history), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, h_n = self.gru(packed)  # [layers, rows, hidden], rows back in input order
+        return h_n[-1]
+
+    def final_state_stepwise(self, history: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The same GRU (same weights, same result) as a time-major loop, for the CPU.
+
+        On the CPU nn.GRU's backward over a packed batch zero-fills and accumulates a gradient the
+        size of the whole packed input at every time step; here each step's input is a piece of one
+        `split`, whose backward is a single concatenation, so the cost follows the real tokens.
+        Rows are sorted by length (longest first) so step t works on the first k_t rows.
+        """
+        order = torch.argsort(lengths, descending=True, stable=True)
+        lengths = lengths[order]
+        steps = torch.arange(int(lengths[0]), device=lengths.device)
+        active = steps.unsqueeze(1) < lengths.unsqueeze(0)  # [T, rows]: row still running at step t
+        step_sizes = active.sum(dim=1).tolist()  # k_t, non-increasing
+        x = self.item_emb(history[order][:, : len(step_sizes)].T[active])  # [tokens, d], time-major
+        for layer in range(self.gru.num_layers):
+            w_ih, w_hh = getattr(self.gru, f"weight_ih_l{layer}"), getattr(self.gru, f"weight_hh_l{layer}")
+            b_ih, b_hh = getattr(self.gru, f"bias_ih_l{layer}"), getattr(self.gru, f"bias_hh_l{layer}")
+            h = x.new_zeros(step_sizes[0], self.hidden)
+            outputs, finished = [], []
+            for k, gi in zip(step_sizes, torch.addmm(b_ih, x, w_ih.T).split(step_sizes)):
+                if k < h.shape[0]:  # rows k.. ended at the previous step
+                    finished.append(h[k:])
+                    h = h[:k]
+                i_r, i_z, i_n = gi.chunk(3, dim=1)
+                h_r, h_z, h_n = torch.addmm(b_hh, h, w_hh.T).chunk(3, dim=1)
+                r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+                n = torch.tanh(i_n + r * h_n)
+                h = n + z * (h - n)  # (1 - z) * n + z * h, as nn.GRU
+                outputs.append(h)
+            finished.append(h)
+            x = torch.cat(outputs)  # the next layer's time-major input
+        final_sorted = torch.cat(finished[::-1])  # longest rows first, as `order`
+        return final_sorted[torch.argsort(order)]
+
+    def row_side(self, batch: Batch) -> torch.Tensor:
+        """[B, d]"""
+        return self.state_in(self.encode(batch.history, batch.history_len))
+
+    def item_side(self, items: torch.Tensor) -> torch.Tensor:
+        """[N] item_idx -> [N, d]"""
+        return self.item_in(self.item_emb(items + 1))
+
+    def combine(self, row: torch.Tensor, item: torch.Tensor) -> torch.Tensor:
+        """row [B, d] + item [B, C, d] -> h [B, C, d]"""
+        return F.relu(row.unsqueeze(1) + item)

@@ -1,0 +1,266 @@
+"""The training loop: BPR (or BCE) with sampled negatives, early stopping on val NDCG@10, resumable.
+
+Everything random comes from `variant.train.seed`: the model initialisation and one torch.Generator
+for shuffling and negatives, so a run is bit-identical on the CPU. After every epoch the model,
+optimizer, scaler, RNG states, history and best weights go to one checkpoint file (atomic write);
+a killed run called again with the same `checkpoint_dir` continues from the last completed epoch
+and ends with the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hybridrec_ml.config import ALL_COMPONENTS, VariantConfig
+from hybridrec_ml.data.batching import make_batch
+from hybridrec_ml.data.bundle import TrainingBundle
+from hybridrec_ml.models.base import Recommender
+from hybridrec_ml.models.factory import build_model
+from hybridrec_ml.training.checkpoint import load_checkpoint, save_checkpoint
+from hybridrec_ml.training.losses import LOSSES
+from hybridrec_ml.training.sampling import NegativeSampler
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "last.pt"
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    epoch: int  # 1-based
+    loss: float  # mean ranking loss (BPR/BCE) over the epoch's training rows
+    val_ndcg_at_10: float
+    alpha_mean: tuple[float, float, float] | None  # mean fusion weights over training rows (static, dynamic, content)
+    max_alpha_mean: float | None  # the largest of alpha_mean: near 1 means the gate collapsed
+    seconds: float  # wall time of the epoch, validation included
+    samples_per_s: float  # training rows per second of the training loop alone
+    regularizers: dict[str, float]  # mean weighted auxiliary terms added to the loss (v2: entropy, balance)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: Recommender  # best-epoch weights, eval mode, on the training device
+    history: list[EpochStats]
+    best_epoch: int  # 0 for a model with nothing to train
+    best_val_ndcg_at_10: float
+    train_seconds: float  # summed over all epochs, including those of a run this one resumed
+    device: str
+    resumed_from_epoch: int  # 0 for a fresh run
+
+    def summary_metadata(self) -> dict[str, float | int]:
+        """Numbers for Dagster metadata / MLflow: best validation, length, speed, and the gate at the best epoch."""
+        summary: dict[str, float | int] = {
+            "best_val_ndcg_at_10": self.best_val_ndcg_at_10,
+            "best_epoch": self.best_epoch,
+            "epochs": len(self.history),
+            "train_seconds": self.train_seconds,
+        }
+        if self.history:
+            summary["samples_per_s"] = sum(s.samples_per_s for s in self.history) / len(self.history)
+        if self.best_epoch:
+            best = self.history[self.best_epoch - 1]
+            if best.alpha_mean is not None:
+                summary |= {f"alpha_{name}": value for name, value in zip(ALL_COMPONENTS, best.alpha_mean)}
+                summary["max_alpha_mean"] = max(best.alpha_mean)
+            summary |= {f"{name}_term": value for name, value in best.regularizers.items()}
+        return summary
+
+
+def train(
+    variant: VariantConfig,
+    bundle: TrainingBundle,
+    *,
+    validate: Callable[[Recommender], float],
+    checkpoint_dir: Path | None = None,
+    on_epoch: Callable[[EpochStats], None] | None = None,
+) -> TrainResult:
+    """Train `variant` on `bundle.train`; `validate(model)` returns val NDCG@10 (called in eval mode, no grad)."""
+    cfg = variant.train
+    device = resolve_device(cfg.device)
+    with torch.random.fork_rng(devices=[]):  # seed the initialisation without touching the caller's RNG
+        torch.manual_seed(cfg.seed)
+        model = build_model(variant, bundle).to(device)
+
+    if not model.trainable:
+        started = time.perf_counter()
+        val_ndcg = _validate(model, validate)
+        model.eval()
+        return TrainResult(model, [], 0, val_ndcg, time.perf_counter() - started, str(device), 0)
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    amp_dtype = _autocast_dtype(device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    sampler = NegativeSampler(bundle)
+    fingerprint = _fingerprint(variant, bundle)
+
+    history: list[EpochStats] = []
+    best_weights = _cpu_copy(model.state_dict())
+    checkpoint_path = checkpoint_dir / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    if checkpoint_path is not None and checkpoint_path.exists():
+        state = load_checkpoint(checkpoint_path)
+        if state["fingerprint"] != fingerprint:
+            raise ValueError(f"{checkpoint_path} belongs to another variant or dataset; use a fresh checkpoint_dir")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        _set_rng_states(state["rng"], generator, device)
+        history = [EpochStats(**stats) for stats in state["history"]]
+        best_weights = state["best_weights"]
+    resumed_from_epoch = len(history)
+
+    def best_epoch() -> int:
+        return max(history, key=lambda s: s.val_ndcg_at_10).epoch if history else 0  # ties: the earliest
+
+    model.train()
+    while len(history) < cfg.epochs and len(history) - best_epoch() < cfg.patience:
+        epoch = len(history) + 1
+        started = time.perf_counter()
+        loss, alpha_mean, regularizers, loop_seconds = _train_epoch(
+            model, optimizer, scaler, amp_dtype, bundle, sampler, generator, variant, device
+        )
+        val_ndcg = _validate(model, validate)
+        stats = EpochStats(
+            epoch=epoch,
+            loss=loss,
+            val_ndcg_at_10=val_ndcg,
+            alpha_mean=alpha_mean,
+            max_alpha_mean=max(alpha_mean) if alpha_mean is not None else None,
+            seconds=time.perf_counter() - started,
+            samples_per_s=len(bundle.train) / loop_seconds,
+            regularizers=regularizers,
+        )
+        history.append(stats)
+        if best_epoch() == epoch:
+            best_weights = _cpu_copy(model.state_dict())
+        if checkpoint_path is not None:
+            save_checkpoint(
+                {
+                    "fingerprint": fingerprint,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "rng": _rng_states(generator, device),
+                    "history": [dataclasses.asdict(s) for s in history],
+                    "best_weights": best_weights,
+                },
+                checkpoint_path,
+            )
+        log.info("%s epoch %d: loss %.4f, val NDCG@10 %.4f, %.0f rows/s", variant.name, epoch, loss, val_ndcg,
+                 stats.samples_per_s)
+        if on_epoch is not None:
+            on_epoch(stats)
+
+    model.load_state_dict(best_weights)
+    model.eval()
+    best = best_epoch()
+    return TrainResult(
+        model=model,
+        history=history,
+        best_epoch=best,
+        best_val_ndcg_at_10=history[best - 1].val_ndcg_at_10 if best else float("nan"),
+        train_seconds=sum(s.seconds for s in history),
+        device=str(device),
+        resumed_from_epoch=resumed_from_epoch,
+    )
+
+
+def _train_epoch(
+    model: Recommender,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    amp_dtype: torch.dtype | None,
+    bundle: TrainingBundle,
+    sampler: NegativeSampler,
+    generator: torch.Generator,
+    variant: VariantConfig,
+    device: torch.device,
+) -> tuple[float, tuple[float, float, float] | None, dict[str, float], float]:
+    """One pass over the training rows in a fresh random order: (loss, alpha mean, regularisers, seconds)."""
+    cfg, train = variant.train, bundle.train
+    loss_fn = LOSSES[cfg.loss]
+    started = time.perf_counter()
+    # running sums stay on the device: no host sync inside the loop
+    loss_sum = torch.zeros((), device=device)
+    alpha_sum = torch.zeros(len(ALL_COMPONENTS), device=device)
+    has_alpha = False
+    regularizer_sums: dict[str, torch.Tensor] = {}
+    for rows in torch.randperm(len(train), generator=generator).split(cfg.batch_size):
+        batch = make_batch(train, rows, variant.dims.max_history).to(device)
+        negatives = sampler.sample(train.user[rows], cfg.n_negatives, generator)
+        candidates = torch.cat([train.item[rows].unsqueeze(1), negatives], dim=1).to(device)  # positive first
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            out = model.score_candidates(batch, candidates)
+            ranking_loss = loss_fn(out.scores[:, 0], out.scores[:, 1:])
+            regularizers = model.auxiliary_loss(out.alpha)
+            loss = ranking_loss + sum(regularizers.values())
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+        loss_sum += ranking_loss.detach() * rows.numel()
+        if out.alpha is not None:
+            has_alpha = True
+            alpha_sum += out.alpha.detach().sum(dim=0)
+        for name, value in regularizers.items():
+            regularizer_sums[name] = regularizer_sums.get(name, 0) + value.detach() * rows.numel()
+    n = len(train)
+    alpha_mean = tuple(float(a) for a in (alpha_sum / n).tolist()) if has_alpha else None
+    regularizer_means = {name: float(total) / n for name, total in regularizer_sums.items()}
+    loss_mean = float(loss_sum) / n
+    return loss_mean, alpha_mean, regularizer_means, time.perf_counter() - started
+
+
+def _validate(model: Recommender, validate: Callable[[Recommender], float]) -> float:
+    model.eval()
+    with torch.no_grad():
+        value = float(validate(model))
+    model.train()
+    return value
+
+
+def resolve_device(setting: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; anything else is passed to torch.device."""
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(setting)
+
+
+def _autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """Mixed precision on CUDA only: bf16 where supported (no loss scaling needed), else fp16."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _fingerprint(variant: VariantConfig, bundle: TrainingBundle) -> str:
+    """What a checkpoint must match to be resumed: the full variant and the dataset's shape."""
+    return f"{variant!r} users={bundle.n_users} items={bundle.n_items} train={len(bundle.train)}"
+
+
+def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in state.items()}
+
+
+def _rng_states(generator: torch.Generator, device: torch.device) -> dict[str, Any]:
+    """The sampling generator plus torch's global RNGs (a caller's `validate` may draw from them)."""
+    states: dict[str, Any] = {"sampling": generator.get_state(), "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict[str, Any], generator: torch.Generator, device: torch.device) -> None:
+    generator.set_state(states["sampling"])
+    torch.set_rng_state(states["torch"])
+    if device.type == "cuda" and "cuda" in states:
+        torch.cuda.set_rng_state_all(states["cuda"])

@@ -1,0 +1,79 @@
+import duckdb
+import pytest
+import torch
+
+from hybridrec_ml.data import schema
+from hybridrec_ml.evaluation.negatives import draw_eval_negatives, load_eval_negatives, store_eval_negatives
+from tests.ml.evaluation.conftest import sparse_rows
+
+N_ITEMS = 40
+# User 0 trained on 5 items, user 1 on 29 (so with its positive only 10 items remain: refill path),
+# user 2 on nothing.
+TRAIN = sparse_rows([[1, 2, 3, 4, 5], list(range(29)), []], N_ITEMS)
+USERS = torch.tensor([0, 1, 2, 0, 1] * 40)
+POSITIVES = torch.tensor([7, 35, 0, 1, 39] * 40)
+
+
+def draw(seed: int) -> torch.Tensor:
+    return draw_eval_negatives(USERS, TRAIN, N_ITEMS, 10, positives=POSITIVES, seed=seed, chunk_rows=64)
+
+
+def test_same_seed_same_negatives_and_another_seed_differs():
+    first = draw(7)
+    assert first.shape == (200, 10)
+    assert torch.equal(first, draw(7))
+    assert not torch.equal(first, draw(8))
+
+
+def test_negatives_avoid_train_items_and_the_positive_without_repeats():
+    negatives = draw(3)
+    train_sets = [set(range(1, 6)), set(range(29)), set()]
+    for user, positive, row in zip(USERS.tolist(), POSITIVES.tolist(), negatives.tolist()):
+        assert len(set(row)) == 10
+        assert not set(row) & train_sets[user]
+        assert positive not in row
+        assert all(0 <= item < N_ITEMS for item in row)
+
+
+def test_user_with_exactly_n_allowed_items_gets_all_of_them():
+    negatives = draw(3)
+    for positive, row in zip(POSITIVES[USERS == 1].tolist(), negatives[USERS == 1].tolist()):
+        assert sorted(row) == sorted(set(range(29, 40)) - {positive})
+
+
+def test_draws_are_uniform_over_the_allowed_items():
+    users, positives = torch.full((2000,), 2), torch.zeros(2000, dtype=torch.int64)
+    negatives = draw_eval_negatives(users, TRAIN, N_ITEMS, 10, positives=positives, seed=0)
+    counts = torch.bincount(negatives.flatten(), minlength=N_ITEMS)
+    expected = 2000 * 10 / 39
+    assert counts[0] == 0
+    assert ((counts[1:] - expected).abs() < 0.15 * expected).all()
+
+
+def test_too_few_allowed_items_is_an_error():
+    with pytest.raises(ValueError, match="only 10 items"):
+        draw_eval_negatives(torch.tensor([1]), TRAIN, N_ITEMS, 11, positives=torch.tensor([35]), seed=0)
+
+
+def test_stored_negatives_load_back_in_the_requested_order():
+    con = duckdb.connect()
+    negatives = torch.tensor([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    assert store_eval_negatives(con, torch.tensor([10, 11, 12]), negatives) == 3
+    column_types = con.execute(
+        "SELECT data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [schema.EVAL_NEGATIVES],
+    ).fetchall()
+    assert column_types == [("BIGINT",), ("INTEGER[]",)]
+    loaded = load_eval_negatives(con, torch.tensor([12, 10]))
+    assert loaded.dtype == torch.int64
+    assert loaded.tolist() == [[7, 8, 9], [1, 2, 3]]
+    with pytest.raises(KeyError, match="1 of 2"):
+        load_eval_negatives(con, torch.tensor([11, 13]))
+
+
+def test_storing_again_replaces_the_table():
+    con = duckdb.connect()
+    store_eval_negatives(con, torch.tensor([10, 11]), torch.tensor([[1, 2], [3, 4]]))
+    store_eval_negatives(con, torch.tensor([20]), torch.tensor([[5, 6]]))
+    assert con.execute("SELECT count(*) FROM eval_negatives").fetchall() == [(1,)]
+    assert load_eval_negatives(con, torch.tensor([20])).tolist() == [[5, 6]]

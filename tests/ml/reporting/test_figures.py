@@ -1,0 +1,61 @@
+import math
+
+import pandas as pd
+import pytest
+
+from hybridrec_ml.reporting.figures import (
+    alpha_epochs_figure,
+    context_alpha_figure,
+    normalised_entropy,
+    tradeoff_figure,
+)
+from hybridrec_ml.reporting.tables import alpha_epochs_frame, tidy_results
+
+
+def test_normalised_entropy_spans_collapsed_to_uniform():
+    assert normalised_entropy((1.0, 0.0, 0.0)) == 0.0
+    assert normalised_entropy((1 / 3, 1 / 3, 1 / 3)) == pytest.approx(1.0)
+    assert normalised_entropy((0.5, 0.5, 0.0)) == pytest.approx(math.log(2) / math.log(3))
+
+
+def test_tradeoff_has_one_point_per_gated_variant(runs):
+    figure = tradeoff_figure(tidy_results(runs))
+    assert [trace.name for trace in figure.data] == ["v1", "v2"]  # static_only has no gate
+    v1, v2 = figure.data
+    assert v1.x[0] == pytest.approx(normalised_entropy((0.98, 0.01, 0.01)))
+    assert v1.y[0] == pytest.approx(0.31)
+    assert v1.error_y.array[0] == pytest.approx(12.706204736 * 0.01)
+    assert v2.error_y.array[0] == 0.0  # one seed: no interval to draw
+    assert v2.x[0] == pytest.approx(normalised_entropy((0.35, 0.33, 0.32)))
+
+
+def test_alpha_epochs_figure_averages_seeds_per_variant(runs):
+    figure = alpha_epochs_figure(alpha_epochs_frame(runs))
+    static_v1 = figure.data[0]
+    assert (static_v1.name, list(static_v1.x), list(static_v1.y)) == ("static", [1, 2], pytest.approx([0.6, 0.98]))
+    assert [trace.name for trace in figure.data] == ["static", "dynamic", "content"] * 2
+    assert [trace.showlegend for trace in figure.data] == [True] * 3 + [False] * 3
+
+
+def test_context_figure_puts_learned_next_to_planted():
+    learned = pd.DataFrame(
+        {
+            "bucket": ["weekday_daytime", "weekday_evening_night", "weekend"],
+            "n_rows": [5, 0, 3],
+            "alpha_static": [0.5, float("nan"), 0.2],
+            "alpha_dynamic": [0.3, float("nan"), 0.1],
+            "alpha_content": [0.2, float("nan"), 0.7],
+        }
+    )
+    planted = pd.DataFrame(
+        {"bucket": ["weekday_daytime", "weekend"], "static": [0.6, 0.1], "dynamic": [0.3, 0.2], "content": [0.1, 0.7]}
+    )
+    figure = context_alpha_figure(learned, planted, "v2")
+    content = figure.data[2]
+    assert content.name == "content"
+    assert [list(level) for level in content.x] == [
+        ["weekday_daytime", "weekday_daytime", "weekend", "weekend"],
+        ["learned α", "planted share", "learned α", "planted share"],
+    ]
+    assert list(content.y) == [0.2, 0.1, 0.7, 0.7]
+    assert figure.layout.barmode == "stack" and figure.layout.title.text.endswith("(v2)")

@@ -1,0 +1,115 @@
+import dataclasses
+
+import pytest
+import torch
+
+from hybridrec_ml.config import VARIANTS, ModelDims
+from hybridrec_ml.training.trainer import EpochStats, train
+from tests.ml.training.planted import full_ranking_ndcg_at_10, planted_bundle, random_ndcg_at_10
+
+BUNDLE = planted_bundle()  # 48 users, 32 items, 480 training rows
+
+
+def validate(model) -> float:
+    return full_ranking_ndcg_at_10(model, BUNDLE.val, BUNDLE.n_items)
+
+
+def small(name: str, **train_overrides):
+    """The variant with narrower layers and a short schedule, so a run takes well under a second."""
+    dims = ModelDims(embedding_dim=16, ncf_hidden=(16,), gru_hidden=16, content_hidden=(32, 16), gate_hidden=8)
+    settings = {"batch_size": 64, "epochs": 4, "patience": 4, "lr": 1e-2} | train_overrides
+    return dataclasses.replace(VARIANTS[name], dims=dims).with_train(**settings)
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("name", ["v1", "bpr_mf"])
+def test_training_on_planted_structure_beats_a_random_ranking(name):
+    result = train(small(name), BUNDLE, validate=validate)
+    assert result.best_val_ndcg_at_10 > random_ndcg_at_10(BUNDLE.n_items) + 0.15  # random: 0.142
+    assert result.best_val_ndcg_at_10 == validate(result.model)  # the returned model holds the best weights
+
+
+def test_the_same_seed_gives_bit_identical_runs_and_another_seed_does_not():
+    first = train(small("v2"), BUNDLE, validate=validate)
+    second = train(small("v2"), BUNDLE, validate=validate)
+    assert same_weights(first.model.state_dict(), second.model.state_dict())
+    assert [s.loss for s in first.history] == [s.loss for s in second.history]
+    other = train(small("v2", seed=7), BUNDLE, validate=validate)
+    assert not same_weights(first.model.state_dict(), other.model.state_dict())
+
+
+def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path):
+    variant = small("v2")
+    uninterrupted = train(variant, BUNDLE, validate=validate)
+
+    def killed_after_epoch_2(stats: EpochStats) -> None:
+        if stats.epoch == 2:
+            raise KeyboardInterrupt  # the checkpoint of epoch 2 is already on disk
+
+    with pytest.raises(KeyboardInterrupt):
+        train(variant, BUNDLE, validate=validate, checkpoint_dir=tmp_path, on_epoch=killed_after_epoch_2)
+    seen: list[int] = []
+    resumed = train(variant, BUNDLE, validate=validate, checkpoint_dir=tmp_path, on_epoch=lambda s: seen.append(s.epoch))
+
+    assert resumed.resumed_from_epoch == 2 and seen == [3, 4]
+    assert same_weights(resumed.model.state_dict(), uninterrupted.model.state_dict())
+    strip = lambda history: [(s.loss, s.val_ndcg_at_10, s.alpha_mean, s.regularizers) for s in history]  # noqa: E731
+    assert strip(resumed.history) == strip(uninterrupted.history)
+
+
+def test_a_checkpoint_of_another_variant_is_refused(tmp_path):
+    train(small("v1", epochs=1), BUNDLE, validate=validate, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="another variant or dataset"):
+        train(small("v2", epochs=1), BUNDLE, validate=validate, checkpoint_dir=tmp_path)
+
+
+def test_early_stopping_keeps_the_best_epoch_weights():
+    snapshots: list[dict[str, torch.Tensor]] = []
+    scores = iter([0.5, 0.7, 0.6, 0.65, 0.9])
+
+    def scripted_validate(model) -> float:
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return next(scores)
+
+    result = train(small("static_only", epochs=5, patience=2), BUNDLE, validate=scripted_validate)
+    assert [s.epoch for s in result.history] == [1, 2, 3, 4]  # epochs 3 and 4 did not beat epoch 2
+    assert (result.best_epoch, result.best_val_ndcg_at_10) == (2, 0.7)
+    assert same_weights(result.model.state_dict(), snapshots[1])
+
+
+def test_epoch_stats_and_summary_carry_the_gate_and_the_regularisers():
+    result = train(small("v2", epochs=2), BUNDLE, validate=validate)
+    stats = result.history[-1]
+    assert len(stats.alpha_mean) == 3 and sum(stats.alpha_mean) == pytest.approx(1.0, abs=1e-5)
+    assert stats.max_alpha_mean == max(stats.alpha_mean)
+    assert set(stats.regularizers) == {"entropy", "balance"}
+    assert stats.regularizers["entropy"] < 0 and stats.samples_per_s > 0
+    summary = result.summary_metadata()
+    assert set(summary) == {
+        "best_val_ndcg_at_10", "best_epoch", "epochs", "train_seconds", "samples_per_s",
+        "alpha_static", "alpha_dynamic", "alpha_content", "max_alpha_mean", "entropy_term", "balance_term",
+    }
+    best = result.history[result.best_epoch - 1]
+    assert (summary["epochs"], summary["alpha_dynamic"]) == (2, best.alpha_mean[1])
+
+
+def test_static_only_reports_alpha_one_on_static():
+    result = train(small("static_only", epochs=1), BUNDLE, validate=validate)
+    assert result.history[0].alpha_mean == (1.0, 0.0, 0.0)
+    assert result.history[0].regularizers == {}
+
+
+def test_popularity_is_validated_once_and_not_trained():
+    calls: list[float] = []
+
+    def counting_validate(model) -> float:
+        calls.append(validate(model))
+        return calls[-1]
+
+    result = train(VARIANTS["pop"], BUNDLE, validate=counting_validate)
+    assert len(calls) == 1 and result.history == [] and result.best_epoch == 0
+    assert result.best_val_ndcg_at_10 == calls[0]
+    assert result.summary_metadata()["epochs"] == 0
