@@ -84,18 +84,16 @@ def generated_bundle(
     history_items = item[by_user][flat]
     context = torch.from_numpy(rng.random((n_interactions, 5), dtype=np.float32))
 
-    def rows(lo: int, hi: int, keep: torch.Tensor | None = None) -> InteractionSet:
-        which = torch.arange(lo, hi) if keep is None else torch.arange(lo, hi)[keep[lo:hi]]
-        lo_hi = torch.stack([ptr[which], ptr[which + 1]], 1)
-        seg = lo_hi[:, 1] - lo_hi[:, 0]
-        take = torch.repeat_interleave(lo_hi[:, 0] - (torch.cumsum(seg, 0) - seg), seg) + torch.arange(int(seg.sum()))
-        sub_ptr = torch.cat([torch.zeros(1, dtype=torch.int64), torch.cumsum(seg, 0)])
-        return InteractionSet(which, user[which], item[which], context[which], SparseRows(sub_ptr, history_items[take], None, n_items))
+    history = SparseRows(ptr, history_items, None, n_items)
+
+    def rows(which: torch.Tensor) -> InteractionSet:
+        return InteractionSet(which, user[which], item[which], context[which], csr_subset(history, which))
 
     n_train, n_val = int(0.7 * n_interactions), int(0.85 * n_interactions)
-    train_set = rows(0, n_train)
+    train_set = rows(torch.arange(n_train))
     in_train = torch.zeros(n_users, dtype=torch.bool)
     in_train[train_set.user] = True
+    evaluable = torch.nonzero(in_train[user]).squeeze(1)  # val/test rows whose user has training rows
     terms = torch.from_numpy(np.argsort(rng.random((n_items, vocab)), axis=1)[:, :terms_per_item]).sort(dim=1).values
     weights = torch.from_numpy(rng.random((n_items, terms_per_item), dtype=np.float32))
     weights /= weights.norm(dim=1, keepdim=True)
@@ -103,8 +101,8 @@ def generated_bundle(
         n_users=n_users,
         n_items=n_items,
         train=train_set,
-        val=rows(n_train, n_val, in_train[user]),
-        test=rows(n_val, n_interactions, in_train[user]),
+        val=rows(evaluable[(evaluable >= n_train) & (evaluable < n_val)]),
+        test=rows(evaluable[evaluable >= n_val]),
         tfidf=csr_from_pairs(
             torch.arange(n_items).repeat_interleave(terms_per_item), terms.flatten(), weights.flatten(), n_items, vocab
         ),
@@ -112,6 +110,14 @@ def generated_bundle(
         user_train_count=torch.bincount(train_set.user, minlength=n_users),
         item_train_count=torch.bincount(train_set.item, minlength=n_items),
     )
+
+
+def csr_subset(rows: SparseRows, which: torch.Tensor) -> SparseRows:
+    """The CSR rows `which`, in that order."""
+    lengths = rows.ptr[which + 1] - rows.ptr[which]
+    ptr = torch.cat([torch.zeros(1, dtype=torch.int64), torch.cumsum(lengths, 0)])
+    take = torch.repeat_interleave(rows.ptr[which] - ptr[:-1], lengths) + torch.arange(int(ptr[-1]))
+    return SparseRows(ptr, rows.index[take], None, rows.n_cols)
 
 
 class PerSampleTriples(Dataset):
@@ -174,7 +180,8 @@ class ReferenceHybrid(nn.Module):
 
     def forward(self, user, history, length, context, item, item_tfidf):  # noqa: ANN001, ANN201
         static = self.ncf_mlp(torch.cat([self.ncf_user(user), self.ncf_item(item)], dim=1))
-        packed = pack_padded_sequence(self.seq_item(history), length.clamp(min=1), batch_first=True, enforce_sorted=False)
+        embedded = self.seq_item(history)
+        packed = pack_padded_sequence(embedded, length.clamp(min=1), batch_first=True, enforce_sorted=False)
         _, h_n = self.gru(packed)
         state = h_n[-1] * (length > 0).unsqueeze(1)
         dynamic = self.seq_out(torch.cat([state, self.seq_item(item + 1)], dim=1))
@@ -200,7 +207,9 @@ def reference_rate(bundle: TrainingBundle, variant: VariantConfig, n_batches: in
         if step == 1:
             rows, started = 0, time.perf_counter()
         query = (b["user"], b["history"], b["length"], b["context"])
-        loss = bpr_loss(model(*query, b["positive"], b["positive_tfidf"]), model(*query, b["negative"], b["negative_tfidf"]).unsqueeze(1))
+        positive = model(*query, b["positive"], b["positive_tfidf"])
+        negative = model(*query, b["negative"], b["negative_tfidf"])
+        loss = bpr_loss(positive, negative.unsqueeze(1))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

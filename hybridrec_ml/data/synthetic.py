@@ -78,8 +78,8 @@ NOVELTY_PREFERENCE = 0.5  # share of content draws restricted to items released 
 MAIN_TASTE = 0.7  # share of static/content draws from the main (vs side) community/topic
 NEXT_ITEM_PROBS = np.array([0.6, 0.3, 0.1])  # which of an item's three 'next' items follows it
 POPULARITY_EXPONENT = 1.0  # item weight ~ (popularity rank + offset) ** -exponent
-SAME_MECHANISM_ATTEMPTS = 4
-STATIC_FALLBACK_ATTEMPTS = 6
+SAME_MECHANISM_ATTEMPTS = 4  # redraws of a failed draw before a dynamic one turns static
+STATIC_FALLBACK_ATTEMPTS = 6  # further redraws before the last resort (any released item)
 # Rating = 1 + number of thresholds below (item quality + noise); thresholds give the Amazon-like
 # marginal shares 7% / 5% / 8% / 20% / 60% of 1..5 stars.
 ITEM_QUALITY_STD = 0.6
@@ -95,6 +95,8 @@ _CATEGORY_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 @dataclass(frozen=True)
 class SyntheticScale:
+    """Sizes of one synthetic dataset; the story's behavioural knobs are the module constants above."""
+
     n_users: int
     n_items: int  # items that can be reviewed; the metadata file also lists unreviewed ones
     n_interactions: int  # review lines, planted duplicates included
@@ -118,6 +120,8 @@ SCALES: dict[str, SyntheticScale] = {
 
 @dataclass(frozen=True)
 class SyntheticFiles:
+    """The three files `generate_synthetic` wrote, with their sizes."""
+
     reviews: Path
     meta: Path
     ground_truth: Path
@@ -129,6 +133,8 @@ class SyntheticFiles:
 
 @dataclass(frozen=True)
 class Catalogue:
+    """Every item of the story, reviewable ones first."""
+
     topic: np.ndarray  # int64 [n_catalogue]: text topic
     community: np.ndarray  # int64 [n_catalogue]: taste community
     popularity: np.ndarray  # float64 [n_catalogue]: relative draw weight
@@ -491,5 +497,7 @@ def load_ground_truth(con: duckdb.DuckDBPyConnection, path: Path) -> int:
         raise ValueError(f"{path}: header {header!r}, expected {GROUND_TRUTH_HEADER!r}")
     types = {name: declared.removesuffix(" NOT NULL") for name, declared in schema.GROUND_TRUTH_COLUMNS.items()}
     columns = "{" + ", ".join(f"'{name}': '{typ}'" for name, typ in types.items()) + "}"
-    select = f"SELECT {schema.column_list(schema.GROUND_TRUTH_COLUMNS)} FROM read_csv(?, header = true, columns = {columns})"
+    select = (
+        f"SELECT {schema.column_list(schema.GROUND_TRUTH_COLUMNS)} FROM read_csv(?, header = true, columns = {columns})"
+    )
     return replace_table(con, schema.GROUND_TRUTH, schema.GROUND_TRUTH_COLUMNS, select, [str(path)])

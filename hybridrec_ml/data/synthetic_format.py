@@ -17,6 +17,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import chain, product
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,7 +124,7 @@ _SUMMARY_SHARE = 0.9995
 _IMAGE_SHARE = 0.02
 
 
-def json_text(text: str) -> str:
+def _json_text(text: str) -> str:
     """The JSON string literal of `text` (ASCII with \\u escapes, like the Amazon files)."""
     return json.dumps(text)
 
@@ -140,19 +141,21 @@ def random_ids(rng: np.random.Generator, n: int, prefix: str, n_chars: int) -> n
 
 
 def _pseudo_words(rng: np.random.Generator, n: int, exclude: set[str]) -> list[str]:
-    """n distinct pronounceable made-up words (the vocabulary of topics and brands)."""
-    words: dict[str, None] = {}
+    """n distinct pronounceable made-up words of 2-3 syllables (the vocabulary of topics and brands)."""
+    words: dict[str, None] = {}  # insertion-ordered, so the result depends only on the draws
     while len(words) < n:
         batch = 2 * n
         syllables = [
-            np.array(_ONSETS)[rng.integers(0, len(_ONSETS), batch)]
-            + np.array(_VOWELS)[rng.integers(0, len(_VOWELS), batch)]
-            + np.array(_CODAS)[rng.integers(0, len(_CODAS), batch)]
+            (
+                np.array(_ONSETS, dtype=object)[rng.integers(0, len(_ONSETS), batch)]
+                + np.array(_VOWELS, dtype=object)[rng.integers(0, len(_VOWELS), batch)]
+                + np.array(_CODAS, dtype=object)[rng.integers(0, len(_CODAS), batch)]
+            ).tolist()
             for _ in range(3)
         ]
-        n_syllables = rng.integers(2, 4, batch)
-        for i in range(batch):
-            word = "".join(s[i] for s in syllables[: n_syllables[i]])
+        three = (rng.random(batch) < 0.25).tolist()
+        for first, second, third, long in zip(*syllables, three, strict=True):
+            word = first + second + (third if long else "")
             if word not in exclude:
                 words.setdefault(word)
     return list(words)[:n]
@@ -167,7 +170,10 @@ class _Vocabulary:
         self.words = np.array(list(_BACKGROUND_WORDS) + made_up[:n_topic_words], dtype=object)
         self.topic_words = len(_BACKGROUND_WORDS) + np.arange(n_topic_words).reshape(n_topics, -1)
         self.brands = np.array([w.capitalize() for w in made_up[n_topic_words:]], dtype=object).reshape(n_topics, -1)
-        self.labels = [f"{self.words[row[0]].capitalize()} {_PRODUCT_NOUNS[t % len(_PRODUCT_NOUNS)]}" for t, row in enumerate(self.topic_words)]
+        self.labels = [  # e.g. "Vexor Headphones": the first word of the topic and a product noun
+            f"{self.words[row[0]].capitalize()} {_PRODUCT_NOUNS[t % len(_PRODUCT_NOUNS)]}"
+            for t, row in enumerate(self.topic_words)
+        ]
         zipf = (np.arange(1, _TOPIC_WORDS_PER_TOPIC + 1) ** -_TOPIC_WORD_ZIPF).cumsum()
         self._topic_word_cdf = zipf / zipf[-1]
 
@@ -201,74 +207,74 @@ def meta_lines(
         axis=1,
     )
     words = vocabulary.draw(np.repeat(cat.topic, slot_words.sum(axis=1)), rng)
-    html_paragraph = rng.random((n, 2)) < 0.15
-    title_kind = rng.random(n)  # < 0.01 junk, < 0.015 empty
-    brand = vocabulary.brands[cat.topic, rng.integers(0, _BRANDS_PER_TOPIC, n)]
-    has_brand = rng.random(n) >= 0.1
+    word_bounds = np.concatenate([[0], np.cumsum(slot_words)]).tolist()
+    texts = _split([" ".join(words[a:b]) for a, b in zip(word_bounds[:-1], word_bounds[1:])], slot_words.shape[1])
+    html_paragraph = (rng.random((n, 2)) < 0.15).tolist()
+    title_kind = rng.random(n).tolist()  # < 0.01 junk, < 0.015 empty
+    brand = vocabulary.brands[cat.topic, rng.integers(0, _BRANDS_PER_TOPIC, n)].tolist()
+    has_brand = (rng.random(n) >= 0.1).tolist()
 
     popularity_rank = np.empty(n, dtype=np.int64)
     popularity_rank[np.argsort(-cat.popularity, kind="stable")] = np.arange(n)
-    sales_rank = 1 + popularity_rank * (786_868 // n) + rng.integers(0, 786_868 // n + 1, n)
-    rank_kind = rng.choice(3, size=n, p=[0.45, 0.45, 0.10])  # string, list, empty list
-    price = np.exp(rng.normal(3.2, 0.9, n))
-    price_kind = rng.choice(4, size=n, p=[0.61, 0.35, 0.03, 0.01])  # price, "", range, junk
+    sales_rank = (1 + popularity_rank * (786_868 // n) + rng.integers(0, 786_868 // n + 1, n)).tolist()
+    rank_kind = rng.choice(3, size=n, p=[0.45, 0.45, 0.10]).tolist()  # string, list, empty list
+    price = np.exp(rng.normal(3.2, 0.9, n)).tolist()
+    price_kind = rng.choice(4, size=n, p=[0.61, 0.35, 0.03, 0.01]).tolist()  # price, "", range, junk
     n_images = np.where(rng.random(n) < 0.7, rng.integers(1, 5, n), 0)
-    image_codes = random_ids(rng, int(n_images.sum()), "", 11)
-    details_kind = rng.random(n)
-    drop_key = rng.random((n, len(_OPTIONAL_META_KEYS))) < 0.02
-    date_kind = rng.random(n)  # < 0.4 a date, < 0.41 junk
-    date_ts = np.where(cat.cold, cat.release, rng.integers(1_072_915_200, cat.release.min() + 1, n))  # from 2004
-    also_buy_on = rng.random(n) < 0.4
+    images = _split_ragged(random_ids(rng, int(n_images.sum()), "", 11).tolist(), n_images)
+    details_kind = rng.random(n).tolist()
+    drop_key = (rng.random((n, len(_OPTIONAL_META_KEYS))) < 0.02).tolist()
+    date_kind = rng.random(n).tolist()  # < 0.4 a date, < 0.41 junk
+    date_ts = np.where(cat.cold, cat.release, rng.integers(1_072_915_200, cat.release.min() + 1, n)).tolist()  # 2004+
+    also_buy = item_ids[cat.next_items].tolist()
+    also_buy_on = (rng.random(n) < 0.4).tolist()
+    # also_view: random other items of the same topic; also_buy: the item's 'next' items
     n_also_view = np.where(rng.random(n) < 0.5, rng.integers(2, 7, n), 0)
     by_topic = np.argsort(cat.topic, kind="stable")
     topic_start = np.searchsorted(cat.topic[by_topic], np.arange(int(cat.topic.max()) + 2))
-    view_offsets = rng.random(int(n_also_view.sum()))
-    tech1_dict = rng.random(n) < 0.05
-    junk_main_cat = rng.random(n) < 0.01
-    similar_junk = rng.random(n) < 0.02
-    rows: list[str] = []
-    word_at = image_at = view_at = 0
+    viewer = np.repeat(np.arange(n), n_also_view)
+    first, size = topic_start[cat.topic[viewer]], np.diff(topic_start)[cat.topic[viewer]]
+    viewed = by_topic[first + (rng.random(len(viewer)) * size).astype(np.int64)]
+    other = viewed != viewer
+    also_view = _split_ragged(item_ids[viewed[other]].tolist(), np.bincount(viewer[other], minlength=n))
+    tech1_dict = (rng.random(n) < 0.05).tolist()
+    junk_main_cat = (rng.random(n) < 0.01).tolist()
+    similar_junk = (rng.random(n) < 0.02).tolist()
+    topics = cat.topic.tolist()
+    ids = item_ids.tolist()
+    rows: list[dict[str, Any]] = []
     for i in range(n):
-        topic = int(cat.topic[i])
-        texts = []
-        for count in slot_words[i]:
-            texts.append(" ".join(words[word_at : word_at + count]))
-            word_at += count
+        topic = topics[i]
+        title_text, *paragraphs = texts[i][:3]
         title = (
             _JUNK_TITLES[i % len(_JUNK_TITLES)] if title_kind[i] < 0.01
             else "" if title_kind[i] < 0.015
-            else f"{brand[i]} {texts[0].title()}"
+            else f"{brand[i]} {title_text.title()}"
         )  # fmt: skip
-        description = [
-            f"<b>{text.capitalize()}.</b><br>" if html else f"{text.capitalize()}."
-            for text, html in zip(texts[1:3], html_paragraph[i], strict=True)
-            if text
-        ]
-        images = image_codes[image_at : image_at + n_images[i]].tolist()
-        image_at += n_images[i]
-        start, stop = topic_start[topic], topic_start[topic + 1]
-        also_view = by_topic[(start + view_offsets[view_at : view_at + n_also_view[i]] * (stop - start)).astype(np.int64)]
-        view_at += n_also_view[i]
         record: dict[str, Any] = {
             "category": [category, _SECTIONS[topic % len(_SECTIONS)], vocabulary.labels[topic]],
             "tech1": {"Brand Name": brand[i], "Item Weight": "4.8 ounces"} if tech1_dict[i] else "",
-            "description": description,
+            "description": [
+                f"<b>{text.capitalize()}.</b><br>" if html else f"{text.capitalize()}."
+                for text, html in zip(paragraphs, html_paragraph[i], strict=True)
+                if text
+            ],
             "fit": "",
             "title": title,
-            "also_buy": item_ids[cat.next_items[i]].tolist() if also_buy_on[i] else [],
+            "also_buy": also_buy[i] if also_buy_on[i] else [],
             "tech2": "",
             "brand": brand[i] if has_brand[i] else "",
-            "feature": [text.capitalize() for text in texts[3:] if text],
-            "rank": _rank(int(sales_rank[i]), int(rank_kind[i]), category, vocabulary.labels[topic]),
-            "also_view": [item_ids[j] for j in also_view if j != i],
+            "feature": [text.capitalize() for text in texts[i][3:] if text],
+            "rank": _rank(sales_rank[i], rank_kind[i], category, vocabulary.labels[topic]),
+            "also_view": also_view[i],
             "main_cat": _JUNK_MAIN_CAT if junk_main_cat[i] else _MAIN_CATS[topic % len(_MAIN_CATS)],
             "similar_item": _JUNK_SIMILAR if similar_junk[i] else "",
-            "date": _meta_date(int(date_ts[i]), float(date_kind[i])),
-            "price": _price(float(price[i]), int(price_kind[i])),
-            "asin": item_ids[i],
-            "imageURL": [f"{_IMAGE_HOST}{code}._SS40_.jpg" for code in images],
-            "imageURLHighRes": [f"{_IMAGE_HOST}{code}.jpg" for code in images],
-            "details": _details(item_ids[i], float(details_kind[i])),
+            "date": _meta_date(date_ts[i], date_kind[i]),
+            "price": _price(price[i], price_kind[i]),
+            "asin": ids[i],
+            "imageURL": [f"{_IMAGE_HOST}{code}._SS40_.jpg" for code in images[i]],
+            "imageURLHighRes": [f"{_IMAGE_HOST}{code}.jpg" for code in images[i]],
+            "details": _details(ids[i], details_kind[i]),
         }
         for key, drop in zip(_OPTIONAL_META_KEYS, drop_key[i], strict=True):
             if drop:
@@ -288,11 +294,25 @@ def meta_lines(
     return lines
 
 
+def _split(flat: list, width: int) -> list[list]:
+    """Consecutive rows of `width` entries."""
+    return [flat[start : start + width] for start in range(0, len(flat), width)]
+
+
+def _split_ragged(flat: list, counts: np.ndarray) -> list[list]:
+    """Consecutive rows of counts[i] entries."""
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def _rank(rank: int, kind: int, category: str, label: str) -> str | list[str]:
     if kind == 0:
         return f"{rank:,} in {category} ("
     if kind == 1:
-        return [f">#{rank:,} in {category} (See Top 100 in {category})", f">#{max(1, rank // 40):,} in {category} > {label}"]
+        return [
+            f">#{rank:,} in {category} (See Top 100 in {category})",
+            f">#{max(1, rank // 40):,} in {category} > {label}",
+        ]
     return []
 
 
@@ -336,75 +356,74 @@ def review_blocks(
     user_ids: np.ndarray,
     rng: np.random.Generator,
 ) -> Iterator[str]:
-    """Review lines in `line_order`, in blocks; all randomness is drawn before the first block."""
-    n, n_users = len(ts), len(user_ids)
-    cat = world.catalogue
+    """Review lines in `line_order`, in blocks; all randomness is drawn before the first block.
 
-    overall = np.array([f'"overall": {r}.0, ' for r in range(6)], dtype=object)[world.rating]
+    Each field is a pool of rendered JSON fragments ("" where the field is absent) and one pool
+    index per review, so a block is a gather per field and one string join.
+    """
+    n = len(ts)
+    cat = world.catalogue
+    overall = (np.array([f'{{"overall": {r}.0, ' for r in range(6)], dtype=object), world.rating)
+
     has_vote = rng.random(n) < _VOTE_SHARE
-    vote_value = np.floor(2 * (1 + rng.pareto(0.9, n))).astype(np.int64)
-    verified = np.array(['"verified": false, ', '"verified": true, '], dtype=object)[
-        (rng.random(n) < _VERIFIED_SHARE).astype(np.int64)
-    ]
+    votes, vote_index = np.unique(np.floor(2 * (1 + rng.pareto(0.9, n))).astype(np.int64), return_inverse=True)
+    vote = (_pool([f'"vote": "{v:,}", ' for v in votes.tolist()]), np.where(has_vote, 1 + vote_index, 0))
+
+    verified = (
+        np.array(['"verified": false, ', '"verified": true, '], dtype=object),
+        (rng.random(n) < _VERIFIED_SHARE).astype(np.int64),
+    )
     day = ts // 86_400
     first_day = int(day.min())
-    review_time = np.array(
-        [
-            f'"reviewTime": "{d:%m} {d.day}, {d.year}", '
-            for d in (datetime.fromtimestamp(86_400 * (first_day + k), UTC) for k in range(int(day.max()) - first_day + 1))
-        ],
-        dtype=object,
-    )[day - first_day]
-    reviewer = np.array([f'"reviewerID": "{u}", ' for u in user_ids], dtype=object)[world.user]
-    asin = np.array([f'"asin": "{a}", ' for a in item_ids], dtype=object)[world.item]
+    dates = [datetime.fromtimestamp(86_400 * d, UTC) for d in range(first_day, int(day.max()) + 1)]
+    review_time = (
+        np.array([f'"reviewTime": "{d:%m} {d.day}, {d.year}", ' for d in dates], dtype=object),
+        day - first_day,
+    )
+    reviewer = (np.array([f'"reviewerID": "{u}", ' for u in user_ids], dtype=object), world.user)
+    asin = (np.array([f'"asin": "{a}", ' for a in item_ids], dtype=object), world.item)
 
     style_pool, style_start, style_size = _style_pool()
-    item_style = np.where(rng.random(len(cat.topic)) < _STYLED_ITEM_SHARE, rng.integers(0, len(_STYLE_OPTIONS), len(cat.topic)), -1)
-    kind = item_style[world.item]  # -1 (no style) reads the zero-size entry at the end of the pool
+    n_items = len(cat.topic)
+    item_style = np.where(
+        rng.random(n_items) < _STYLED_ITEM_SHARE, rng.integers(0, len(_STYLE_OPTIONS), n_items), -1
+    )
+    kind = item_style[world.item]
     styled = (kind >= 0) & (rng.random(n) < _STYLED_REVIEW_SHARE)
     style_index = style_start[kind] + (rng.random(n) * style_size[kind]).astype(np.int64)
-    style = np.where(styled, style_pool[np.where(styled, style_index, 0)], "")
+    style = (_pool(style_pool), np.where(styled, 1 + style_index, 0))
 
-    names = _reviewer_names(n_users, rng)
-    name = names[world.user]
-    name[rng.random(n) >= _NAMED_REVIEW_SHARE] = ""
+    name_pool, user_name = _reviewer_names(len(user_ids), rng)
+    name = (name_pool, np.where(rng.random(n) < _NAMED_REVIEW_SHARE, user_name[world.user], 0))
 
-    sentiment = np.array([0, 0, 0, 1, 2, 2])[world.rating]  # 1-2 negative, 3 neutral, 4-5 positive
-    sentence_pool, sentence_start, sentence_size = _sentence_pool()
-    n_sentences = rng.integers(1, 4, n)
-    picks = sentence_start[sentiment][:, None] + (rng.random((n, 3)) * sentence_size[sentiment][:, None]).astype(np.int64)
-    text_parts = [np.where(k < n_sentences, sentence_pool[picks[:, k]], "") for k in range(3)]
-    has_text = rng.random(n) < _TEXT_SHARE
+    text_pool, text_index = _review_texts(world.rating, rng)
+    text = (text_pool, np.where(rng.random(n) < _TEXT_SHARE, text_index, 0))
     summary_pool, summary_start, summary_size = _summary_pool()
     summary_index = summary_start[world.rating] + (rng.random(n) * summary_size[world.rating]).astype(np.int64)
-    summary = np.where(rng.random(n) < _SUMMARY_SHARE, summary_pool[summary_index], "")
+    summary = (_pool(summary_pool), np.where(rng.random(n) < _SUMMARY_SHARE, 1 + summary_index, 0))
+
     has_image = rng.random(n) < _IMAGE_SHARE
-    image_codes = random_ids(rng, int(has_image.sum()), "", 11)
-    image = np.full(n, "", dtype=object)
-    image[has_image] = [f', "image": ["{_IMAGE_HOST}{code}._SY88.jpg"]' for code in image_codes]
-
-    def vote_fragments(rows: np.ndarray) -> list[str]:
-        return [f'"vote": "{v:,}", ' if on else "" for v, on in zip(vote_value[rows].tolist(), has_vote[rows].tolist(), strict=True)]
-
-    def text_fragments(rows: np.ndarray) -> list[str]:
-        return [
-            f'"reviewText": "{a}{" " + b if b else ""}{" " + c if c else ""}", ' if on else ""
-            for a, b, c, on in zip(*(part[rows].tolist() for part in text_parts), has_text[rows].tolist(), strict=True)
-        ]
+    codes = random_ids(rng, int(has_image.sum()), "", 11).tolist()
+    image_and_close = (
+        np.array(["}\n"] + [f', "image": ["{_IMAGE_HOST}{code}._SY88.jpg"]}}\n' for code in codes], dtype=object),
+        np.where(has_image, np.cumsum(has_image), 0),
+    )
+    before_time = (overall, vote, verified, review_time, reviewer, asin, style, name, text, summary)
 
     def blocks() -> Iterator[str]:
         for begin in range(0, n, LINES_PER_BLOCK):
             rows = line_order[begin : begin + LINES_PER_BLOCK]
-            columns = (
-                overall[rows], vote_fragments(rows), verified[rows], review_time[rows], reviewer[rows], asin[rows],
-                style[rows], name[rows], text_fragments(rows), summary[rows], map(str, ts[rows].tolist()), image[rows],
-            )  # fmt: skip
-            yield "".join(
-                f"{{{o}{v}{ve}{rt}{r}{a}{s}{na}{t}{su}\"unixReviewTime\": {u}{im}}}\n"
-                for o, v, ve, rt, r, a, s, na, t, su, u, im in zip(*columns, strict=True)
-            )
+            columns = [pool[index[rows]] for pool, index in before_time]
+            columns.append([f'"unixReviewTime": {t}' for t in ts[rows].tolist()])
+            columns.append(image_and_close[0][image_and_close[1][rows]])
+            yield "".join(chain.from_iterable(zip(*columns, strict=True)))
 
     return blocks()
+
+
+def _pool(fragments: Iterable[str]) -> np.ndarray:
+    """Fragments as an object array with "" (field absent) at index 0."""
+    return np.array(["", *fragments], dtype=object)
 
 
 def _style_pool() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -421,24 +440,36 @@ def _style_pool() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(fragments, dtype=object), np.array(start + [0]), np.array(size + [0])
 
 
-def _reviewer_names(n_users: int, rng: np.random.Generator) -> np.ndarray:
-    """A `"reviewerName": ..., ` fragment per user ("" for users without a name)."""
-    pool = ["Amazon Customer", "Kindle Customer"]
-    pool += [f"{first} {last[0]}." for first in _FIRST_NAMES for last in _SURNAMES]
-    pool += [f"{first} {last}" for first in _FIRST_NAMES for last in _SURNAMES]
-    fragments = np.array([""] + [f'"reviewerName": {json_text(name)}, ' for name in pool], dtype=object)
+def _reviewer_names(n_users: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """`"reviewerName": ..., ` fragments, and each user's index into them (0: the user has no name)."""
+    names = ["Amazon Customer", "Kindle Customer"]
+    names += [f"{first} {last[0]}." for first in _FIRST_NAMES for last in _SURNAMES]
+    names += [f"{first} {last}" for first in _FIRST_NAMES for last in _SURNAMES]
+    pool = _pool(f'"reviewerName": {_json_text(name)}, ' for name in names)
     kind = rng.random(n_users)
-    named = 3 + rng.integers(0, len(pool) - 2, n_users)  # a person's name
-    choice = np.where(kind < 0.03, 0, np.where(kind < 0.18, 1, np.where(kind < 0.2, 2, named)))
-    return fragments[choice]
+    person = 3 + rng.integers(0, len(names) - 2, n_users)
+    return pool, np.where(kind < 0.03, 0, np.where(kind < 0.18, 1, np.where(kind < 0.2, 2, person)))
 
 
-def _sentence_pool() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """JSON-escaped review sentences (without quotes), grouped negative / neutral / positive."""
-    groups = [_SENTENCES[name] for name in ("negative", "neutral", "positive")]
-    pool = np.array([json_text(s)[1:-1] for group in groups for s in group], dtype=object)
-    size = np.array([len(group) for group in groups])
-    return pool, np.cumsum(size) - size, size
+def _review_texts(rating: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """`"reviewText": ..., ` fragments of 1-3 sentences of the rating's sentiment, and one index per review.
+
+    The pool holds every ordered combination, so a review's text is its index in mixed radix.
+    """
+    sentiment = np.array([0, 0, 0, 1, 2, 2])[rating]  # 1-2 stars negative, 3 neutral, 4-5 positive
+    n_sentences = rng.integers(1, 4, len(rating))
+    picks = rng.random((len(rating), 3))
+    fragments: list[str] = []
+    index = np.zeros(len(rating), dtype=np.int64)
+    for code, name in enumerate(("negative", "neutral", "positive")):
+        sentences = [_json_text(sentence)[1:-1] for sentence in _SENTENCES[name]]
+        size = len(sentences)
+        for length in (1, 2, 3):
+            rows = (sentiment == code) & (n_sentences == length)
+            digits = (picks[rows, :length] * size).astype(np.int64)
+            index[rows] = 1 + len(fragments) + digits @ size ** np.arange(length - 1, -1, -1)
+            fragments += [f'"reviewText": "{" ".join(combo)}", ' for combo in product(sentences, repeat=length)]
+    return _pool(fragments), index
 
 
 def _summary_pool() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -448,7 +479,7 @@ def _summary_pool() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for rating in range(1, 6):
         start.append(len(fragments))
         size.append(len(_SUMMARIES[rating]))
-        fragments += [f'"summary": {json_text(s)}, ' for s in _SUMMARIES[rating]]
+        fragments += [f'"summary": {_json_text(s)}, ' for s in _SUMMARIES[rating]]
     return np.array(fragments, dtype=object), np.array(start), np.array(size)
 
 
@@ -463,15 +494,15 @@ def ground_truth_blocks(
 ) -> Iterator[str]:
     """CSV lines in the same order as the review lines, after a header."""
     yield GROUND_TRUTH_HEADER + "\n"
-    labels = np.array(mechanisms, dtype=object)
+    users = np.array([f"{u}," for u in user_ids], dtype=object)
+    items = np.array([f"{a}," for a in item_ids], dtype=object)
+    labels = np.array([f",{m}\n" for m in mechanisms], dtype=object)
     for begin in range(0, len(ts), LINES_PER_BLOCK):
         rows = line_order[begin : begin + LINES_PER_BLOCK]
-        yield "".join(
-            f"{u},{a},{t},{m}\n"
-            for u, a, t, m in zip(
-                user_ids[world.user[rows]], item_ids[world.item[rows]], ts[rows].tolist(), labels[world.mechanism[rows]], strict=True
-            )
+        columns = (
+            users[world.user[rows]], items[world.item[rows]], map(str, ts[rows].tolist()), labels[world.mechanism[rows]]
         )
+        yield "".join(chain.from_iterable(zip(*columns, strict=True)))
 
 
 # --- writing -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from hybridrec_ml.data import schema
-from hybridrec_ml.data.bundle import SparseRows
+from hybridrec_ml.data.bundle import SparseRows, TrainingBundle
 from hybridrec_ml.data.warehouse import replace_table
 
 # Name under which the negatives frame is visible to DuckDB while the table is rewritten.
@@ -155,3 +155,11 @@ def load_eval_negatives(con: duckdb.DuckDBPyConnection, event_order: torch.Tenso
     if missing:
         raise KeyError(f"{missing} of {len(wanted)} event_order values have no stored negatives")
     return torch.from_numpy(np.stack(stored[negatives_column][position]).astype(np.int64))
+
+
+def draw_split_negatives(bundle: TrainingBundle, n: int = 99, *, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(event_order, negatives) for every val and test row of `bundle`, drawn once for all variants."""
+    rows = [bundle.val, bundle.test]
+    users, positives = torch.cat([s.user for s in rows]), torch.cat([s.item for s in rows])
+    negatives = draw_eval_negatives(users, bundle.train_items_by_user, bundle.n_items, n, positives=positives, seed=seed)
+    return torch.cat([s.event_order for s in rows]), negatives

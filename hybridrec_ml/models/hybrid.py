@@ -37,7 +37,7 @@ class HybridRecommender(Recommender):
     next train() or load_state_dict) and a cheap combine over [B, C].
     """
 
-    def __init__(self, variant: VariantConfig, n_users: int, n_items: int, tfidf: SparseRows | None) -> None:
+    def __init__(self, variant: VariantConfig, n_users: int, n_items: int, tfidf: SparseRows) -> None:
         super().__init__()
         present = [name for name in ALL_COMPONENTS if name in variant.components]
         if not present or len(present) != len(variant.components):

@@ -34,7 +34,10 @@ def write_tables(con: duckdb.DuckDBPyConnection) -> None:
             [(e, e / 10, 1.0, 0.0, -1.0, float(e % 2)) for e, *_ in INTERACTIONS],
         ),
         schema.ITEM_TFIDF: (schema.ITEM_TFIDF_COLUMNS, TFIDF),
-        schema.TFIDF_VOCABULARY: (schema.TFIDF_VOCABULARY_COLUMNS, [(0, "cable", 1.1), (1, "usb", 1.2), (2, "hdmi", 1.3)]),
+        schema.TFIDF_VOCABULARY: (
+            schema.TFIDF_VOCABULARY_COLUMNS,
+            [(0, "cable", 1.1), (1, "usb", 1.2), (2, "hdmi", 1.3)],
+        ),
         schema.USER_INDEX: (schema.USER_INDEX_COLUMNS, [(0, "u0"), (1, "u1"), (2, "u2")]),
         schema.ITEM_INDEX: (schema.ITEM_INDEX_COLUMNS, [(0, "i0"), (1, "i1"), (2, "i2"), (3, "i3")]),
     }

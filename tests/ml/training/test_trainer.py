@@ -52,7 +52,9 @@ def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_pa
     with pytest.raises(KeyboardInterrupt):
         train(variant, BUNDLE, validate=validate, checkpoint_dir=tmp_path, on_epoch=killed_after_epoch_2)
     seen: list[int] = []
-    resumed = train(variant, BUNDLE, validate=validate, checkpoint_dir=tmp_path, on_epoch=lambda s: seen.append(s.epoch))
+    resumed = train(
+        variant, BUNDLE, validate=validate, checkpoint_dir=tmp_path, on_epoch=lambda stats: seen.append(stats.epoch)
+    )
 
     assert resumed.resumed_from_epoch == 2 and seen == [3, 4]
     assert same_weights(resumed.model.state_dict(), uninterrupted.model.state_dict())

@@ -1,0 +1,79 @@
+"""evaluation[variant, seed] (both protocols on test) and segment_report[variant, seed]."""
+
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from pydantic import Field
+
+from hybridrec_assets.assets.training import GATE_CHECK, TrainingConfig, model_path, summary_path, trained_model
+from hybridrec_assets.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
+from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
+from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
+from hybridrec_ml.config import VARIANTS
+from hybridrec_ml.data.bundle_loader import load_training_bundle
+from hybridrec_ml.evaluation.negatives import load_eval_negatives
+from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_evaluation, save_evaluation
+from hybridrec_ml.models.factory import build_model
+from hybridrec_ml.reporting.tables import segment_table
+from hybridrec_ml.training.checkpoint import load_checkpoint
+
+
+def evaluation_path(variant: str, seed: int) -> tuple[str, ...]:
+    return ("evaluation", variant, f"seed-{seed}", "evaluation.npz")
+
+
+class SegmentConfig(Config):
+    bounds: list[int] = Field(default=[3, 10, 30], description="Upper bounds of the history-length segments")
+    collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD
+
+
+@asset(partitions_def=RUN_PARTITIONS, deps=[trained_model], group_name="evaluation", kinds={"pytorch"})
+def evaluation(
+    context: AssetExecutionContext, config: SegmentConfig, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker
+) -> MaterializeResult:
+    """Sampled (stored 99 negatives) and full-catalogue ranking of the test interactions."""
+    name, seed = variant_and_seed(context.partition_key)
+    variant = TrainingConfig().variant(name, seed)
+    with warehouse.reader() as con:
+        bundle = load_training_bundle(con, max_history=variant.dims.max_history)
+        test_negatives = load_eval_negatives(con, bundle.test.event_order)
+    model = build_model(variant, bundle)
+    model.load_state_dict(load_checkpoint(store.path(*model_path(name, seed)))["model"])
+    summary = store.read_json(*summary_path(name, seed))
+    result = evaluate_variant(
+        model, bundle, test_negatives, variant=name, seed=seed, alpha_per_epoch=summary["alpha_per_epoch"],
+        segment_bounds=tuple(config.bounds), collapse_threshold=config.collapse_threshold,
+    )
+    path = save_evaluation(result, store.path(*evaluation_path(name, seed)))
+    metrics = result.metadata()
+    tracker.existing(summary["mlflow_run_id"]).log_metrics(metrics)  # same run as the training: one place to look
+    return MaterializeResult(
+        metadata=metrics | {"test_rows": len(bundle.test), "evaluation_file": MetadataValue.path(str(path))}
+    )
+
+
+@asset(
+    partitions_def=RUN_PARTITIONS,
+    deps=[evaluation],
+    check_specs=[collapse_spec("segment_report", f"{GATE_CHECK}_by_segment", "The collapse check in every user segment")],
+    group_name="evaluation",
+)
+def segment_report(context: AssetExecutionContext, config: SegmentConfig, store: ArtifactStore) -> MaterializeResult:
+    """Test users bucketed by training-history length: NDCG@10, Recall@10 and mean α per bucket."""
+    name, seed = variant_and_seed(context.partition_key)
+    result = load_evaluation(store.path(*evaluation_path(name, seed)))
+    segments = result.segments
+    alpha_columns = ["alpha_static", "alpha_dynamic", "alpha_content"]
+    has_gate = VARIANTS[name].has_learned_gate
+    populated = segments[segments["n_rows"] > 0]
+    worst = populated.loc[populated[alpha_columns].max(axis=1).idxmax()] if has_gate and len(populated) else None
+    check = collapse_result(
+        f"{GATE_CHECK}_by_segment",
+        tuple(float(worst[c]) for c in alpha_columns) if worst is not None else None,
+        config.collapse_threshold,
+        "WARN",
+        f"most concentrated segment: {worst['segment']}" if worst is not None else "all segments",
+    )
+    metadata = {"segments": MetadataValue.md(segment_table(segments.assign(variant=name, seed=seed), config.collapse_threshold))}
+    for _, row in populated.iterrows():
+        key = row["segment"].split(" ")[0].replace("-", "_")
+        metadata |= {f"{key}_ndcg_at_10": float(row["ndcg@10"]), f"{key}_rows": int(row["n_rows"])}
+    return MaterializeResult(metadata=metadata, check_results=[check])

@@ -1,0 +1,121 @@
+"""trained_model[variant, seed]: one training run per partition, tracked in MLflow, with the collapse check."""
+
+import dataclasses
+import shutil
+from enum import Enum
+
+import torch
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from pydantic import Field
+
+from hybridrec_assets.assets.features import eval_negatives
+from hybridrec_assets.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
+from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
+from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
+from hybridrec_ml.config import VARIANTS, VariantConfig
+from hybridrec_ml.data.bundle_loader import load_training_bundle
+from hybridrec_ml.evaluation.negatives import load_eval_negatives
+from hybridrec_ml.evaluation.protocols import make_validator
+from hybridrec_ml.training.trainer import EpochStats, train
+
+GATE_CHECK = "gate_not_collapsed"
+
+
+class LossKind(Enum):
+    bpr = "bpr"
+    bce = "bce"
+
+
+class Severity(Enum):
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+
+class TrainingConfig(Config):
+    """Overrides of the variant's training settings (None keeps the variant's value)."""
+
+    epochs: int | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    patience: int | None = None
+    n_negatives: int | None = None
+    loss: LossKind | None = None
+    device: str | None = Field(default=None, description="auto | cpu | cuda")
+    torch_threads: int | None = Field(default=None, description="torch intra-op threads (None: torch default)")
+    collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD
+    collapse_severity: Severity = Severity.WARN
+
+    def variant(self, name: str, seed: int) -> VariantConfig:
+        overrides = {
+            field.name: value.value if isinstance(value, Enum) else value
+            for field in dataclasses.fields(VARIANTS[name].train)
+            if (value := getattr(self, field.name, None)) is not None
+        }
+        return VARIANTS[name].with_train(seed=seed, **overrides)
+
+
+def model_path(variant: str, seed: int) -> tuple[str, ...]:
+    return ("models", variant, f"seed-{seed}", "model.pt")
+
+
+def summary_path(variant: str, seed: int) -> tuple[str, ...]:
+    return ("models", variant, f"seed-{seed}", "summary.json")
+
+
+@asset(
+    partitions_def=RUN_PARTITIONS,
+    deps=[eval_negatives],
+    check_specs=[collapse_spec("trained_model", GATE_CHECK, "Fails when the largest mean α exceeds the threshold")],
+    group_name="model",
+    kinds={"pytorch", "mlflow"},
+)
+def trained_model(
+    context: AssetExecutionContext, config: TrainingConfig, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker
+) -> MaterializeResult:
+    """Train the partition's variant with its seed; checkpoints each epoch so a killed run resumes."""
+    name, seed = variant_and_seed(context.partition_key)
+    variant = config.variant(name, seed)
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    with warehouse.reader() as con:  # read-only: partitions train in parallel
+        bundle = load_training_bundle(con, max_history=variant.dims.max_history)
+        val_negatives = load_eval_negatives(con, bundle.val.event_order)
+    validate = make_validator(bundle.val, val_negatives, variant.dims.max_history, variant.train.val_max_rows)
+    resume_dir = store.path("checkpoints", name, f"seed-{seed}", "resume")
+    tags = {"dagster_run_id": context.run_id, "variant": name, "seed": str(seed), "partition": str(context.partition_key)}
+    with tracker.run(run_name=f"{name}-seed{seed}", tags=tags) as run:
+        run.log_params({"variant": name, "description": variant.description, **dataclasses.asdict(variant.train),
+                        "components": ",".join(variant.components), "gate": variant.gate,
+                        "entropy_lambda": variant.entropy_lambda, "balance_lambda": variant.balance_lambda,
+                        "gate_init_std": variant.gate_init_std, "n_users": bundle.n_users, "n_items": bundle.n_items})
+
+        def log_epoch(stats: EpochStats) -> None:
+            metrics = {"loss": stats.loss, "val_ndcg_at_10": stats.val_ndcg_at_10, "samples_per_s": stats.samples_per_s}
+            if stats.alpha_mean is not None:
+                metrics |= dict(zip(("alpha_static", "alpha_dynamic", "alpha_content"), stats.alpha_mean))
+                metrics["max_alpha_mean"] = stats.max_alpha_mean
+            run.log_metrics(metrics | {f"reg_{k}": v for k, v in stats.regularizers.items()}, step=stats.epoch)
+            context.log.info(f"{name} seed {seed} epoch {stats.epoch}: loss {stats.loss:.4f} val NDCG@10 {stats.val_ndcg_at_10:.4f}")
+
+        result = train(variant, bundle, validate=validate, checkpoint_dir=resume_dir, on_epoch=log_epoch)
+        summary = result.summary_metadata()
+        run.log_metrics(summary)
+        path = store.save_model(
+            {"model": result.model.state_dict(), "variant": name, "seed": seed, "n_users": bundle.n_users, "n_items": bundle.n_items},
+            *model_path(name, seed),
+        )
+        alpha_per_epoch = [s.alpha_mean for s in result.history if s.alpha_mean is not None]
+        store.write_json({"mlflow_run_id": run.run_id, "summary": summary, "alpha_per_epoch": alpha_per_epoch,
+                          "history": [dataclasses.asdict(s) for s in result.history]}, *summary_path(name, seed))
+        run.log_artifact(path, "model")
+    shutil.rmtree(resume_dir, ignore_errors=True)  # finished: a rerun trains afresh on the current data
+    best = result.history[result.best_epoch - 1] if result.best_epoch else None
+    alpha = best.alpha_mean if (best is not None and variant.has_learned_gate) else None
+    check = collapse_result(GATE_CHECK, alpha, config.collapse_threshold, config.collapse_severity.value, "training rows, best epoch")
+    return MaterializeResult(
+        metadata=summary | {
+            "variant": name, "seed": seed, "device": result.device, "checkpoint": MetadataValue.path(str(path)),
+            "mlflow_run_id": run.run_id, "mlflow_run": MetadataValue.url(run.url),
+        },
+        check_results=[check],
+    )

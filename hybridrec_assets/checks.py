@@ -1,0 +1,65 @@
+"""Turning plain check outcomes from hybridrec_ml into Dagster check results, and the gate-collapse check."""
+
+from __future__ import annotations
+
+import os
+
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
+
+from hybridrec_ml.data.checks import CheckOutcome
+
+DEFAULT_COLLAPSE_THRESHOLD = 0.9
+
+
+def check_result(name: str, outcome: CheckOutcome) -> AssetCheckResult:
+    return AssetCheckResult(
+        check_name=name,
+        passed=outcome.passed,
+        severity=AssetCheckSeverity(outcome.severity),
+        description=outcome.description,
+        metadata=outcome.metadata,
+    )
+
+
+def collapse_check_blocking() -> bool:
+    """HYBRIDREC_COLLAPSE_BLOCKING=1 makes a collapsed gate block downstream evaluation (off by default:
+    v1 is expected to collapse and must still be evaluated)."""
+    return os.environ.get("HYBRIDREC_COLLAPSE_BLOCKING", "0") == "1"
+
+
+def collapse_spec(asset: str, name: str, description: str) -> AssetCheckSpec:
+    return AssetCheckSpec(name, asset=asset, description=description, blocking=collapse_check_blocking())
+
+
+def collapse_result(
+    name: str, alpha_mean: tuple[float, float, float] | None, threshold: float, severity: str, scope: str
+) -> AssetCheckResult:
+    """Fails when the largest mean α exceeds `threshold`; variants without a learned gate are not applicable."""
+    if alpha_mean is None:
+        return AssetCheckResult(
+            check_name=name,
+            passed=True,
+            description=f"not applicable: this variant has no learned gate ({scope})",
+            metadata={"applicable": False},
+        )
+    largest = max(alpha_mean)
+    collapsed = largest > threshold
+    return AssetCheckResult(
+        check_name=name,
+        passed=not collapsed,
+        severity=AssetCheckSeverity(severity),
+        description=(
+            f"gate collapsed: max mean α {largest:.3f} > {threshold} ({scope})"
+            if collapsed
+            else f"gate balanced enough: max mean α {largest:.3f} <= {threshold} ({scope})"
+        ),
+        metadata={
+            "applicable": True,
+            "alpha_static": alpha_mean[0],
+            "alpha_dynamic": alpha_mean[1],
+            "alpha_content": alpha_mean[2],
+            "max_alpha_mean": largest,
+            "threshold": threshold,
+            "scope": MetadataValue.text(scope),
+        },
+    )

@@ -1,0 +1,36 @@
+"""The code location: assets, checks, jobs, schedules, sensors and resources. Nothing else lives here."""
+
+import os
+
+from dagster import Definitions
+
+from hybridrec_assets.assets.evaluation import evaluation, segment_report
+from hybridrec_assets.assets.features import DATA_ASSETS
+from hybridrec_assets.assets.ingest import raw_tables
+from hybridrec_assets.assets.reports import results_report
+from hybridrec_assets.assets.training import trained_model
+from hybridrec_assets.jobs import data_job, report_job, variant_job
+from hybridrec_assets.resources import ArtifactStore, DataSource, Tracker, Warehouse
+
+
+def default_resources() -> dict[str, object]:
+    """Resources configured from HYBRIDREC_* environment variables, with repo-relative defaults."""
+    env = os.environ.get
+    return {
+        "warehouse": Warehouse(database=env("HYBRIDREC_WAREHOUSE", "data/hybridrec.duckdb")),
+        "store": ArtifactStore(root=env("HYBRIDREC_ARTIFACTS", "artifacts")),
+        "tracker": Tracker(tracking_uri=env("MLFLOW_TRACKING_URI", "sqlite:///mlruns.db")),
+        "source": DataSource(
+            kind=env("HYBRIDREC_SOURCE", "synthetic"),
+            data_dir=env("HYBRIDREC_SOURCE_DIR", "data/source"),
+            synthetic_scale=env("HYBRIDREC_SCALE", "demo"),
+            day_granular=env("HYBRIDREC_DAY_GRANULAR", "0") == "1",
+        ),
+    }
+
+
+defs = Definitions(
+    assets=[raw_tables, *DATA_ASSETS, trained_model, evaluation, segment_report, results_report],
+    jobs=[data_job, variant_job, report_job],
+    resources=default_resources(),
+)

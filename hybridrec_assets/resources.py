@@ -1,0 +1,198 @@
+"""Small configurable resources: the DuckDB warehouse, the artifacts folder, MLflow tracking, the data source.
+
+Settings come from resource config (or `EnvVar`s in `definitions.py`), never module globals, so a
+test points every one of them at a temporary folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import mlflow
+from dagster import ConfigurableResource
+from dagster_duckdb import DuckDBResource
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+from pydantic import Field
+
+from hybridrec_ml.data.sources import RemoteFile, SyntheticOptions, resolve_source_files
+from hybridrec_ml.training.checkpoint import save_checkpoint
+
+
+class Warehouse(ConfigurableResource):
+    """The one DuckDB file. Writers are serialised by the `duckdb_writer` pool; readers open read-only.
+
+    dagster-duckdb's `get_connection()` always opens read-write (an exclusive cross-process lock),
+    so parallel training and evaluation steps use `reader()` instead.
+    """
+
+    database: str = Field(default="data/hybridrec.duckdb", description="Path of the DuckDB file")
+    read_retry_seconds: float = Field(default=120.0, description="How long a reader waits for a writer's lock")
+
+    @contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with DuckDBResource(database=self.database).get_connection() as con:
+            yield con
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        deadline = time.monotonic() + self.read_retry_seconds
+        while True:
+            try:
+                con = duckdb.connect(self.database, read_only=True)
+                break
+            except duckdb.IOException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+class ArtifactStore(ConfigurableResource):
+    """The folder for checkpoints, evaluation outputs and reports; nothing is written outside it."""
+
+    root: str = Field(default="artifacts", description="Artifacts root folder (local path)")
+
+    def path(self, *parts: str) -> Path:
+        target = Path(self.root).resolve().joinpath(*parts)
+        if Path(self.root).resolve() not in target.parents and target != Path(self.root).resolve():
+            raise ValueError(f"{target} is outside the artifacts root {self.root}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def save_model(self, state: Mapping[str, Any], *parts: str) -> Path:
+        path = self.path(*parts)
+        save_checkpoint(dict(state), path)
+        return path
+
+    def write_json(self, payload: Mapping[str, Any], *parts: str) -> Path:
+        return write_text_atomic(self.path(*parts), json.dumps(payload, indent=2, sort_keys=True))
+
+    def read_json(self, *parts: str) -> dict[str, Any]:
+        return json.loads(self.path(*parts).read_text())
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write via a temp file in the same folder, then rename, so a reader never sees a partial file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class TrackedRun:
+    """One MLflow run, written through the client API so no global active-run state is involved."""
+
+    def __init__(self, client: MlflowClient, run_id: str, experiment_id: str, ui_url: str):
+        self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
+        self.url = f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def log_params(self, params: Mapping[str, object]) -> None:
+        self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()]
+        )
+
+    def log_artifact(self, path: Path, folder: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), folder)
+
+
+class Tracker(ConfigurableResource):
+    """MLflow tracking in a sqlite store. Every run this opens ends FINISHED, or FAILED if the body raises.
+
+    dagster-mlflow's resource only ends runs through a job hook, which UI materializations do not
+    carry; ending the run here, around the training call, holds for UI, CLI, schedules and tests.
+    """
+
+    tracking_uri: str = Field(default="sqlite:///mlruns.db", description="MLflow tracking URI")
+    experiment: str = Field(default="hybridrec", description="MLflow experiment name")
+    ui_url: str = Field(default="http://127.0.0.1:5000", description="Base URL of `mlflow ui`, for links")
+
+    def _experiment_id(self, client: MlflowClient) -> str:
+        # The first use creates the sqlite schema; parallel steps must not race on that migration.
+        digest = hashlib.sha256(self.tracking_uri.encode()).hexdigest()[:16]
+        lock_path = Path(tempfile.gettempdir()) / f"hybridrec-mlflow-{digest}.lock"
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            experiment = client.get_experiment_by_name(self.experiment)
+            return experiment.experiment_id if experiment else client.create_experiment(self.experiment)
+
+    def client(self) -> MlflowClient:
+        mlflow.set_tracking_uri(self.tracking_uri)
+        return MlflowClient(tracking_uri=self.tracking_uri)
+
+    @contextmanager
+    def run(self, run_name: str, tags: Mapping[str, str]) -> Iterator[TrackedRun]:
+        client = self.client()
+        experiment_id = self._experiment_id(client)
+        created = client.create_run(experiment_id, run_name=run_name, tags=dict(tags))
+        tracked = TrackedRun(client, created.info.run_id, experiment_id, self.ui_url)
+        try:
+            yield tracked
+        except BaseException:
+            client.set_terminated(tracked.run_id, "FAILED")
+            raise
+        client.set_terminated(tracked.run_id, "FINISHED")
+
+    def existing(self, run_id: str) -> TrackedRun:
+        """A handle on a run created earlier (e.g. evaluation adding test metrics to its training run)."""
+        client = self.client()
+        return TrackedRun(client, run_id, client.get_run(run_id).info.experiment_id, self.ui_url)
+
+
+class DataSource(ConfigurableResource):
+    """Where the raw data comes from: the embedded synthetic generator (default) or the user's files."""
+
+    kind: str = Field(default="synthetic", description="synthetic | amazon2018 | amazon2023 | movielens")
+    data_dir: str = Field(default="data/source", description="Folder for generated or downloaded files")
+    synthetic_scale: str = Field(default="demo", description="tiny | demo | full")
+    synthetic_seed: int = 0
+    day_granular: bool = Field(default=False, description="Synthetic: timestamps at 00:00 UTC, as in Amazon 2018")
+    reviews_path: str | None = None
+    meta_path: str | None = None
+    folder: str | None = Field(default=None, description="MovieLens: the extracted dataset folder")
+    reviews_url: str | None = None
+    meta_url: str | None = None
+    reviews_sha256: str | None = None
+    meta_sha256: str | None = None
+
+    def files(self, progress=None) -> dict[str, Path]:
+        paths = {
+            role: value
+            for role, value in (("reviews", self.reviews_path), ("meta", self.meta_path), ("folder", self.folder))
+            if value
+        }
+        remote = {
+            role: RemoteFile(url, sha)
+            for role, url, sha in (
+                ("reviews", self.reviews_url, self.reviews_sha256),
+                ("meta", self.meta_url, self.meta_sha256),
+            )
+            if url and role not in paths
+        }
+        options = SyntheticOptions(scale=self.synthetic_scale, seed=self.synthetic_seed, day_granular=self.day_granular)
+        return resolve_source_files(
+            self.kind, Path(self.data_dir), paths=paths, remote=remote, synthetic=options, progress=progress
+        )
