@@ -72,19 +72,19 @@ def generated_bundle(
     popularity = 1.0 / np.arange(1, n_items + 1) ** 0.8
     user = torch.from_numpy(rng.integers(0, n_users, n_interactions))
     item = torch.from_numpy(rng.choice(n_items, n_interactions, p=popularity / popularity.sum()))
-    # rows are in event order; each row's history = the user's earlier items, last max_history of them
+    context = torch.from_numpy(rng.random((n_interactions, 5), dtype=np.float32))
+    # rows are in event order; a row's history is the user's previous <= max_history items, read
+    # from the interactions sorted by (user, event order): a CSR over that order, cut per row
     by_user = torch.from_numpy(np.lexsort((np.arange(n_interactions), user.numpy())))
-    first_of_user = torch.cumsum(torch.bincount(user, minlength=n_users), 0) - torch.bincount(user, minlength=n_users)
-    position = torch.empty(n_interactions, dtype=torch.int64)
+    counts = torch.bincount(user, minlength=n_users)
+    first_of_user = torch.cumsum(counts, 0) - counts
+    position = torch.empty(n_interactions, dtype=torch.int64)  # index of the row within its user's rows
     position[by_user] = torch.arange(n_interactions) - first_of_user[user[by_user]]
     lengths = position.clamp(max=max_history)
     ptr = torch.cat([torch.zeros(1, dtype=torch.int64), torch.cumsum(lengths, 0)])
-    starts = first_of_user[user] + position - lengths  # in user-sorted order
-    flat = torch.repeat_interleave(starts - ptr[:-1], lengths) + torch.arange(int(lengths.sum()))
-    history_items = item[by_user][flat]
-    context = torch.from_numpy(rng.random((n_interactions, 5), dtype=np.float32))
-
-    history = SparseRows(ptr, history_items, None, n_items)
+    starts = first_of_user[user] + position - lengths
+    take = torch.repeat_interleave(starts - ptr[:-1], lengths) + torch.arange(int(ptr[-1]))
+    history = SparseRows(ptr, item[by_user][take], None, n_items)
 
     def rows(which: torch.Tensor) -> InteractionSet:
         return InteractionSet(which, user[which], item[which], context[which], csr_subset(history, which))

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import mlflow
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from pydantic import Field
 
@@ -130,18 +129,24 @@ class Tracker(ConfigurableResource):
     experiment: str = Field(default="hybridrec", description="MLflow experiment name")
     ui_url: str = Field(default="http://127.0.0.1:5000", description="Base URL of `mlflow ui`, for links")
 
-    def _experiment_id(self, client: MlflowClient) -> str:
-        # The first use creates the sqlite schema; parallel steps must not race on that migration.
+    @contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        """Creating a client creates (migrates) the sqlite schema on first use; parallel steps must not race."""
         digest = hashlib.sha256(self.tracking_uri.encode()).hexdigest()[:16]
-        lock_path = Path(tempfile.gettempdir()) / f"hybridrec-mlflow-{digest}.lock"
-        with open(lock_path, "w") as lock:
+        with open(Path(tempfile.gettempdir()) / f"hybridrec-mlflow-{digest}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            experiment = client.get_experiment_by_name(self.experiment)
-            return experiment.experiment_id if experiment else client.create_experiment(self.experiment)
+            yield
 
     def client(self) -> MlflowClient:
-        mlflow.set_tracking_uri(self.tracking_uri)
-        return MlflowClient(tracking_uri=self.tracking_uri)
+        with self._schema_lock():
+            client = MlflowClient(tracking_uri=self.tracking_uri)
+            client.search_experiments(max_results=1)  # forces the store (and its migration) now, under the lock
+        return client
+
+    def _experiment_id(self, client: MlflowClient) -> str:
+        with self._schema_lock():
+            experiment = client.get_experiment_by_name(self.experiment)
+            return experiment.experiment_id if experiment else client.create_experiment(self.experiment)
 
     @contextmanager
     def run(self, run_name: str, tags: Mapping[str, str]) -> Iterator[TrackedRun]:

@@ -117,6 +117,7 @@ _STYLED_REVIEW_SHARE = 0.9  # of the reviews of an item that has style options
 
 # Shares of reviews with each optional field (Amazon 2018 Electronics, roughly).
 _VOTE_SHARE = 0.15
+_VOTE_TAIL = 0.75  # Pareto index of vote counts: ~1% of shown votes reach 1,000 ("1,234")
 _VERIFIED_SHARE = 0.8
 _NAMED_REVIEW_SHARE = 0.97
 _TEXT_SHARE = 0.999
@@ -366,7 +367,7 @@ def review_blocks(
     overall = (np.array([f'{{"overall": {r}.0, ' for r in range(6)], dtype=object), world.rating)
 
     has_vote = rng.random(n) < _VOTE_SHARE
-    votes, vote_index = np.unique(np.floor(2 * (1 + rng.pareto(0.9, n))).astype(np.int64), return_inverse=True)
+    votes, vote_index = np.unique(np.floor(2 * (1 + rng.pareto(_VOTE_TAIL, n))).astype(np.int64), return_inverse=True)
     vote = (_pool([f'"vote": "{v:,}", ' for v in votes.tolist()]), np.where(has_vote, 1 + vote_index, 0))
 
     verified = (

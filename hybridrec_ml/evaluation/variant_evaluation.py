@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.data.bundle import TrainingBundle
 from hybridrec_ml.evaluation.protocols import EvalResult, evaluate_full, evaluate_sampled
 from hybridrec_ml.evaluation.segments import DEFAULT_SEGMENT_BOUNDS, alpha_by_context_bucket, segment_report
@@ -68,6 +69,7 @@ def evaluate_variant(
     full = evaluate_full(model, bundle.test, bundle.train_items_by_user, bundle.n_items)
     history_length = bundle.user_train_count[bundle.test.user].numpy()
     segments = segment_report(full, history_length, bounds=segment_bounds, collapse_threshold=collapse_threshold)
+    segments["collapsed"] &= VARIANTS[variant].has_learned_gate if variant in VARIANTS else True
     context_alpha = alpha_by_context_bucket(full.alpha, bundle.test.context) if full.alpha is not None else None
     return VariantEvaluation(
         variant, seed, sampled, full, segments, context_alpha,

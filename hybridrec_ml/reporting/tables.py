@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.evaluation.protocols import EvalResult
 from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD
 from hybridrec_ml.evaluation.significance import mean_ci, paired_test
@@ -129,6 +130,11 @@ def _format_alpha(alpha: tuple[float, ...] | None) -> str:
     return "—" if alpha is None else "(" + ", ".join(f"{a:.3f}" for a in alpha) + ")"
 
 
+def _has_gate(variant: str) -> bool:
+    """Only a learned gate can collapse; fixed fusions (no_attention, single components) are by design."""
+    return VARIANTS[variant].has_learned_gate if variant in VARIANTS else True
+
+
 def main_table(
     frame: pd.DataFrame,
     variants: Sequence[str] | None = None,
@@ -142,7 +148,7 @@ def main_table(
     rows = []
     for variant in _variants(frame, variants):
         alpha = _mean_alpha(frame, variant)
-        collapsed = alpha is not None and max(alpha) > collapse_threshold
+        collapsed = alpha is not None and max(alpha) > collapse_threshold and _has_gate(variant)
         rows.append(
             [
                 variant,
