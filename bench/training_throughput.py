@@ -11,7 +11,7 @@ Data: the `demo` synthetic world through the real pipeline (generate -> ingest -
 -> sequences -> context -> TF-IDF -> load_training_bundle), or with --data generated a bundle of
 demo size built in code (4K users, 1.5K items, 60K interactions, vocab 5000, 40 terms per item).
 
-    python bench/training_throughput.py [--data pipeline|generated] [--reference-batches 8] [--threads N]
+    python bench/training_throughput.py [--data pipeline|generated] [--reference-batches 8] [--threads 1]
 """
 
 from __future__ import annotations
@@ -229,7 +229,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", choices=("pipeline", "generated"), default="pipeline")
     parser.add_argument("--reference-batches", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    # 1 by default: on a shared 2-core machine more threads than free cores make every small op wait
+    # for a descheduled thread (measured: 10x slower); compare implementations at equal threads
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 

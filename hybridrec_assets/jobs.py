@@ -2,7 +2,6 @@
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-from hybridrec_assets.partitions import RUN_PARTITIONS
 
 data_job = define_asset_job(
     "data_job", selection=AssetSelection.groups("data"), description="Ingest and every derived data table"
@@ -10,7 +9,6 @@ data_job = define_asset_job(
 variant_job = define_asset_job(
     "variant_job",
     selection=AssetSelection.groups("model", "evaluation"),
-    partitions_def=RUN_PARTITIONS,
     executor_def=in_process_executor,  # one partition's steps are sequential; parallelism is across partitions
     description="Train, evaluate and segment one (variant, seed) partition",
 )

@@ -26,7 +26,7 @@ def results_report(
     with warehouse.reader() as con:
         planted = planted_mechanism_shares(con) if table_exists(con, schema.GROUND_TRUTH) else None
     report = build_results_report(evaluations, store.path("reports", "results.html"), planted_shares=planted)
-    with tracker.run(run_name="results_report", tags={"dagster_run_id": context.run_id, "kind": "report"}) as run:
+    with tracker.run(run_name="results_report", tags={"dagster_run_id": context.run.run_id, "kind": "report"}) as run:
         run.log_artifact(report.path)
     return MaterializeResult(
         metadata={

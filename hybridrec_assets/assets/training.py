@@ -82,7 +82,7 @@ def trained_model(
         val_negatives = load_eval_negatives(con, bundle.val.event_order)
     validate = make_validator(bundle.val, val_negatives, variant.dims.max_history, variant.train.val_max_rows)
     resume_dir = store.path("checkpoints", name, f"seed-{seed}", "resume")
-    tags = {"dagster_run_id": context.run_id, "variant": name, "seed": str(seed), "partition": str(context.partition_key)}
+    tags = {"dagster_run_id": context.run.run_id, "variant": name, "seed": str(seed), "partition": str(context.partition_key)}
     with tracker.run(run_name=f"{name}-seed{seed}", tags=tags) as run:
         run.log_params({"variant": name, "description": variant.description, **dataclasses.asdict(variant.train),
                         "components": ",".join(variant.components), "gate": variant.gate,

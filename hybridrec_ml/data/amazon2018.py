@@ -33,8 +33,9 @@ _REVIEW_LINES = "amazon2018_review_lines"
 _ITEM_LINES = "amazon2018_item_lines"
 _RECOVERED_LINES = "amazon2018_recovered_lines"
 
-# The first failing test names the reason. `raw_line` keeps malformed lines whole so that Python
-# literals can be recovered; they are truncated when written to the quarantine.
+# The first failing test names the reason. JSON is parsed once per line: try() turns a parse error
+# into a NULL extraction (json_valid first would parse every line twice). `raw_line` keeps malformed
+# lines whole so that Python literals can be recovered; the quarantine truncates them.
 _LINE_CHECKS = f"""
     WHEN undecodable THEN 'invalid_utf8'
     WHEN coalesce(trim(line), '') = '' THEN 'empty_line'
@@ -44,15 +45,13 @@ _RAW_LINE = f"""
     CASE WHEN reason = 'malformed_json' THEN line WHEN reason IS NOT NULL THEN left(line, {RAW_LINE_CHARS}) END"""
 
 _REVIEWS_PARSE_SQL = f"""
-WITH scanned AS (
-    SELECT line_no, line, undecodable, NOT undecodable AND json_valid(line) AS valid_json
-    FROM {LINES}
-), extracted AS (
-    SELECT line_no, line, undecodable, valid_json,
-           CASE WHEN valid_json THEN json_extract_string(line, ['$.reviewerID', '$.asin', '$.overall',
-               '$.unixReviewTime', '$.verified', '$.vote', '$.title']) END AS f,
+WITH extracted AS (
+    SELECT line_no, line, undecodable,
+           try(json_extract_string(line, ['$.reviewerID', '$.asin', '$.overall', '$.unixReviewTime',
+                                          '$.verified', '$.vote', '$.title'])) AS f,
+           f IS NOT NULL AS valid_json,
            replace(trim(f[6]), ',', '') AS vote_digits
-    FROM scanned
+    FROM {LINES}
 ), checked AS (
     SELECT line_no, line, f, vote_digits,
            CASE {_LINE_CHECKS}
@@ -88,14 +87,12 @@ def _json_text(value: str, separator: str) -> str:
 
 
 _ITEMS_PARSE_SQL = f"""
-WITH scanned AS (
-    SELECT line_no, line, undecodable, NOT undecodable AND json_valid(line) AS valid_json
+WITH extracted AS (
+    SELECT line_no, line, undecodable,
+           try(json_extract(line, ['$.asin', '$.title', '$.description', '$.feature', '$.category', '$.brand',
+                                   '$.price', '$.reviewerID', '$.unixReviewTime'])) AS j,
+           j IS NOT NULL AS valid_json
     FROM {LINES}
-), extracted AS (
-    SELECT line_no, line, undecodable, valid_json,
-           CASE WHEN valid_json THEN json_extract(line, ['$.asin', '$.title', '$.description', '$.feature',
-               '$.category', '$.brand', '$.price', '$.reviewerID', '$.unixReviewTime']) END AS j
-    FROM scanned
 ), checked AS (
     SELECT line_no, line, j, j[1] ->> '$' AS item_id, trim(j[7] ->> '$') AS price_text,
            CASE {_LINE_CHECKS}

@@ -28,14 +28,16 @@ LINES = "__lines__"  # placeholder in a reader's parse SQL for the relation of n
 LINES_SCHEMA = pa.schema([("line_no", pa.int64()), ("line", pa.string()), ("undecodable", pa.bool_())])
 
 # One VARCHAR per line. Strict mode with `\n` as the only terminator and a control-character
-# delimiter (never raw inside valid JSON) makes DuckDB fail loudly on a stray `\r`, on the delimiter
-# or on invalid UTF-8 instead of splitting a line; `materialize_lines` then falls back to Python.
-# A gzip stream is decoded by one thread in file order, so ordinality is the line number.
+# delimiter (never raw inside valid JSON) makes DuckDB fail loudly on a stray `\r`, on the delimiter,
+# on invalid UTF-8 or on a line over max_line_size instead of splitting it; `materialize_lines` then
+# falls back to Python. Each reader thread holds buffers proportional to max_line_size (256 MiB cost
+# 6.7 GB of RSS), so it stays modest. A gzip stream is decoded by one thread in file order, so
+# ordinality is the line number.
 _FAST_LINES_SQL = """
 SELECT ordinality::BIGINT AS line_no, line, false AS undecodable
 FROM read_csv($path, columns = {'line': 'VARCHAR'}, header = false, auto_detect = false,
               delim = $delim, quote = '', escape = '', comment = '', new_line = '\\n',
-              strict_mode = true, compression = 'gzip', max_line_size = 268435456) WITH ORDINALITY
+              strict_mode = true, compression = 'gzip', max_line_size = 8388608) WITH ORDINALITY
 """
 _DELIMITER = "\x1e\x1f"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -50,8 +52,8 @@ def materialize_lines(con: duckdb.DuckDBPyConnection, path: Path, target: str, p
     """Create temp table `target` from `parse_sql` run over the numbered lines of gzip file `path`.
 
     `parse_sql` reads the relation `LINES`. DuckDB's CSV scan is tried first; when it refuses a
-    line (stray carriage return, control characters, invalid UTF-8) the exact but slower Python
-    splitter re-reads the file.
+    line (stray carriage return, control characters, invalid UTF-8, over 8 MiB) the exact but
+    slower Python splitter re-reads the file.
     """
     _check_gzip_file(path)
     sql = f"CREATE OR REPLACE TEMP TABLE {target} AS " + parse_sql.replace(LINES, f"({_FAST_LINES_SQL})")

@@ -68,11 +68,10 @@ class DynamicGRU(nn.Module):
                 if k < h.shape[0]:  # rows k.. ended at the previous step
                     finished.append(h[k:])
                     h = h[:k]
-                i_r, i_z, i_n = gi.chunk(3, dim=1)
-                h_r, h_z, h_n = torch.addmm(b_hh, h, w_hh.T).chunk(3, dim=1)
-                r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-                n = torch.tanh(i_n + r * h_n)
-                h = n + z * (h - n)  # (1 - z) * n + z * h, as nn.GRU
+                gh = torch.addmm(b_hh, h, w_hh.T)
+                r, z = torch.sigmoid(gi[:, : 2 * self.hidden] + gh[:, : 2 * self.hidden]).chunk(2, dim=1)
+                n = torch.tanh(gi[:, 2 * self.hidden :] + r * gh[:, 2 * self.hidden :])
+                h = n + z * (h - n)  # (1 - z) * n + z * h, as nn.GRU (gate order r, z, n)
                 outputs.append(h)
             finished.append(h)
             x = torch.cat(outputs)  # the next layer's time-major input

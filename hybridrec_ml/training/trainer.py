@@ -95,7 +95,7 @@ def train(
         model.eval()
         return TrainResult(model, [], 0, val_ndcg, time.perf_counter() - started, str(device), 0)
 
-    # fused: one kernel over all parameters instead of ~10 per tensor (5x faster steps on the CPU)
+    # fused: one kernel over all parameters instead of ~10 per tensor (demo hybrid on CPU: 32 -> 6 ms/step)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     amp_dtype = _autocast_dtype(device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)

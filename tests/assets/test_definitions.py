@@ -1,0 +1,38 @@
+"""The code location loads, and its asset keys, checks and jobs stay what users and schedules rely on."""
+
+from hybridrec_assets.definitions import defs
+from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
+from hybridrec_ml.config import VARIANTS
+
+
+def test_asset_keys_are_stable():
+    keys = sorted(key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys())
+    assert keys == [
+        "context_features", "eval_negatives", "evaluation", "interactions_5core", "item_tfidf", "raw_items",
+        "raw_reviews", "results_report", "segment_report", "temporal_split", "trained_model", "user_sequences",
+    ]  # fmt: skip
+
+
+def test_checks_are_declared_next_to_their_assets():
+    checks = sorted(
+        f"{key.asset_key.to_user_string()}:{key.name}" for key in defs.resolve_asset_graph().asset_check_keys
+    )
+    assert checks == [
+        "context_features:context_not_constant",
+        "eval_negatives:indices_consistent",
+        "interactions_5core:k_core_holds",
+        "segment_report:gate_not_collapsed_by_segment",
+        "temporal_split:no_time_leakage",
+        "trained_model:gate_not_collapsed",
+        "user_sequences:sequences_causal",
+    ]
+
+
+def test_jobs():
+    names = sorted(job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__"))
+    assert names == ["data_job", "report_job", "variant_job"]
+
+
+def test_partitions_cover_every_variant_with_three_default_seeds():
+    keys = [variant_and_seed(key) for key in RUN_PARTITIONS.get_partition_keys()]
+    assert sorted(keys) == sorted((variant, seed) for variant in VARIANTS for seed in (42, 43, 44))
