@@ -1,8 +1,9 @@
 """Iterative k-core filter of `raw_reviews`, and stable integer indices for what survives it.
 
-The filter runs in numpy on integer codes (one `bincount` per side and pass) rather than as
-repeated SQL deletes over string keys: codes are ranks of the sorted string ids, so the final
-`user_idx` / `item_idx` and the `(ts, user_id, item_id)` tie-break follow from them directly.
+Runs on Arrow/numpy columns rather than as repeated SQL deletes over string keys: the ids are
+coded once by their rank in sorted (byte-wise, as DuckDB orders VARCHAR) order, each pass is one
+`bincount` per side, and the final `user_idx` / `item_idx` and the `(ts, user_id, item_id)`
+tie-break follow from those codes directly.
 """
 
 from __future__ import annotations
@@ -12,40 +13,20 @@ from dataclasses import asdict, dataclass
 
 import duckdb
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from hybridrec_ml.data import schema
 from hybridrec_ml.data.warehouse import replace_table
 
-_USER_CODES = "kcore_user_codes"
-_ITEM_CODES = "kcore_item_codes"
-_KEPT_USERS = "kcore_kept_users"
-_KEPT_ITEMS = "kcore_kept_items"
-_CORE_ROWS = "kcore_rows"
-
-# code = rank of the id in sorted order; DuckDB's VARCHAR order is the one every consumer sees.
-_CODES_SQL = """
-CREATE OR REPLACE TEMP TABLE {codes} AS
-SELECT {column} AS id, (row_number() OVER (ORDER BY {column}) - 1)::INTEGER AS code
-FROM (SELECT DISTINCT {column} FROM {table})
-"""
-_REVIEW_CODES_SQL = f"""
-SELECT r.rowid AS row_id, u.code AS user_code, i.code AS item_code, r.ts
-FROM {schema.RAW_REVIEWS} AS r
-JOIN {_USER_CODES} AS u ON u.id = r.user_id
-JOIN {_ITEM_CODES} AS i ON i.id = r.item_id
-"""
-_USER_INDEX_SQL = f"""
-SELECT k.idx, c.id FROM {_KEPT_USERS} AS k JOIN {_USER_CODES} AS c ON c.code = k.code ORDER BY k.idx
-"""
-_ITEM_INDEX_SQL = f"""
-SELECT k.idx, c.id FROM {_KEPT_ITEMS} AS k JOIN {_ITEM_CODES} AS c ON c.code = k.code ORDER BY k.idx
-"""
-_INTERACTIONS_SQL = f"""
-SELECT k.event_order, k.user_idx, k.item_idx, r.rating, r.ts
-FROM {_CORE_ROWS} AS k JOIN {schema.RAW_REVIEWS} AS r ON r.rowid = k.row_id
-ORDER BY k.event_order
-"""
+_REVIEWS_SQL = f"SELECT user_id, item_id, rating, ts FROM {schema.RAW_REVIEWS}"
+_USER_ROWS = "kcore_user_rows"
+_ITEM_ROWS = "kcore_item_rows"
+_CORE_ROWS = "kcore_interaction_rows"
+_USER_INDEX_SQL = f"SELECT user_idx, user_id FROM {_USER_ROWS}"
+_ITEM_INDEX_SQL = f"SELECT item_idx, item_id FROM {_ITEM_ROWS}"
+# Rows arrive in event_order; DuckDB keeps insertion order, so no sort is needed here.
+_INTERACTIONS_SQL = f"SELECT event_order, user_idx, item_idx, rating, ts FROM {_CORE_ROWS}"
 
 
 class DataTooSmallError(ValueError):
@@ -75,55 +56,64 @@ def build_interactions_5core(con: duckdb.DuckDBPyConnection, k: int = 5) -> Core
     survives.
     """
     started = time.perf_counter()
+    reviews = con.sql(_REVIEWS_SQL).to_arrow_table()
+    user_ids, user = _sorted_codes(reviews.column("user_id"))
+    item_ids, item = _sorted_codes(reviews.column("item_id"))
+    keep, passes = _k_core_mask(user, item, k)
+    if not keep.any():
+        raise DataTooSmallError(
+            f"the {k}-core of {len(user)} reviews ({len(user_ids)} users, {len(item_ids)} items) is empty: "
+            "lower k or use more data"
+        )
+    kept = np.flatnonzero(keep)
+    user_idx, kept_users = _dense_ranks(user, kept, len(user_ids))
+    item_idx, kept_items = _dense_ranks(item, kept, len(item_ids))
+    # Codes follow the sorted ids, so this is the order by (ts, user_id, item_id).
+    sort_keys = pa.table({"ts": reviews.column("ts").take(kept), "user": user_idx[kept], "item": item_idx[kept]})
+    order = kept[pc.sort_indices(sort_keys, sort_keys=[("ts", "ascending"), ("user", "ascending"), ("item", "ascending")]).to_numpy()]
+    tables = {
+        _USER_ROWS: pa.table({"user_idx": np.arange(len(kept_users), dtype=np.int32),
+                              "user_id": user_ids.take(kept_users)}),
+        _ITEM_ROWS: pa.table({"item_idx": np.arange(len(kept_items), dtype=np.int32),
+                              "item_id": item_ids.take(kept_items)}),
+        _CORE_ROWS: pa.table(
+            {
+                "event_order": np.arange(len(order), dtype=np.int64),
+                "user_idx": user_idx[order],
+                "item_idx": item_idx[order],
+                "rating": reviews.column("rating").take(order),
+                "ts": reviews.column("ts").take(order),
+            }
+        ),
+    }
     try:
-        for codes, column in ((_USER_CODES, "user_id"), (_ITEM_CODES, "item_id")):
-            con.execute(_CODES_SQL.format(codes=codes, column=column, table=schema.RAW_REVIEWS)).fetchall()
-        reviews = con.execute(_REVIEW_CODES_SQL).fetchnumpy()
-        user, item = reviews["user_code"].astype(np.int64), reviews["item_code"].astype(np.int64)
-        keep, passes = _k_core_mask(user, item, k)
-        if not keep.any():
-            raise DataTooSmallError(
-                f"the {k}-core of {len(user)} reviews ({_count_distinct(user)} users, {_count_distinct(item)} items) "
-                f"is empty: lower k or use more data"
-            )
-        user_idx, n_users = _dense_ranks(user, keep)
-        item_idx, n_items = _dense_ranks(item, keep)
-        kept = np.flatnonzero(keep)
-        ts = reviews["ts"][kept]
-        order = kept[np.lexsort((item_idx[kept], user_idx[kept], ts))]
-
-        frames = {
-            _KEPT_USERS: pd.DataFrame({"code": np.unique(user[kept]), "idx": np.arange(n_users, dtype=np.int32)}),
-            _KEPT_ITEMS: pd.DataFrame({"code": np.unique(item[kept]), "idx": np.arange(n_items, dtype=np.int32)}),
-            _CORE_ROWS: pd.DataFrame(
-                {
-                    "row_id": reviews["row_id"][order],
-                    "event_order": np.arange(len(order), dtype=np.int64),
-                    "user_idx": user_idx[order].astype(np.int32),
-                    "item_idx": item_idx[order].astype(np.int32),
-                }
-            ),
-        }
-        for name, frame in frames.items():
-            con.register(name, frame)
-        replace_table(con, schema.USER_INDEX, schema.USER_INDEX_COLUMNS, _USER_INDEX_SQL)
-        replace_table(con, schema.ITEM_INDEX, schema.ITEM_INDEX_COLUMNS, _ITEM_INDEX_SQL)
+        for name, table in tables.items():
+            con.register(name, table)
+        users = replace_table(con, schema.USER_INDEX, schema.USER_INDEX_COLUMNS, _USER_INDEX_SQL)
+        items = replace_table(con, schema.ITEM_INDEX, schema.ITEM_INDEX_COLUMNS, _ITEM_INDEX_SQL)
         interactions = replace_table(con, schema.INTERACTIONS_5CORE, schema.INTERACTIONS_5CORE_COLUMNS, _INTERACTIONS_SQL)
     finally:
-        for name in (_KEPT_USERS, _KEPT_ITEMS, _CORE_ROWS):
+        for name in tables:
             con.unregister(name)
-        for table in (_USER_CODES, _ITEM_CODES):
-            con.execute(f"DROP TABLE IF EXISTS {table}").fetchall()
     return CoreReport(
         k=k,
         passes=passes,
         input_interactions=len(user),
         interactions=interactions,
-        users=n_users,
-        items=n_items,
-        density=interactions / (n_users * n_items),
+        users=users,
+        items=items,
+        density=interactions / (users * items),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _sorted_codes(ids: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """The distinct ids in sorted order, and per row the position of its id among them."""
+    encoded = ids.combine_chunks().dictionary_encode()
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return encoded.dictionary.take(order), rank[encoded.indices.to_numpy()]
 
 
 def _k_core_mask(user: np.ndarray, item: np.ndarray, k: int) -> tuple[np.ndarray, int]:
@@ -140,13 +130,9 @@ def _k_core_mask(user: np.ndarray, item: np.ndarray, k: int) -> tuple[np.ndarray
         passes += 1
 
 
-def _dense_ranks(codes: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, int]:
-    """Per row, the rank of its code among the codes of kept rows (codes are sorted-id ranks)."""
-    present = np.zeros(int(codes.max(initial=-1)) + 1, dtype=bool)
-    present[codes[keep]] = True
-    rank = np.cumsum(present) - 1
-    return rank[codes], int(present.sum())
-
-
-def _count_distinct(codes: np.ndarray) -> int:
-    return int(np.unique(codes).size)
+def _dense_ranks(codes: np.ndarray, kept: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the rank of its code among the codes of `kept` rows; and those codes, ascending."""
+    present = np.zeros(n_codes, dtype=bool)
+    present[codes[kept]] = True
+    rank = (np.cumsum(present) - 1).astype(np.int32)
+    return rank[codes], np.flatnonzero(present)
