@@ -144,12 +144,15 @@ WHERE reason = 'malformed_json' AND starts_with(ltrim(raw_line), '{{' || chr(39)
 """
 _DELETE_RECOVERED_SQL = "DELETE FROM {table} WHERE line_no IN (SELECT line_no FROM {recovered})"
 _INSERT_RECOVERED_SQL = "INSERT INTO {table} SELECT * FROM {recovered}"  # same parse SQL, same columns
-# Duplicates are marked in place, so the valid rows are exactly those with reason IS NULL.
+# Duplicates are marked in place, so the valid rows are exactly those with reason IS NULL. Pairs
+# whose 64-bit hash repeats are found by a cheap integer aggregate; only their rows are ranked.
 _MARK_DUPLICATE_REVIEWS_SQL = f"""
 UPDATE {_REVIEW_LINES} SET reason = 'duplicate_review'
 WHERE line_no IN (
     SELECT line_no FROM {_REVIEW_LINES}
-    WHERE reason IS NULL
+    WHERE reason IS NULL AND hash(user_id, item_id) IN (
+        SELECT hash(user_id, item_id) FROM {_REVIEW_LINES} WHERE reason IS NULL GROUP BY 1 HAVING count(*) > 1
+    )
     QUALIFY row_number() OVER (PARTITION BY user_id, item_id ORDER BY ts, line_no) > 1
 )
 """
