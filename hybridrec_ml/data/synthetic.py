@@ -110,7 +110,7 @@ class SyntheticScale:
 
 SCALES: dict[str, SyntheticScale] = {
     "tiny": SyntheticScale(n_users=300, n_items=150, n_interactions=5_000, n_topics=5, max_user_interactions=40),
-    "demo": SyntheticScale(n_users=4_000, n_items=1_500, n_interactions=60_000, n_topics=20, max_user_interactions=200),
+    "demo": SyntheticScale(n_users=3_000, n_items=1_200, n_interactions=45_000, n_topics=20, max_user_interactions=200),
     # Amazon 2018 Electronics 5-core: 9.25 reviews per user, 42.1 per item.
     "full": SyntheticScale(
         n_users=728_719, n_items=160_052, n_interactions=6_739_590, n_topics=100, max_user_interactions=400

@@ -74,7 +74,7 @@ def world():
 def test_scales():
     full = SCALES["full"]
     assert (full.n_users, full.n_items, full.n_interactions) == (728_719, 160_052, 6_739_590)
-    assert (SCALES["demo"].n_users, SCALES["demo"].n_items, SCALES["demo"].n_interactions) == (4_000, 1_500, 60_000)
+    assert (SCALES["demo"].n_users, SCALES["demo"].n_items, SCALES["demo"].n_interactions) == (3_000, 1_200, 45_000)
     with pytest.raises(ValueError, match="unknown synthetic scale"):
         simulate("huge")
 
