@@ -27,7 +27,7 @@ from hybridrec_ml.data.ingest_common import (
     materialize_line_batches,
     materialize_lines,
 )
-from hybridrec_ml.data.warehouse import replace_table
+from hybridrec_ml.data.warehouse import TableBuild, replace_tables
 
 _REVIEW_LINES = "amazon2018_review_lines"
 _ITEM_LINES = "amazon2018_item_lines"
@@ -240,10 +240,15 @@ def ingest_amazon2018(con: duckdb.DuckDBPyConnection, reviews_path: Path, meta_p
         con.execute(_MARK_DUPLICATE_REVIEWS_SQL).fetchall()
         con.execute(_MARK_DUPLICATE_ITEMS_SQL).fetchall()
 
-        reviews = replace_table(con, schema.RAW_REVIEWS, schema.RAW_REVIEWS_COLUMNS, _RAW_REVIEWS_SQL, [reviews_path.name])
-        items = replace_table(con, schema.RAW_ITEMS, schema.RAW_ITEMS_COLUMNS, _RAW_ITEMS_SQL, [meta_path.name])
-        replace_table(
-            con, schema.QUARANTINE, schema.QUARANTINE_COLUMNS, _QUARANTINE_SQL, [reviews_path.name, meta_path.name]
+        reviews, items, _ = replace_tables(
+            con,
+            [
+                TableBuild(schema.RAW_REVIEWS, schema.RAW_REVIEWS_COLUMNS, _RAW_REVIEWS_SQL, [reviews_path.name]),
+                TableBuild(schema.RAW_ITEMS, schema.RAW_ITEMS_COLUMNS, _RAW_ITEMS_SQL, [meta_path.name]),
+                TableBuild(
+                    schema.QUARANTINE, schema.QUARANTINE_COLUMNS, _QUARANTINE_SQL, [reviews_path.name, meta_path.name]
+                ),
+            ],
         )
         users, items_reviewed, first_ts, last_ts, unparsed_votes = con.execute(_REVIEW_STATS_SQL).fetchall()[0]
         markup_titles, unparsed_prices = con.execute(

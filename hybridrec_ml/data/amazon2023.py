@@ -27,7 +27,7 @@ from hybridrec_ml.data.ingest_common import (
     materialize_line_batches,
     materialize_lines,
 )
-from hybridrec_ml.data.warehouse import replace_table
+from hybridrec_ml.data.warehouse import TableBuild, replace_tables
 
 _REVIEW_LINES = "amazon2023_review_lines"
 _ITEM_LINES = "amazon2023_item_lines"
@@ -274,16 +274,21 @@ def publish_parsed_lines(
     (review_table, reviews_path), (item_table, items_path) = reviews, items
     con.execute(_MARK_DUPLICATE_REVIEWS_SQL.format(table=review_table)).fetchall()
     con.execute(_MARK_DUPLICATE_ITEMS_SQL.format(table=item_table), [duplicate_item_reason]).fetchall()
-    review_count = replace_table(
-        con, schema.RAW_REVIEWS, schema.RAW_REVIEWS_COLUMNS, _RAW_REVIEWS_SQL.format(table=review_table),
-        [reviews_path.name],
-    )
-    item_count = replace_table(
-        con, schema.RAW_ITEMS, schema.RAW_ITEMS_COLUMNS, _RAW_ITEMS_SQL.format(table=item_table), [items_path.name]
-    )
     quarantine_sql = _QUARANTINE_SQL.format(reviews=review_table, items=item_table)
-    replace_table(
-        con, schema.QUARANTINE, schema.QUARANTINE_COLUMNS, quarantine_sql, [reviews_path.name, items_path.name]
+    review_count, item_count, _ = replace_tables(
+        con,
+        [
+            TableBuild(
+                schema.RAW_REVIEWS, schema.RAW_REVIEWS_COLUMNS, _RAW_REVIEWS_SQL.format(table=review_table),
+                [reviews_path.name],
+            ),
+            TableBuild(
+                schema.RAW_ITEMS, schema.RAW_ITEMS_COLUMNS, _RAW_ITEMS_SQL.format(table=item_table), [items_path.name]
+            ),
+            TableBuild(
+                schema.QUARANTINE, schema.QUARANTINE_COLUMNS, quarantine_sql, [reviews_path.name, items_path.name]
+            ),
+        ],
     )
     users, items_reviewed, first_ts, last_ts, unparsed_votes = con.execute(
         _REVIEW_STATS_SQL.format(table=review_table)

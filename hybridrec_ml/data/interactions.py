@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hybridrec_ml.data import schema
-from hybridrec_ml.data.warehouse import replace_table
+from hybridrec_ml.data.warehouse import TableBuild, replace_tables
 
 _REVIEWS_SQL = f"SELECT user_id, item_id, rating, ts FROM {schema.RAW_REVIEWS}"
 _USER_ROWS = "kcore_user_rows"
@@ -89,9 +89,14 @@ def build_interactions_5core(con: duckdb.DuckDBPyConnection, k: int = 5) -> Core
     try:
         for name, table in tables.items():
             con.register(name, table)
-        users = replace_table(con, schema.USER_INDEX, schema.USER_INDEX_COLUMNS, _USER_INDEX_SQL)
-        items = replace_table(con, schema.ITEM_INDEX, schema.ITEM_INDEX_COLUMNS, _ITEM_INDEX_SQL)
-        interactions = replace_table(con, schema.INTERACTIONS_5CORE, schema.INTERACTIONS_5CORE_COLUMNS, _INTERACTIONS_SQL)
+        users, items, interactions = replace_tables(
+            con,
+            [
+                TableBuild(schema.USER_INDEX, schema.USER_INDEX_COLUMNS, _USER_INDEX_SQL),
+                TableBuild(schema.ITEM_INDEX, schema.ITEM_INDEX_COLUMNS, _ITEM_INDEX_SQL),
+                TableBuild(schema.INTERACTIONS_5CORE, schema.INTERACTIONS_5CORE_COLUMNS, _INTERACTIONS_SQL),
+            ],
+        )
     finally:
         for name in tables:
             con.unregister(name)

@@ -13,7 +13,7 @@ import duckdb
 
 from hybridrec_ml.data import schema
 from hybridrec_ml.data.interactions import DataTooSmallError
-from hybridrec_ml.data.warehouse import replace_table
+from hybridrec_ml.data.warehouse import TableBuild, replace_tables
 
 SPLITS = ("train", "val", "test")
 
@@ -86,8 +86,13 @@ def build_temporal_split(
         raise DataTooSmallError(
             f"{n} interactions cannot be split {fractions} with every split non-empty: use more data"
         )
-    replace_table(con, schema.TEMPORAL_SPLIT, schema.TEMPORAL_SPLIT_COLUMNS, _SPLIT_SQL, [val_start, test_start])
-    replace_table(con, schema.SPLIT_BOUNDARIES, schema.SPLIT_BOUNDARIES_COLUMNS, _BOUNDARIES_SQL, [val_start, test_start])
+    replace_tables(
+        con,
+        [
+            TableBuild(schema.TEMPORAL_SPLIT, schema.TEMPORAL_SPLIT_COLUMNS, _SPLIT_SQL, [val_start, test_start]),
+            TableBuild(schema.SPLIT_BOUNDARIES, schema.SPLIT_BOUNDARIES_COLUMNS, _BOUNDARIES_SQL, [val_start, test_start]),
+        ],
+    )
     stats = {split: values for split, *values in con.execute(_STATS_SQL).fetchall()}
 
     def per_split(position: int, splits: tuple[str, ...] = SPLITS) -> dict[str, int]:

@@ -18,7 +18,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from hybridrec_ml.data import schema
 from hybridrec_ml.data.ingest_common import HTML_ENTITY, HTML_TAG, SCRIPT_BLOCK, SCRIPT_FRAGMENT
 from hybridrec_ml.data.interactions import DataTooSmallError
-from hybridrec_ml.data.warehouse import replace_table
+from hybridrec_ml.data.warehouse import TableBuild, replace_tables
 
 _TRIPLES = "tfidf_triples"
 _TERMS = "tfidf_terms"
@@ -108,8 +108,13 @@ def build_item_tfidf(con: duckdb.DuckDBPyConnection, max_features: int = 5000) -
     try:
         for name, frame in frames.items():
             con.register(name, frame)
-        nonzeros = replace_table(con, schema.ITEM_TFIDF, schema.ITEM_TFIDF_COLUMNS, _ITEM_TFIDF_SQL)
-        vocabulary = replace_table(con, schema.TFIDF_VOCABULARY, schema.TFIDF_VOCABULARY_COLUMNS, _VOCABULARY_SQL)
+        nonzeros, vocabulary = replace_tables(
+            con,
+            [
+                TableBuild(schema.ITEM_TFIDF, schema.ITEM_TFIDF_COLUMNS, _ITEM_TFIDF_SQL),
+                TableBuild(schema.TFIDF_VOCABULARY, schema.TFIDF_VOCABULARY_COLUMNS, _VOCABULARY_SQL),
+            ],
+        )
     finally:
         for name in frames:
             con.unregister(name)

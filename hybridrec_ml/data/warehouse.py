@@ -1,8 +1,9 @@
-"""Atomic table replacement in DuckDB: an interrupted rewrite leaves the previous table intact."""
+"""Atomic table replacement in DuckDB: an interrupted rewrite leaves the previous tables intact."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -18,6 +19,16 @@ def _known(table: str) -> str:
     return table
 
 
+@dataclass(frozen=True)
+class TableBuild:
+    """One table to rebuild: `select_sql` must yield `columns` in order."""
+
+    table: str
+    columns: dict[str, str]
+    select_sql: str
+    params: Sequence[Any] = ()
+
+
 def replace_table(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -27,25 +38,38 @@ def replace_table(
 ) -> int:
     """Build `table` from `select_sql` (which must yield `columns` in order) and swap it in atomically.
 
-    The new rows go to a staging table first; the old table is dropped and the staging table renamed
-    inside one transaction, so readers see either the old or the new version, never a partial one.
     Returns the number of rows written.
     """
-    table = _known(table)
-    staging = f"{table}__staging"
-    con.execute(f"DROP TABLE IF EXISTS {staging}")
-    con.execute(f"CREATE TABLE {staging} {schema.ddl(columns)}")
-    con.execute(f"INSERT INTO {staging} ({schema.column_list(columns)}) {select_sql}", params or [])
-    rows = con.execute(f"SELECT count(*) FROM {staging}").fetchall()[0][0]
+    (rows,) = replace_tables(con, [TableBuild(table, columns, select_sql, params or ())])
+    return rows
+
+
+def replace_tables(con: duckdb.DuckDBPyConnection, builds: Sequence[TableBuild]) -> list[int]:
+    """Build every table into a staging table, then swap them all in; returns the rows written per table.
+
+    Everything runs in one transaction, so a failure or a killed process at any point leaves every table
+    at its previous version and no staging table behind; tables that belong together (raw_reviews,
+    raw_items, quarantine) never mix versions. Each SELECT still sees the previous versions.
+    """
+    staged = [(build, f"{_known(build.table)}__staging") for build in builds]
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
-        con.execute(f"ALTER TABLE {staging} RENAME TO {table}")
+        rows = []
+        for build, staging in staged:
+            con.execute(f"DROP TABLE IF EXISTS {staging}")  # committed by an interrupted run of an older version
+            con.execute(f"CREATE TABLE {staging} {schema.ddl(build.columns)}")
+            con.execute(
+                f"INSERT INTO {staging} ({schema.column_list(build.columns)}) {build.select_sql}", list(build.params)
+            )
+            rows.append(int(con.execute(f"SELECT count(*) FROM {staging}").fetchall()[0][0]))
+        for build, staging in staged:
+            con.execute(f"DROP TABLE IF EXISTS {build.table}")
+            con.execute(f"ALTER TABLE {staging} RENAME TO {build.table}")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return int(rows)
+    return rows
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
