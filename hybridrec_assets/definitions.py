@@ -11,6 +11,8 @@ from hybridrec_assets.assets.reports import results_report
 from hybridrec_assets.assets.training import trained_model
 from hybridrec_assets.jobs import data_job, report_job, variant_job
 from hybridrec_assets.resources import ArtifactStore, DataSource, Tracker, Warehouse
+from hybridrec_assets.schedules import weekly_retrain
+from hybridrec_assets.sensors import follow_upstream, retrain_on_new_data, source_files_changed
 
 
 def default_resources() -> dict[str, object]:
@@ -32,5 +34,7 @@ def default_resources() -> dict[str, object]:
 defs = Definitions(
     assets=[raw_tables, *DATA_ASSETS, trained_model, evaluation, segment_report, results_report],
     jobs=[data_job, variant_job, report_job],
+    schedules=[weekly_retrain],
+    sensors=[source_files_changed, follow_upstream, retrain_on_new_data],
     resources=default_resources(),
 )

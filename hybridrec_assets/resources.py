@@ -24,7 +24,7 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from pydantic import Field
 
-from hybridrec_ml.data.sources import RemoteFile, SyntheticOptions, resolve_source_files
+from hybridrec_ml.data.sources import RemoteFile, SyntheticOptions, resolve_source_files, watched_source_files
 from hybridrec_ml.training.checkpoint import save_checkpoint
 
 
@@ -128,6 +128,16 @@ class Tracker(ConfigurableResource):
     tracking_uri: str = Field(default="sqlite:///mlruns.db", description="MLflow tracking URI")
     experiment: str = Field(default="hybridrec", description="MLflow experiment name")
     ui_url: str = Field(default="http://127.0.0.1:5000", description="Base URL of `mlflow ui`, for links")
+    artifact_location: str | None = Field(
+        default=None, description="Where a new experiment keeps run artifacts (default: mlartifacts/ next to the sqlite file)"
+    )
+
+    def _artifact_location(self) -> str | None:
+        """Without one, MLflow puts a sqlite store's artifacts in ./mlruns of whatever the working directory is."""
+        if self.artifact_location or not self.tracking_uri.startswith("sqlite:///"):
+            return self.artifact_location
+        database = Path(self.tracking_uri.removeprefix("sqlite:///"))
+        return (database.resolve().parent / "mlartifacts").as_uri()
 
     @contextmanager
     def _schema_lock(self) -> Iterator[None]:
@@ -146,7 +156,7 @@ class Tracker(ConfigurableResource):
     def _experiment_id(self, client: MlflowClient) -> str:
         with self._schema_lock():
             experiment = client.get_experiment_by_name(self.experiment)
-            return experiment.experiment_id if experiment else client.create_experiment(self.experiment)
+            return experiment.experiment_id if experiment else client.create_experiment(self.experiment, self._artifact_location())
 
     @contextmanager
     def run(self, run_name: str, tags: Mapping[str, str]) -> Iterator[TrackedRun]:
@@ -183,21 +193,22 @@ class DataSource(ConfigurableResource):
     reviews_sha256: str | None = None
     meta_sha256: str | None = None
 
+    def _paths(self) -> dict[str, str]:
+        roles = (("reviews", self.reviews_path), ("meta", self.meta_path), ("folder", self.folder))
+        return {role: value for role, value in roles if value}
+
+    def _remote(self) -> dict[str, RemoteFile]:
+        urls = (("reviews", self.reviews_url, self.reviews_sha256), ("meta", self.meta_url, self.meta_sha256))
+        return {role: RemoteFile(url, sha) for role, url, sha in urls if url and role not in self._paths()}
+
     def files(self, progress=None) -> dict[str, Path]:
-        paths = {
-            role: value
-            for role, value in (("reviews", self.reviews_path), ("meta", self.meta_path), ("folder", self.folder))
-            if value
-        }
-        remote = {
-            role: RemoteFile(url, sha)
-            for role, url, sha in (
-                ("reviews", self.reviews_url, self.reviews_sha256),
-                ("meta", self.meta_url, self.meta_sha256),
-            )
-            if url and role not in paths
-        }
+        """Every file the source's reader takes, generated or downloaded into data_dir when needed."""
         options = SyntheticOptions(scale=self.synthetic_scale, seed=self.synthetic_seed, day_granular=self.day_granular)
         return resolve_source_files(
-            self.kind, Path(self.data_dir), paths=paths, remote=remote, synthetic=options, progress=progress
+            self.kind, Path(self.data_dir), paths=self._paths(), remote=self._remote(), synthetic=options,
+            progress=progress,
         )
+
+    def watched_files(self) -> list[Path]:
+        """The input files the source sensor fingerprints (none for the synthetic generator)."""
+        return watched_source_files(self.kind, Path(self.data_dir), paths=self._paths(), remote=self._remote())

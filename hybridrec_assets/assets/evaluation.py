@@ -5,6 +5,7 @@ from pydantic import Field
 
 from hybridrec_assets.assets.training import GATE_CHECK, TrainingConfig, model_path, summary_path, trained_model
 from hybridrec_assets.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
+from hybridrec_assets.automation import FOLLOW_UPSTREAM
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_ml.config import VARIANTS
@@ -25,7 +26,13 @@ class SegmentConfig(Config):
     collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD
 
 
-@asset(partitions_def=RUN_PARTITIONS, deps=[trained_model], group_name="evaluation", kinds={"pytorch"})
+@asset(
+    partitions_def=RUN_PARTITIONS,
+    deps=[trained_model],
+    group_name="evaluation",
+    kinds={"pytorch"},
+    automation_condition=FOLLOW_UPSTREAM,
+)
 def evaluation(
     context: AssetExecutionContext, config: SegmentConfig, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker
 ) -> MaterializeResult:
@@ -53,6 +60,7 @@ def evaluation(
 @asset(
     partitions_def=RUN_PARTITIONS,
     deps=[evaluation],
+    automation_condition=FOLLOW_UPSTREAM,
     check_specs=[collapse_spec("segment_report", f"{GATE_CHECK}_by_segment", "The collapse check in every user segment")],
     group_name="evaluation",
 )

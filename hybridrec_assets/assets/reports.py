@@ -3,6 +3,7 @@
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from hybridrec_assets.assets.evaluation import evaluation, evaluation_path
+from hybridrec_assets.automation import REPORT_WHEN_EVALUATIONS_SETTLE
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_ml.data import schema
@@ -12,7 +13,9 @@ from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
 from hybridrec_ml.reporting.results_report import build_results_report
 
 
-@asset(deps=[evaluation], group_name="report", kinds={"html", "mlflow"})
+@asset(
+    deps=[evaluation], group_name="report", kinds={"html", "mlflow"}, automation_condition=REPORT_WHEN_EVALUATIONS_SETTLE
+)
 def results_report(
     context: AssetExecutionContext, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker
 ) -> MaterializeResult:

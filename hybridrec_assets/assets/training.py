@@ -8,7 +8,8 @@ import torch
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from hybridrec_assets.assets.features import eval_negatives
+from hybridrec_assets.assets.features import context_features, eval_negatives, item_tfidf, user_sequences
+from hybridrec_assets.automation import RETRAIN_ON_NEW_DATA
 from hybridrec_assets.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
@@ -64,7 +65,8 @@ def summary_path(variant: str, seed: int) -> tuple[str, ...]:
 
 @asset(
     partitions_def=RUN_PARTITIONS,
-    deps=[eval_negatives],
+    deps=[user_sequences, context_features, item_tfidf, eval_negatives],
+    automation_condition=RETRAIN_ON_NEW_DATA,
     check_specs=[collapse_spec("trained_model", GATE_CHECK, "Fails when the largest mean α exceeds the threshold")],
     group_name="model",
     kinds={"pytorch", "mlflow"},

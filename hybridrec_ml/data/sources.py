@@ -153,6 +153,32 @@ def resolve_source_files(
     return resolved
 
 
+def watched_source_files(
+    kind: str,
+    data_dir: Path,
+    *,
+    paths: Mapping[str, str | Path] | None = None,
+    remote: Mapping[str, RemoteFile] | None = None,
+) -> list[Path]:
+    """The input files whose change means new data: local paths, a folder's files, finished downloads.
+
+    Generated (synthetic) files are outputs of the ingest, not inputs, so nothing is watched.
+    A download not yet on disk is not watched either: the next ingest fetches it.
+    """
+    spec = source_spec(kind)
+    if spec.obtain == "generate":
+        return []
+    watched: list[Path] = []
+    for role in spec.roles:
+        if paths and role in paths:
+            path = Path(paths[role])
+            watched.extend(sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path])
+        elif remote and role in remote:
+            downloaded = Path(data_dir) / _file_name(remote[role].url)
+            watched.extend([downloaded] if downloaded.is_file() else [])
+    return watched
+
+
 def ingest_source(con: duckdb.DuckDBPyConnection, kind: str, files: Mapping[str, Path]) -> IngestReport:
     """Run `kind`'s reader on `files` (from `resolve_source_files`), rewriting the raw tables.
 

@@ -36,3 +36,17 @@ def test_jobs():
 def test_partitions_cover_every_variant_with_three_default_seeds():
     keys = [variant_and_seed(key) for key in RUN_PARTITIONS.get_partition_keys()]
     assert sorted(keys) == sorted((variant, seed) for variant in VARIANTS for seed in (42, 43, 44))
+
+
+def test_schedules_and_sensors_with_their_default_status():
+    repository = defs.get_repository_def()
+    statuses = {
+        definition.name: definition.default_status.value
+        for definition in (*repository.schedule_defs, *repository.sensor_defs)
+    }
+    assert statuses == {
+        "weekly_retrain": "STOPPED",
+        "source_files_changed": "STOPPED",
+        "follow_upstream": "RUNNING",
+        "retrain_on_new_data": "STOPPED",
+    }

@@ -22,6 +22,7 @@ from hybridrec_ml.data.sources import (
     ingest_source,
     resolve_source_files,
     source_spec,
+    watched_source_files,
 )
 from hybridrec_ml.data.synthetic import SyntheticScale
 from hybridrec_ml.data.warehouse import table_exists
@@ -165,3 +166,24 @@ def test_missing_or_unknown_roles_are_reported(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as error:
         ingest_source(duckdb.connect(), "amazon2018", {"reviews": reviews})
     assert str(error.value) == "amazon2018: missing file role(s) ['meta']; roles: reviews, meta"
+
+
+def test_watched_files_are_the_inputs_never_the_generated_outputs(tmp_path: Path) -> None:
+    local = tmp_path / "local_5.json.gz"
+    folder = tmp_path / "ml-100k"
+    folder.mkdir()
+    for name in ("u.item", "u.data"):
+        (folder / name).write_text("x")
+    (folder / "nested").mkdir()
+    downloaded = tmp_path / "data" / "meta_Books.jsonl.gz"
+    remote = {"meta": RemoteFile("http://127.0.0.1:1/files/meta_Books.jsonl.gz")}
+
+    assert watched_source_files("synthetic", tmp_path / "data") == []
+    assert watched_source_files("movielens", tmp_path, paths={"folder": folder}) == [folder / "u.data", folder / "u.item"]
+    assert watched_source_files("amazon2023", tmp_path / "data", paths={"reviews": local}, remote=remote) == [local]
+    downloaded.parent.mkdir()
+    downloaded.write_text("x")
+    assert watched_source_files("amazon2023", tmp_path / "data", paths={"reviews": local}, remote=remote) == [
+        local,
+        downloaded,
+    ]

@@ -1,0 +1,30 @@
+"""Declarative automation: which assets follow their upstream by themselves, and when.
+
+Cheap follow-ups (evaluation after training, the report after evaluations) are eager. Retraining
+after new data is expensive (every variant × seed partition), so it has its own sensor, off by
+default, that a user switches on together with `source_files_changed`.
+"""
+
+from dagster import AutomationCondition
+
+# Evaluate and segment a partition as soon as its model (or upstream result) is new.
+FOLLOW_UPSTREAM = AutomationCondition.eager()
+
+# Eager minus `newly_missing`: retrain only when the data changed, never merely because a
+# partition has not been trained yet (that is a backfill's job, not a side effect of opening the UI).
+RETRAIN_ON_NEW_DATA = (
+    AutomationCondition.any_deps_updated().since_last_handled()
+    & ~AutomationCondition.any_deps_missing()
+    & ~AutomationCondition.any_deps_in_progress()
+    & ~AutomationCondition.in_progress()
+).with_label("retrain on new data")
+
+# One report after a wave of evaluations settles, not one per finished partition; partitions that
+# were never evaluated (e.g. a variant left out) do not block it. Only evaluations that actually
+# landed count: `any_deps_updated` would also fire on evaluations merely requested this tick, and
+# the report would then run on the old results while they are being recomputed.
+REPORT_WHEN_EVALUATIONS_SETTLE = (
+    AutomationCondition.any_deps_match(AutomationCondition.newly_updated()).since_last_handled()
+    & ~AutomationCondition.any_deps_in_progress()
+    & ~AutomationCondition.in_progress()
+).with_label("after evaluations settle")
