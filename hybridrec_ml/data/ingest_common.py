@@ -42,6 +42,7 @@ FROM read_csv($path, columns = {'line': 'VARCHAR'}, header = false, auto_detect 
 _DELIMITER = "\x1e\x1f"
 _GZIP_MAGIC = b"\x1f\x8b"
 _FALLBACK_BATCH_LINES = 65536
+_GZIP_READ_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 class SourceFileError(ValueError):
@@ -68,9 +69,23 @@ def materialize_line_batches(
 ) -> None:
     """`materialize_lines` over record batches in `LINES_SCHEMA` (the fallback, or lines recovered in Python)."""
     view = f"{target}__lines"
-    con.register(view, pa.RecordBatchReader.from_batches(LINES_SCHEMA, iter(batches)))
+    read_errors: list[Exception] = []
+
+    def recording_read_errors() -> Iterator[pa.RecordBatch]:
+        # DuckDB wraps whatever the batch generator raises in its own error; keep the original.
+        try:
+            yield from batches
+        except _GZIP_READ_ERRORS as error:
+            read_errors.append(error)
+            raise
+
+    con.register(view, pa.RecordBatchReader.from_batches(LINES_SCHEMA, recording_read_errors()))
     try:
         _execute_reading(con, path, f"CREATE OR REPLACE TEMP TABLE {target} AS " + parse_sql.replace(LINES, view), {})
+    except duckdb.Error as error:
+        if read_errors:
+            raise _corrupt_gzip(path, read_errors[0]) from error
+        raise
     finally:
         con.unregister(view)
 
@@ -93,8 +108,12 @@ def _check_gzip_file(path: Path) -> None:
 def _execute_reading(con: duckdb.DuckDBPyConnection, path: Path, sql: str, params: dict[str, str]) -> None:
     try:
         con.execute(sql, params).fetchall()
-    except (duckdb.IOException, EOFError, zlib.error, gzip.BadGzipFile) as error:
-        raise SourceFileError(f"{path}: truncated or corrupt gzip file ({error})") from error
+    except (duckdb.IOException, *_GZIP_READ_ERRORS) as error:
+        raise _corrupt_gzip(path, error) from error
+
+
+def _corrupt_gzip(path: Path, error: Exception) -> SourceFileError:
+    return SourceFileError(f"{path}: truncated or corrupt gzip file ({error})")
 
 
 def _python_line_batches(path: Path) -> Iterator[pa.RecordBatch]:

@@ -287,11 +287,6 @@ def test_a_review_line_in_the_metadata_file_is_quarantined_as_review_record(tmp_
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=duckdb.InvalidInputException,
-    reason="known gap: in the Python fallback a truncated gzip surfaces as duckdb.InvalidInputException",
-)
 def test_a_truncated_gzip_read_by_the_python_fallback_is_a_source_file_error(tmp_path, con, monkeypatch):
     """Stands for a large file whose first refused line (stray CR, invalid UTF-8...) comes long before the
     truncation: DuckDB's scan gives up on that line, and the Python splitter then meets the truncated end."""
