@@ -23,12 +23,14 @@ import duckdb
 
 from hybridrec_ml.data import checks
 from hybridrec_ml.data.amazon2018 import ingest_amazon2018
+from hybridrec_ml.data.bundle_loader import load_training_bundle
 from hybridrec_ml.data.context import build_context_features
 from hybridrec_ml.data.interactions import build_interactions_5core
 from hybridrec_ml.data.sequences import build_user_sequences
 from hybridrec_ml.data.split import build_temporal_split
 from hybridrec_ml.data.synthetic import generate_synthetic
 from hybridrec_ml.data.tfidf import build_item_tfidf
+from hybridrec_ml.evaluation.negatives import draw_split_negatives, store_eval_negatives
 
 RATIO_TARGET = 3.0
 RSS_TARGET_GB = 8.0
@@ -46,6 +48,12 @@ FROM read_ndjson(?, columns = {'reviewerID': 'VARCHAR', 'asin': 'VARCHAR', 'over
 def _bare_scan(con: duckdb.DuckDBPyConnection, files: Path) -> dict[str, int | float | str]:
     rows, *_ = con.execute(_BARE_SCAN_SQL, [str(files / REVIEWS)]).fetchall()[0]
     return {"rows": rows}
+
+
+def _eval_negatives(con: duckdb.DuckDBPyConnection, files: Path) -> dict[str, int | float | str]:
+    """As the eval_negatives asset: 99 stored negatives per val/test interaction."""
+    event_order, negatives = draw_split_negatives(load_training_bundle(con), 99, seed=2024)
+    return {"rows": store_eval_negatives(con, event_order, negatives)}
 
 
 def _checks(con: duckdb.DuckDBPyConnection, files: Path) -> dict[str, int | float | str]:
@@ -68,6 +76,7 @@ STEPS: dict[str, tuple[bool, Callable[[duckdb.DuckDBPyConnection, Path], dict[st
     "user_sequences": (True, lambda con, files: build_user_sequences(con).metadata()),
     "context_features": (True, lambda con, files: build_context_features(con).metadata()),
     "item_tfidf": (True, lambda con, files: build_item_tfidf(con).metadata()),
+    "eval_negatives": (True, _eval_negatives),
     "checks": (False, _checks),
 }
 # Metadata worth a column in the summary table, per step.
@@ -79,6 +88,7 @@ _SHOWN = {
     "user_sequences": ("rows", "mean_length"),
     "context_features": ("rows", "constant_features"),
     "item_tfidf": ("items_with_terms", "vocabulary", "nonzeros"),
+    "eval_negatives": ("rows",),
 }
 
 

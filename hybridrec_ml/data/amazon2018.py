@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -221,8 +222,13 @@ class IngestReport:
         return counts
 
 
-def ingest_amazon2018(con: duckdb.DuckDBPyConnection, reviews_path: Path, meta_path: Path) -> IngestReport:
+def ingest_amazon2018(
+    con: duckdb.DuckDBPyConnection, reviews_path: Path, meta_path: Path, *, with_tables: Sequence[TableBuild] = ()
+) -> IngestReport:
     """Read both files into `raw_reviews`, `raw_items` and `quarantine` (all three rewritten atomically).
+
+    `with_tables` are swapped in by the same transaction (the synthetic ground truth, which must
+    never describe other data than the raw tables next to it).
 
     Duplicate (user, item) reviews keep the earliest (ties: lowest line); duplicate asins keep the
     first line. Raises `SourceFileError` for a file that is missing, empty, not gzip, truncated, or
@@ -248,8 +254,9 @@ def ingest_amazon2018(con: duckdb.DuckDBPyConnection, reviews_path: Path, meta_p
                 TableBuild(
                     schema.QUARANTINE, schema.QUARANTINE_COLUMNS, _QUARANTINE_SQL, [reviews_path.name, meta_path.name]
                 ),
+                *with_tables,
             ],
-        )
+        )[:3]
         users, items_reviewed, first_ts, last_ts, unparsed_votes = con.execute(_REVIEW_STATS_SQL).fetchall()[0]
         markup_titles, unparsed_prices = con.execute(
             _ITEM_STATS_SQL, [HTML_TAG, HTML_ENTITY, SCRIPT_FRAGMENT]

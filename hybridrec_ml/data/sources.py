@@ -21,7 +21,7 @@ from hybridrec_ml.data.amazon2023 import ingest_amazon2023
 from hybridrec_ml.data.download import Progress, download
 from hybridrec_ml.data.ingest_common import SourceFileError
 from hybridrec_ml.data.movielens import ingest_movielens
-from hybridrec_ml.data.synthetic import SyntheticScale, generate_synthetic, load_ground_truth
+from hybridrec_ml.data.synthetic import SyntheticScale, generate_synthetic, ground_truth_build
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,8 @@ class SourceSpec:
 
 
 def _ingest_synthetic(con: duckdb.DuckDBPyConnection, reviews: Path, meta: Path, ground_truth: Path) -> IngestReport:
-    """Synthetic files are Amazon 2018 files plus the planted mechanisms, which checks compare against."""
-    report = ingest_amazon2018(con, reviews, meta)
-    load_ground_truth(con, ground_truth)
-    return report
+    """Synthetic files are Amazon 2018 files plus the planted mechanisms, swapped in with the raw tables."""
+    return ingest_amazon2018(con, reviews, meta, with_tables=[ground_truth_build(ground_truth)])
 
 
 SOURCES: dict[str, SourceSpec] = {

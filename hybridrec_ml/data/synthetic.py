@@ -50,7 +50,7 @@ from hybridrec_ml.data.synthetic_format import (
     review_blocks,
     write_gzip_temp,
 )
-from hybridrec_ml.data.warehouse import replace_table
+from hybridrec_ml.data.warehouse import TableBuild, replace_tables
 
 MECHANISMS = ALL_COMPONENTS  # ground-truth labels; code i is MECHANISMS[i]
 STATIC, DYNAMIC, CONTENT = range(len(MECHANISMS))
@@ -491,6 +491,12 @@ def _strictly_increasing_within(ts: np.ndarray, user: np.ndarray, min_gap: int) 
 
 def load_ground_truth(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     """Fill schema.GROUND_TRUTH from a ground-truth CSV written by `generate_synthetic`; returns rows."""
+    (rows,) = replace_tables(con, [ground_truth_build(path)])
+    return rows
+
+
+def ground_truth_build(path: Path) -> TableBuild:
+    """How schema.GROUND_TRUTH is built from a ground-truth CSV, for `replace_tables`."""
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         header = handle.readline().rstrip("\n")
     if header != GROUND_TRUTH_HEADER:
@@ -500,4 +506,4 @@ def load_ground_truth(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     select = (
         f"SELECT {schema.column_list(schema.GROUND_TRUTH_COLUMNS)} FROM read_csv(?, header = true, columns = {columns})"
     )
-    return replace_table(con, schema.GROUND_TRUTH, schema.GROUND_TRUTH_COLUMNS, select, [str(path)])
+    return TableBuild(schema.GROUND_TRUTH, schema.GROUND_TRUTH_COLUMNS, select, [str(path)])

@@ -22,7 +22,7 @@ from hybridrec_ml.data.fingerprints import content_key, fingerprint_files
 
 DATA_ASSETS = [
     "context_features", "eval_negatives", "interactions_5core", "item_tfidf", "raw_items", "raw_reviews",
-    "temporal_split", "user_sequences",
+    "recbole_export", "temporal_split", "user_sequences",
 ]  # fmt: skip
 REPOSITORY = defs.get_repository_def()
 

@@ -26,8 +26,18 @@ def test_data_assets_materialize_with_checks_passing(tmp_path):
     with duckdb.connect(env.resources["warehouse"].database, read_only=True) as con:
         (n_interactions,) = con.execute("SELECT count(*) FROM interactions_5core").fetchall()[0]
         (n_reviews,) = con.execute("SELECT count(*) FROM raw_reviews").fetchall()[0]
+        split_rows = dict(con.execute("SELECT split, count(*) FROM temporal_split GROUP BY split").fetchall())
     assert _metadata(result, "raw_reviews")["reviews"] == n_reviews
     assert _metadata(result, "interactions_5core")["interactions"] == n_interactions
+
+    recbole = _metadata(result, "recbole_export")
+    folder = tmp_path / "artifacts" / "recbole" / "hybridrec"
+    assert recbole["folder"] == str(folder)
+    assert (recbole["rows_inter"], recbole["rows_train_inter"], recbole["rows_valid_inter"], recbole["rows_test_inter"]) == (
+        n_interactions, split_rows["train"], split_rows["val"], split_rows["test"]
+    )
+    header = (folder / "hybridrec.train.inter").read_text().splitlines()[0]
+    assert header == "user_id:token\titem_id:token\trating:float\ttimestamp:float"
 
 
 def test_day_granular_times_flag_constant_hour_features(tmp_path):

@@ -9,7 +9,7 @@ def test_asset_keys_are_stable():
     keys = sorted(key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys())
     assert keys == [
         "context_features", "eval_negatives", "evaluation", "interactions_5core", "item_tfidf", "raw_items",
-        "raw_reviews", "results_report", "segment_report", "temporal_split", "trained_model", "user_sequences",
+        "raw_reviews", "recbole_export", "results_report", "segment_report", "temporal_split", "trained_model", "user_sequences",
     ]  # fmt: skip
 
 
