@@ -19,6 +19,9 @@ from hybridrec_assets.definitions import defs
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 
 ALL_ASSETS = list(defs.assets)
+# Dagster's per-event DEBUG lines (hundreds per partition) stay in the instance for the UI; the
+# terminal gets the assets' own INFO messages and this script's progress.
+CONSOLE_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def _run(selection: AssetSelection, partition_key: str | None = None, run_config: dict | None = None) -> None:
@@ -28,7 +31,7 @@ def _run(selection: AssetSelection, partition_key: str | None = None, run_config
         partition_key=partition_key,
         instance=DagsterInstance.get(),
         resources=defs.resources,
-        run_config=run_config,
+        run_config=CONSOLE_LOGS | (run_config or {}),
         raise_on_error=False,
     )
     if not result.success:
