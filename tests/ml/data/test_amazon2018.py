@@ -67,13 +67,6 @@ META_LINES = [
 ]
 
 
-@pytest.fixture
-def con(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
-
-
 def test_reader_keeps_valid_lines_and_quarantines_every_quirk(tmp_path, con):
     report = ingest_amazon2018(con, write_gz(tmp_path / REVIEWS, REVIEW_LINES), write_gz(tmp_path / META, META_LINES))
 

@@ -1,5 +1,4 @@
 import duckdb
-import pytest
 
 from hybridrec_ml.data import schema
 from hybridrec_ml.data.checks import (
@@ -43,13 +42,6 @@ def build_warehouse(con: duckdb.DuckDBPyConnection, seconds_into_day: int = 0) -
     build_user_sequences(con, max_len=2)
     build_context_features(con)
     build_item_tfidf(con)
-
-
-@pytest.fixture
-def con(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
 
 
 def test_all_checks_pass_on_a_consistent_warehouse(con):

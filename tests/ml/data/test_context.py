@@ -32,13 +32,6 @@ def expected(hour: float, dow: int) -> tuple[float, ...]:
     return tuple(float(np.float32(value)) for value in values)
 
 
-@pytest.fixture
-def con(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
-
-
 def test_context_features_of_known_timestamps(con):
     interactions(con, [SATURDAY_18H, MONDAY_0630, EPOCH, BEFORE_EPOCH])
 

@@ -13,13 +13,6 @@ def raw_reviews(con: duckdb.DuckDBPyConnection, reviews: list[tuple[str, str, fl
     )
 
 
-@pytest.fixture
-def con(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
-
-
 def test_k_core_cascades_over_three_passes_and_orders_events_by_ts_user_item(con):
     # k=2. Pass 1 drops E (1 review); z is then left with D only, so pass 2 drops D-z; D is then
     # left with x only, so pass 3 drops D-x. String order puts "u10" before "u9".

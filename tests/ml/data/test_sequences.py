@@ -18,13 +18,6 @@ def sequences(con: duckdb.DuckDBPyConnection) -> list[tuple[int, list[int]]]:
     return con.execute("SELECT event_order, prev_items FROM user_sequences ORDER BY event_order").fetchall()
 
 
-@pytest.fixture
-def con(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
-
-
 def test_histories_are_strictly_earlier_items_oldest_first_and_capped(con):
     # Two interleaved users; user 0 reviews items 10..14, user 1 items 20..21. Item ids descend in
     # event order for user 1, so a list sorted by value instead of by event_order would show.

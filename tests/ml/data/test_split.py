@@ -29,13 +29,6 @@ EVENTS = [(e % 3, e % 4, 100 * e) for e in range(12)] + [
 ]
 
 
-@pytest.fixture
-def con(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
-
-
 def test_split_cuts_by_event_order_inside_a_timestamp_tie(con):
     interactions(con, EVENTS)
 

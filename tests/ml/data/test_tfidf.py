@@ -33,13 +33,6 @@ def hand_tfidf(counts: dict[str, int], document_frequency: dict[str, int], n_doc
     return {t: v / norm for t, v in raw.items()}
 
 
-@pytest.fixture
-def con(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
-
-
 def test_tfidf_of_three_documents_matches_the_hand_computation(con):
     catalogue(con, ITEMS)
 
