@@ -38,11 +38,12 @@ def _metadata(result, key):
 
 
 def test_report_holds_the_evaluation_numbers(env_with_data):
-    evaluations = {}
+    evaluations, mlflow_runs = {}, {}
     for variant in VARIANTS:
         result = env_with_data.materialize(PARTITION_ASSETS, str(run_partition_key(variant, 42)), ONE_EPOCH)
         assert result.success
         evaluations[variant] = _metadata(result, "evaluation")
+        mlflow_runs[variant] = _metadata(result, "trained_model")["mlflow_run_id"]
     report = env_with_data.materialize(AssetSelection.assets("results_report"))
     assert report.success
     metadata = _metadata(report, "results_report")
@@ -61,5 +62,8 @@ def test_report_holds_the_evaluation_numbers(env_with_data):
         assert cells[2].startswith(f"{evaluations[variant]['test_sampled_ndcg_at_10']:.4f}")
         assert cells[4].startswith(f"{evaluations[variant]['test_full_ndcg_at_10']:.4f}")
         assert f"{evaluations[variant]['test_full_ndcg_at_10']:.4f}" in html
+        logged = env_with_data.tracker.client().get_run(mlflow_runs[variant]).data.metrics
+        for name in ("test_sampled_ndcg_at_10", "test_full_ndcg_at_10", "test_full_recall_at_10"):
+            assert logged[name] == evaluations[variant][name]  # UI metadata, MLflow and the report: one number
     assert re.search(r"no_attention \| 1 \|.*\(0\.333, 0\.333, 0\.333\)", metadata["main_table"])
     assert np.isfinite(evaluations["v1"]["test_alpha_static"])
