@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 from pathlib import Path
 
 import duckdb
@@ -12,45 +11,8 @@ import pytest
 from hybridrec_ml.data import schema
 from hybridrec_ml.data.amazon2023 import ingest_amazon2023, plain_line_batches
 from hybridrec_ml.data.ingest_common import SourceFileError
-
-
-def _review(user_id: str | None, parent_asin: str, timestamp: object, rating: object = 5.0, **extra: object) -> str:
-    record = {
-        "rating": rating,
-        "title": "Works",
-        "text": "Does what it says.<br />Recommended",
-        "images": [],
-        "asin": parent_asin.replace("P", "V"),
-        "parent_asin": parent_asin,
-        "user_id": user_id,
-        "timestamp": timestamp,
-        "helpful_vote": 0,
-        "verified_purchase": True,
-    }
-    record.update(extra)
-    return json.dumps({key: value for key, value in record.items() if value is not None})
-
-
-def _item(parent_asin: str | None, **fields: object) -> str:
-    record = {
-        "main_category": "All Electronics",
-        "title": None,
-        "average_rating": 4.2,
-        "rating_number": 17,
-        "features": [],
-        "description": [],
-        "price": None,
-        "images": [{"thumb": "https://example.invalid/t.jpg"}],
-        "videos": [],
-        "store": None,
-        "categories": [],
-        "details": {"Brand": "x", "Date First Available": "May 5, 2020"},
-        "parent_asin": parent_asin,
-        "bought_together": None,
-    }
-    record.update(fields)
-    return json.dumps({key: value for key, value in record.items() if key != "parent_asin" or value is not None})
-
+from tests.source_formats import amazon2023_item as _item
+from tests.source_formats import amazon2023_review as _review
 
 REVIEW_LINES = [
     _review("U1", "P1", 1588687728923, helpful_vote=2),  # 1

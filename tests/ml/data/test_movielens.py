@@ -10,12 +10,8 @@ import pytest
 
 from hybridrec_ml.data import schema
 from hybridrec_ml.data.ingest_common import SourceFileError
-from hybridrec_ml.data.movielens import ML100K_GENRES, ingest_movielens
-
-
-def _u_item(movie_id: str, title: str, genres: set[str]) -> str:
-    flags = "|".join("1" if genre in genres else "0" for genre in ML100K_GENRES)
-    return f"{movie_id}|{title}|01-Jan-1995||http://us.imdb.com/M/title-exact?x|{flags}"
+from hybridrec_ml.data.movielens import ingest_movielens
+from tests.source_formats import ml100k_item as _u_item
 
 
 def _reviews(con: duckdb.DuckDBPyConnection) -> list[tuple]:
