@@ -11,24 +11,25 @@ import ast
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from hybridrec_ml.data import schema
 from hybridrec_ml.data.ingest_common import (
-    HTML_ENTITY,
-    HTML_TAG,
     LINES,
     RAW_LINE_CHARS,
-    SCRIPT_FRAGMENT,
+    IngestReport,
     SourceFileError,
+    json_text,
     line_batch,
+    line_stats,
     materialize_line_batches,
     materialize_lines,
+    parsed_price,
+    publish_parsed_lines,
+    reason_summary,
 )
-from hybridrec_ml.data.warehouse import TableBuild, replace_tables
+from hybridrec_ml.data.warehouse import TableBuild
 
 _REVIEW_LINES = "amazon2018_review_lines"
 _ITEM_LINES = "amazon2018_item_lines"
@@ -97,15 +98,6 @@ FROM checked
 """
 
 
-def _json_text(value: str, separator: str) -> str:
-    """SQL: a JSON string as text, a JSON list as its non-empty elements joined; '' and [] become NULL."""
-    return f"""nullif(trim(CASE json_type({value})
-        WHEN 'ARRAY' THEN array_to_string(list_filter(from_json({value}, '["VARCHAR"]'), lambda s: trim(s) <> ''),
-                                          '{separator}')
-        WHEN 'OBJECT' THEN NULL
-        ELSE {value} ->> '$' END), '')"""
-
-
 _ITEMS_PARSE_SQL = f"""
 WITH extracted AS (
     SELECT line_no, line, undecodable,
@@ -121,18 +113,16 @@ WITH extracted AS (
            END AS reason
     FROM extracted
 ), priced AS (
-    SELECT line_no, line, j, item_id, reason, price_text,
-           try_cast(replace(nullif(regexp_extract(price_text, '^\\$?\\s*([0-9][0-9,]*(\\.[0-9]+)?)$', 1), ''), ',', '')
-                    AS DOUBLE) AS price
+    SELECT line_no, line, j, item_id, reason, price_text, {parsed_price("price_text")} AS price
     FROM checked
 )
 SELECT line_no, reason, {_RAW_LINE} AS raw_line,
        item_id,
-       {_json_text("j[2]", " ")} AS title,
-       {_json_text("j[3]", chr(10))} AS description,
-       {_json_text("j[4]", chr(10))} AS features,
-       {_json_text("j[5]", " | ")} AS categories,
-       {_json_text("j[6]", " ")} AS brand,
+       {json_text("j[2]", " ")} AS title,
+       {json_text("j[3]", chr(10))} AS description,
+       {json_text("j[4]", chr(10))} AS features,
+       {json_text("j[5]", " | ")} AS categories,
+       {json_text("j[6]", " ")} AS brand,
        price,
        coalesce(price_text, '') <> '' AND price IS NULL AS price_unparsed
 FROM priced
@@ -145,81 +135,6 @@ WHERE reason = 'malformed_json' AND starts_with(ltrim(raw_line), '{{' || chr(39)
 """
 _DELETE_RECOVERED_SQL = "DELETE FROM {table} WHERE line_no IN (SELECT line_no FROM {recovered})"
 _INSERT_RECOVERED_SQL = "INSERT INTO {table} SELECT * FROM {recovered}"  # same parse SQL, same columns
-# Duplicates are marked in place, so the valid rows are exactly those with reason IS NULL. Pairs
-# whose 64-bit hash repeats are found by a cheap integer aggregate; only their rows are ranked.
-_MARK_DUPLICATE_REVIEWS_SQL = f"""
-UPDATE {_REVIEW_LINES} SET reason = 'duplicate_review'
-WHERE line_no IN (
-    SELECT line_no FROM {_REVIEW_LINES}
-    WHERE reason IS NULL AND hash(user_id, item_id) IN (
-        SELECT hash(user_id, item_id) FROM {_REVIEW_LINES} WHERE reason IS NULL GROUP BY 1 HAVING count(*) > 1
-    )
-    QUALIFY row_number() OVER (PARTITION BY user_id, item_id ORDER BY ts, line_no) > 1
-)
-"""
-_MARK_DUPLICATE_ITEMS_SQL = f"""
-UPDATE {_ITEM_LINES} SET reason = 'duplicate_asin'
-WHERE line_no IN (
-    SELECT line_no FROM {_ITEM_LINES}
-    WHERE reason IS NULL
-    QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY line_no) > 1
-)
-"""
-_LINE_STATS_SQL = "SELECT count(*), count(*) FILTER (reason IS NULL), count(*) FILTER (reason = ?) FROM {table}"
-_REASON_COUNTS_SQL = "SELECT reason, count(*) FROM {table} WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason"
-_RAW_REVIEWS_SQL = f"""
-SELECT user_id, item_id, rating, ts, verified, vote, ?, line_no FROM {_REVIEW_LINES} WHERE reason IS NULL
-"""
-_RAW_ITEMS_SQL = f"""
-SELECT item_id, title, description, features, categories, brand, price, ?, line_no FROM {_ITEM_LINES}
-WHERE reason IS NULL
-"""
-_QUARANTINE_SQL = f"""
-SELECT '{schema.RAW_REVIEWS}', ?, line_no, reason, left(raw_line, {RAW_LINE_CHARS})
-FROM {_REVIEW_LINES} WHERE reason IS NOT NULL
-UNION ALL
-SELECT '{schema.RAW_ITEMS}', ?, line_no, reason, left(raw_line, {RAW_LINE_CHARS})
-FROM {_ITEM_LINES} WHERE reason IS NOT NULL
-ORDER BY 1, 3
-"""
-_REVIEW_STATS_SQL = f"""
-SELECT count(DISTINCT user_id), count(DISTINCT item_id), min(ts), max(ts),
-       (SELECT count(*) FROM {_REVIEW_LINES} WHERE vote_unparsed AND reason IS NULL)
-FROM {schema.RAW_REVIEWS}
-"""
-_ITEM_STATS_SQL = f"""
-SELECT count(*) FILTER (regexp_matches(title, ?) OR regexp_matches(title, ?) OR regexp_matches(title, ?)),
-       (SELECT count(*) FROM {_ITEM_LINES} WHERE price_unparsed AND reason IS NULL)
-FROM {schema.RAW_ITEMS}
-"""
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    """What one ingest wrote, and what it quarantined by reason."""
-
-    review_lines: int
-    reviews: int  # rows in raw_reviews, one per (user, item)
-    users: int
-    items_reviewed: int
-    first_ts: int
-    last_ts: int
-    unparsed_votes: int  # kept with vote NULL
-    item_lines: int
-    items: int  # rows in raw_items, one per asin
-    markup_titles: int  # titles with HTML or JavaScript, kept raw (TF-IDF strips them)
-    unparsed_prices: int  # non-empty prices kept as NULL
-    python_literal_lines: int  # 2014-style dict lines recovered with ast.literal_eval
-    review_quarantine: dict[str, int] = field(default_factory=dict)
-    item_quarantine: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def metadata(self) -> dict[str, int | float | str]:
-        counts = {name: value for name, value in vars(self).items() if not isinstance(value, dict)}
-        counts |= {f"quarantined_reviews_{reason}": n for reason, n in self.review_quarantine.items()}
-        counts |= {f"quarantined_items_{reason}": n for reason, n in self.item_quarantine.items()}
-        counts["quarantined"] = sum(self.review_quarantine.values()) + sum(self.item_quarantine.values())
-        return counts
 
 
 def ingest_amazon2018(
@@ -239,44 +154,18 @@ def ingest_amazon2018(
     try:
         materialize_lines(con, reviews_path, _REVIEW_LINES, _REVIEWS_PARSE_SQL)
         recovered = _recover_python_literals(con, _REVIEW_LINES, _REVIEWS_PARSE_SQL, reviews_path)
-        review_lines = _check_file_kind(con, _REVIEW_LINES, reviews_path, "reviews", "metadata_record")
+        _check_file_kind(con, _REVIEW_LINES, reviews_path, "reviews", "metadata_record")
         materialize_lines(con, meta_path, _ITEM_LINES, _ITEMS_PARSE_SQL)
         recovered += _recover_python_literals(con, _ITEM_LINES, _ITEMS_PARSE_SQL, meta_path)
-        item_lines = _check_file_kind(con, _ITEM_LINES, meta_path, "product metadata", "review_record")
-        con.execute(_MARK_DUPLICATE_REVIEWS_SQL).fetchall()
-        con.execute(_MARK_DUPLICATE_ITEMS_SQL).fetchall()
-
-        reviews, items, _ = replace_tables(
+        _check_file_kind(con, _ITEM_LINES, meta_path, "product metadata", "review_record")
+        return publish_parsed_lines(
             con,
-            [
-                TableBuild(schema.RAW_REVIEWS, schema.RAW_REVIEWS_COLUMNS, _RAW_REVIEWS_SQL, [reviews_path.name]),
-                TableBuild(schema.RAW_ITEMS, schema.RAW_ITEMS_COLUMNS, _RAW_ITEMS_SQL, [meta_path.name]),
-                TableBuild(
-                    schema.QUARANTINE, schema.QUARANTINE_COLUMNS, _QUARANTINE_SQL, [reviews_path.name, meta_path.name]
-                ),
-                *with_tables,
-            ],
-        )[:3]
-        users, items_reviewed, first_ts, last_ts, unparsed_votes = con.execute(_REVIEW_STATS_SQL).fetchall()[0]
-        markup_titles, unparsed_prices = con.execute(
-            _ITEM_STATS_SQL, [HTML_TAG, HTML_ENTITY, SCRIPT_FRAGMENT]
-        ).fetchall()[0]
-        return IngestReport(
-            review_lines=review_lines,
-            reviews=reviews,
-            users=users,
-            items_reviewed=items_reviewed,
-            first_ts=first_ts,
-            last_ts=last_ts,
-            unparsed_votes=unparsed_votes,
-            item_lines=item_lines,
-            items=items,
-            markup_titles=markup_titles,
-            unparsed_prices=unparsed_prices,
+            (_REVIEW_LINES, reviews_path),
+            (_ITEM_LINES, meta_path),
+            "duplicate_asin",
+            started,
+            with_tables=with_tables,
             python_literal_lines=recovered,
-            review_quarantine=_reason_counts(con, _REVIEW_LINES),
-            item_quarantine=_reason_counts(con, _ITEM_LINES),
-            seconds=round(time.perf_counter() - started, 3),
         )
     finally:
         for table in (_REVIEW_LINES, _ITEM_LINES, _RECOVERED_LINES):
@@ -307,12 +196,9 @@ def _recover_python_literals(con: duckdb.DuckDBPyConnection, table: str, parse_s
     return len(lines)
 
 
-def _check_file_kind(con: duckdb.DuckDBPyConnection, table: str, path: Path, kind: str, other_kind_reason: str) -> int:
-    """Raise `SourceFileError` when `path` holds no valid `kind` record or more records of the other kind.
-
-    Returns the number of lines.
-    """
-    lines, valid, other_kind = con.execute(_LINE_STATS_SQL.format(table=table), [other_kind_reason]).fetchall()[0]
+def _check_file_kind(con: duckdb.DuckDBPyConnection, table: str, path: Path, kind: str, other_kind_reason: str) -> None:
+    """Raise `SourceFileError` when `path` holds no valid `kind` record or more records of the other kind."""
+    lines, valid, other_kind = line_stats(con, table, other_kind_reason)
     if lines == 0:
         raise SourceFileError(f"{path}: no lines (the gzip content is empty)")
     if other_kind > valid:
@@ -321,10 +207,4 @@ def _check_file_kind(con: duckdb.DuckDBPyConnection, table: str, path: Path, kin
             f"{path}: looks like a {other} file, not a {kind} file: {other_kind} of {lines} lines are {other} records"
         )
     if valid == 0:
-        reasons = ", ".join(f"{reason}: {n}" for reason, n in _reason_counts(con, table).items())
-        raise SourceFileError(f"{path}: not one valid line among {lines} ({reasons})")
-    return lines
-
-
-def _reason_counts(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
-    return dict(con.execute(_REASON_COUNTS_SQL.format(table=table)).fetchall())
+        raise SourceFileError(f"{path}: not one valid line among {lines} ({reason_summary(con, table)})")

@@ -13,9 +13,16 @@ from pathlib import Path
 
 import duckdb
 
-from hybridrec_ml.data.amazon2018 import IngestReport
-from hybridrec_ml.data.amazon2023 import check_parsed_lines, materialize_text_lines, publish_parsed_lines
-from hybridrec_ml.data.ingest_common import LINES, RAW_LINE_CHARS, SourceFileError
+from hybridrec_ml.data.amazon2023 import materialize_text_lines
+from hybridrec_ml.data.ingest_common import (
+    LINES,
+    QUARANTINED_RAW_LINE,
+    UNREADABLE_LINE_CHECKS,
+    IngestReport,
+    SourceFileError,
+    check_parsed_lines,
+    publish_parsed_lines,
+)
 
 _RATING_LINES = "movielens_rating_lines"
 _MOVIE_LINES = "movielens_movie_lines"
@@ -28,10 +35,6 @@ ML100K_GENRES = (
 )  # fmt: skip
 _NO_GENRE = ("unknown", "(no genres listed)")
 
-_COMMON_CHECKS = """
-            WHEN undecodable THEN 'invalid_utf8'
-            WHEN coalesce(trim(line), '') = '' THEN 'empty_line'"""
-_RAW_LINE = f"CASE WHEN reason IS NOT NULL THEN nullif(left(line, {RAW_LINE_CHARS}), '') END AS raw_line"
 _NO_GENRE_SQL = ", ".join(f"'{genre}'" for genre in _NO_GENRE)
 _ITEM_TAIL = (
     "NULL AS description, NULL AS features, categories, NULL AS brand, NULL::DOUBLE AS price, false AS price_unparsed"
@@ -51,7 +54,7 @@ def _ratings_sql(separator_sql: str, header_lines: int) -> str:
 WITH split AS ({_split_lines_sql(separator_sql, header_lines)}
 ), checked AS (
     SELECT line_no, line, parts AS f,
-        CASE {_COMMON_CHECKS}
+        CASE {UNREADABLE_LINE_CHECKS}
             WHEN len(parts) <> 4 THEN 'wrong_field_count'
             WHEN trim(parts[1]) = '' THEN 'missing_user_id'
             WHEN trim(parts[2]) = '' THEN 'missing_movie_id'
@@ -60,7 +63,7 @@ WITH split AS ({_split_lines_sql(separator_sql, header_lines)}
         END AS reason
     FROM split
 )
-SELECT line_no, reason, {_RAW_LINE},
+SELECT line_no, reason, {QUARANTINED_RAW_LINE},
        trim(f[1]) AS user_id, trim(f[2]) AS item_id, try_cast(f[3] AS DOUBLE) AS rating,
        try_cast(trim(f[4]) AS BIGINT) AS ts, NULL::BOOLEAN AS verified, NULL::INTEGER AS vote, false AS vote_unparsed
 FROM checked
@@ -81,7 +84,7 @@ def _movies_sql(
 WITH split AS ({_split_lines_sql(separator_sql, header_lines)}
 ), checked AS (
     SELECT line_no, line, {fields_sql} AS f,
-        CASE {_COMMON_CHECKS}
+        CASE {UNREADABLE_LINE_CHECKS}
             WHEN len(f) <> {field_count} THEN 'wrong_field_count'
             WHEN trim(f[1]) = '' THEN 'missing_movie_id'{extra_checks}
         END AS reason
@@ -89,7 +92,7 @@ WITH split AS ({_split_lines_sql(separator_sql, header_lines)}
 ), described AS (
     SELECT line_no, line, reason, f, nullif({categories_sql}, '') AS categories FROM checked
 )
-SELECT line_no, reason, {_RAW_LINE}, trim(f[1]) AS item_id, nullif(trim(f[2]), '') AS title, {_ITEM_TAIL}
+SELECT line_no, reason, {QUARANTINED_RAW_LINE}, trim(f[1]) AS item_id, nullif(trim(f[2]), '') AS title, {_ITEM_TAIL}
 FROM described
 """
 
