@@ -2,17 +2,15 @@
 
 The 2023 release keys products by `parent_asin` (a review's `asin` is a variant of it) and writes
 timestamps in milliseconds; both are normalised here so the raw tables look like any other source.
-`materialize_text_lines` (plain or gzip) is shared with the MovieLens reader.
+`ingest_common.materialize_text_lines` reads it plain or gzip, like the MovieLens files.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from hybridrec_ml.data.ingest_common import (
     LINES,
@@ -20,11 +18,8 @@ from hybridrec_ml.data.ingest_common import (
     UNREADABLE_LINE_CHECKS,
     IngestReport,
     check_parsed_lines,
-    is_gzip_source,
     json_text,
-    line_batch,
-    materialize_line_batches,
-    materialize_lines,
+    materialize_text_lines,
     parsed_price,
     publish_parsed_lines,
 )
@@ -123,52 +118,3 @@ def ingest_amazon2023(con: duckdb.DuckDBPyConnection, reviews_path: Path, meta_p
     finally:
         for table in (_REVIEW_LINES, _ITEM_LINES):
             con.execute(f"DROP TABLE IF EXISTS {table}").fetchall()
-
-
-def materialize_text_lines(
-    con: duckdb.DuckDBPyConnection, path: Path, target: str, parse_sql: str, encoding: str = "utf-8"
-) -> None:
-    """`ingest_common.materialize_lines` for a file that may also be uncompressed.
-
-    Gzip content (recognised by its magic bytes, whatever the name) goes to the shared gzip reader
-    (UTF-8); a plain file is split on `\\n` here and decoded with `encoding`.
-    """
-    if is_gzip_source(path):
-        materialize_lines(con, path, target, parse_sql)
-    else:
-        materialize_line_batches(con, plain_line_batches(path, encoding), target, parse_sql, path)
-
-
-def plain_line_batches(path: Path, encoding: str, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:
-    """`ingest_common.LINES_SCHEMA` batches of an uncompressed file, one per block read.
-
-    Lines are split on `\\n` only and numbered from 1; undecodable bytes become U+FFFD and are flagged.
-    """
-    next_line_no = 1
-    tail = b""
-    with path.open("rb") as stream:
-        while block := stream.read(block_bytes):
-            raw_lines = (tail + block).split(b"\n")
-            tail = raw_lines.pop()  # unterminated so far; completed by the next block
-            if raw_lines:
-                yield _decoded_batch(next_line_no, raw_lines, encoding)
-                next_line_no += len(raw_lines)
-    if tail:
-        yield _decoded_batch(next_line_no, [tail], encoding)
-
-
-def _decoded_batch(first_line_no: int, raw_lines: list[bytes], encoding: str) -> pa.RecordBatch:
-    try:  # the common case: the whole block decodes, so decode it in one call
-        lines = b"\n".join(raw_lines).decode(encoding).split("\n")
-        undecodable = [False] * len(lines)
-    except UnicodeDecodeError:
-        lines, undecodable = [], []
-        for raw in raw_lines:
-            try:
-                lines.append(raw.decode(encoding))
-                undecodable.append(False)
-            except UnicodeDecodeError:
-                lines.append(raw.decode(encoding, errors="replace"))
-                undecodable.append(True)
-    line_nos = list(range(first_line_no, first_line_no + len(lines)))
-    return line_batch(line_nos, lines, undecodable)

@@ -355,3 +355,52 @@ def publish_parsed_lines(
 
 def _line_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def materialize_text_lines(
+    con: duckdb.DuckDBPyConnection, path: Path, target: str, parse_sql: str, encoding: str = "utf-8"
+) -> None:
+    """`materialize_lines` for a file that may also be uncompressed (Amazon 2023 JSONL, MovieLens).
+
+    Gzip content (recognised by its magic bytes, whatever the name) goes to the shared gzip reader
+    (UTF-8); a plain file is split on `\\n` here and decoded with `encoding`.
+    """
+    if is_gzip_source(path):
+        materialize_lines(con, path, target, parse_sql)
+    else:
+        materialize_line_batches(con, plain_line_batches(path, encoding), target, parse_sql, path)
+
+
+def plain_line_batches(path: Path, encoding: str, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:
+    """`LINES_SCHEMA` batches of an uncompressed file, one per block read.
+
+    Lines are split on `\\n` only and numbered from 1; undecodable bytes become U+FFFD and are flagged.
+    """
+    next_line_no = 1
+    tail = b""
+    with path.open("rb") as stream:
+        while block := stream.read(block_bytes):
+            raw_lines = (tail + block).split(b"\n")
+            tail = raw_lines.pop()  # unterminated so far; completed by the next block
+            if raw_lines:
+                yield _decoded_batch(next_line_no, raw_lines, encoding)
+                next_line_no += len(raw_lines)
+    if tail:
+        yield _decoded_batch(next_line_no, [tail], encoding)
+
+
+def _decoded_batch(first_line_no: int, raw_lines: list[bytes], encoding: str) -> pa.RecordBatch:
+    try:  # the common case: the whole block decodes, so decode it in one call
+        lines = b"\n".join(raw_lines).decode(encoding).split("\n")
+        undecodable = [False] * len(lines)
+    except UnicodeDecodeError:
+        lines, undecodable = [], []
+        for raw in raw_lines:
+            try:
+                lines.append(raw.decode(encoding))
+                undecodable.append(False)
+            except UnicodeDecodeError:
+                lines.append(raw.decode(encoding, errors="replace"))
+                undecodable.append(True)
+    line_nos = list(range(first_line_no, first_line_no + len(lines)))
+    return line_batch(line_nos, lines, undecodable)

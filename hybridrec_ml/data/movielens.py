@@ -13,7 +13,6 @@ from pathlib import Path
 
 import duckdb
 
-from hybridrec_ml.data.amazon2023 import materialize_text_lines
 from hybridrec_ml.data.ingest_common import (
     LINES,
     QUARANTINED_RAW_LINE,
@@ -21,6 +20,7 @@ from hybridrec_ml.data.ingest_common import (
     IngestReport,
     SourceFileError,
     check_parsed_lines,
+    materialize_text_lines,
     publish_parsed_lines,
 )
 

@@ -16,10 +16,10 @@ from urllib.parse import unquote, urlsplit
 import duckdb
 
 from hybridrec_ml.data import schema
-from hybridrec_ml.data.amazon2018 import IngestReport, ingest_amazon2018
+from hybridrec_ml.data.amazon2018 import ingest_amazon2018
 from hybridrec_ml.data.amazon2023 import ingest_amazon2023
 from hybridrec_ml.data.download import Progress, download
-from hybridrec_ml.data.ingest_common import SourceFileError
+from hybridrec_ml.data.ingest_common import IngestReport, SourceFileError
 from hybridrec_ml.data.movielens import ingest_movielens
 from hybridrec_ml.data.synthetic import SyntheticScale, generate_synthetic, ground_truth_build
 

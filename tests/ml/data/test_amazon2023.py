@@ -9,7 +9,8 @@ import duckdb
 import pytest
 
 from hybridrec_ml.data import schema
-from hybridrec_ml.data.amazon2023 import ingest_amazon2023, plain_line_batches
+from hybridrec_ml.data.amazon2023 import ingest_amazon2023
+from hybridrec_ml.data.ingest_common import plain_line_batches
 from hybridrec_ml.data.ingest_common import SourceFileError
 from tests.source_formats import amazon2023_item as _item
 from tests.source_formats import amazon2023_review as _review
