@@ -10,10 +10,11 @@ from dagster import AutomationCondition
 # Evaluate and segment a partition as soon as its model (or upstream result) is new.
 FOLLOW_UPSTREAM = AutomationCondition.eager()
 
-# Eager minus `newly_missing`: retrain only when the data changed, never merely because a
-# partition has not been trained yet (that is a backfill's job, not a side effect of opening the UI).
+# Retrain a partition that was trained before when the data changed; never train one merely
+# because it is missing (that is a backfill's job: a user who ran only some variants keeps that).
 RETRAIN_ON_NEW_DATA = (
     AutomationCondition.any_deps_updated().since_last_handled()
+    & ~AutomationCondition.missing()
     & ~AutomationCondition.any_deps_missing()
     & ~AutomationCondition.any_deps_in_progress()
     & ~AutomationCondition.in_progress()

@@ -129,7 +129,9 @@ class Tracker(ConfigurableResource):
     experiment: str = Field(default="hybridrec", description="MLflow experiment name")
     ui_url: str = Field(default="http://127.0.0.1:5000", description="Base URL of `mlflow ui`, for links")
     artifact_location: str | None = Field(
-        default=None, description="Where a new experiment keeps run artifacts (default: mlartifacts/ next to the sqlite file)"
+        default=None,
+        description="Where a new experiment keeps run artifacts (default: mlartifacts/ next to the sqlite file). "
+        "An experiment that already exists keeps the location it was created with.",
     )
 
     def _artifact_location(self) -> str | None:
@@ -211,4 +213,4 @@ class DataSource(ConfigurableResource):
 
     def watched_files(self) -> list[Path]:
         """The input files the source sensor fingerprints (none for the synthetic generator)."""
-        return watched_source_files(self.kind, Path(self.data_dir), paths=self._paths(), remote=self._remote())
+        return watched_source_files(self.kind, paths=self._paths())

@@ -1,6 +1,7 @@
 """Sensors: new or changed source files refresh the data layer; automation sensors carry it on."""
 
 from dagster import (
+    AssetKey,
     AssetSelection,
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
@@ -11,38 +12,48 @@ from dagster import (
     sensor,
 )
 
+from hybridrec_assets.assets.ingest import SOURCE_KEY
+from hybridrec_assets.jobs import data_job
 from hybridrec_assets.resources import DataSource
 from hybridrec_ml.data import fingerprints
-
-DATA = AssetSelection.groups("data")
 
 
 @sensor(
     name="source_files_changed",
-    asset_selection=DATA,
+    job=data_job,
     minimum_interval_seconds=300,
     default_status=DefaultSensorStatus.STOPPED,
-    description="Re-ingests when a source file is new or its content changed (size/mtime, then sha256)",
+    description="Re-ingests when the source files' content differs from what the warehouse was built from",
 )
 def source_files_changed(context: SensorEvaluationContext, source: DataSource) -> SensorResult | SkipReason:
-    """The cursor holds each file's fingerprint; the run key is the content hash, so the same data never reruns."""
+    """Compares the files' content key with the one recorded by the latest ingest, not with the last look:
+    reverting to earlier files, or switching the sensor on over an up-to-date warehouse, both do the right thing."""
     watched = source.watched_files()
     if not watched:
-        return SkipReason(f"source {source.kind!r} has no input files to watch (synthetic files are generated)")
+        return SkipReason(f"source {source.kind!r} has no local input files to watch (generated or downloaded by the ingest)")
     missing = [str(path) for path in watched if not path.is_file()]
     if missing:
         return SkipReason(f"waiting for missing source file(s): {', '.join(missing)}")
-    previous = fingerprints.loads(context.cursor)
-    current = fingerprints.fingerprint_files(watched, previous)
-    changed = fingerprints.changed_files(previous, current)
-    if not changed:
-        return SensorResult(skip_reason=f"{len(current)} source file(s) unchanged", cursor=fingerprints.dumps(current))
-    context.log.info("new or changed source files: %s", ", ".join(changed))
+    current = fingerprints.fingerprint_files(watched, fingerprints.loads(context.cursor))
+    cursor = fingerprints.dumps(current)
+    moving = fingerprints.unsettled(current)
+    if moving:
+        return SensorResult(skip_reason=f"waiting for file(s) to settle: {', '.join(moving)}", cursor=cursor)
+    files_key = fingerprints.content_key(current)
+    built_from = _warehouse_source_key(context)
+    if files_key == built_from:
+        return SensorResult(skip_reason=f"the warehouse holds these files (source key {files_key})", cursor=cursor)
     request = RunRequest(
-        run_key=f"source-{fingerprints.content_key(current)}",
-        tags={"hybridrec/trigger": "source_files_changed", "hybridrec/changed_files": str(len(changed))},
+        run_key=f"source-{built_from}-to-{files_key}",  # one run per transition; reverting is a new transition
+        tags={"hybridrec/trigger": "source_files_changed", "hybridrec/source_key": files_key},
     )
-    return SensorResult(run_requests=[request], cursor=fingerprints.dumps(current))
+    return SensorResult(run_requests=[request], cursor=cursor)
+
+
+def _warehouse_source_key(context: SensorEvaluationContext) -> str:
+    event = context.instance.get_latest_materialization_event(AssetKey("raw_reviews"))
+    entry = event.asset_materialization.metadata.get(SOURCE_KEY) if event and event.asset_materialization else None
+    return str(entry.value) if entry is not None else "none"
 
 
 # Evaluation, segments and the report follow their upstream: cheap, so on by default.
@@ -52,10 +63,10 @@ follow_upstream = AutomationConditionSensorDefinition(
     default_status=DefaultSensorStatus.RUNNING,
     description="Evaluates a partition after its model is retrained; rewrites the report after evaluations settle",
 )
-# Retraining every partition after new data is expensive: off until the user switches it on.
+# Retraining every trained partition after new data is expensive: off until the user switches it on.
 retrain_on_new_data = AutomationConditionSensorDefinition(
     "retrain_on_new_data",
     target=AssetSelection.groups("model"),
     default_status=DefaultSensorStatus.STOPPED,
-    description="Retrains every (variant, seed) partition after the data layer changed",
+    description="Retrains every already-trained (variant, seed) partition after the data layer changed",
 )

@@ -18,11 +18,10 @@ def recbole_export(config: RecBoleConfig, warehouse: Warehouse, store: ArtifactS
     folder = store.path("recbole", config.dataset_name)
     with warehouse.reader() as con:
         written = export_recbole(con, folder, config.dataset_name)
-    lines = {suffix: sum(1 for _ in path.open(encoding="utf-8")) - 1 for suffix, path in written.items()}
     return MaterializeResult(
         metadata={
             "folder": MetadataValue.path(str(folder)),
             "data_path": MetadataValue.path(str(folder.parent)),
-            **{f"rows_{suffix.replace('.', '_')}": rows for suffix, rows in lines.items()},
+            **{f"rows_{suffix.replace('.', '_')}": file.rows for suffix, file in written.items()},
         }
     )

@@ -4,9 +4,11 @@
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from hybridrec_assets.resources import DataSource, Warehouse
+from hybridrec_ml.data.fingerprints import content_key, hash_files
 from hybridrec_ml.data.sources import ingest_source
 
 WRITER_POOL = "duckdb_writer"
+SOURCE_KEY = "source_key"  # raw_reviews metadata: content key of the local input files this ingest read
 
 
 @multi_asset(
@@ -20,9 +22,11 @@ WRITER_POOL = "duckdb_writer"
 def raw_tables(context: AssetExecutionContext, source: DataSource, warehouse: Warehouse):
     """Obtain the source files (generate / find / download), then ingest; bad lines go to `quarantine`."""
     files = source.files(progress=lambda done, total: context.log.debug(f"downloaded {done} of {total} bytes"))
+    watched = source.watched_files()  # hashed before reading: a change during the ingest shows up later
+    source_key = {SOURCE_KEY: content_key(hash_files(watched))} if watched else {}
     with warehouse.writer() as con:
         report = ingest_source(con, source.kind, files)
-    metadata = report.metadata() | {
+    metadata = report.metadata() | source_key | {
         "source_kind": source.kind,
         **{f"file_{role}": MetadataValue.path(str(path)) for role, path in files.items()},
     }

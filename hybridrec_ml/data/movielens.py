@@ -178,7 +178,7 @@ def detect_movielens_layout(folder: Path) -> MovieLensLayout:
 
 
 def ingest_movielens(con: duckdb.DuckDBPyConnection, folder: Path) -> IngestReport:
-    """Read a MovieLens folder into `raw_reviews`, `raw_items` and `quarantine` (each rewritten atomically).
+    """Read a MovieLens folder into `raw_reviews`, `raw_items` and `quarantine` (one transaction).
 
     Ids stay the release's numeric strings; duplicate (user, movie) ratings keep the earliest and
     duplicate movie ids the first line. Raises `SourceFileError` when the folder matches no layout,

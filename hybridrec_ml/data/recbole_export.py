@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -58,14 +59,20 @@ ORDER BY it.item_idx
 _SPLIT_FILES = {"train": "train.inter", "val": "valid.inter", "test": "test.inter"}
 
 
-def export_recbole(con: duckdb.DuckDBPyConnection, out_dir: Path, dataset_name: str) -> dict[str, Path]:
+@dataclass(frozen=True)
+class RecBoleFile:
+    path: Path
+    rows: int  # data rows, without the header line
+
+
+def export_recbole(con: duckdb.DuckDBPyConnection, out_dir: Path, dataset_name: str) -> dict[str, RecBoleFile]:
     """Write `<name>.inter`, `<name>.item` and `<name>.{train,valid,test}.inter` into `out_dir`.
 
     Pass `out_dir = <RecBole data_path>/<name>`. Ids are the original strings (from the index
     tables); rows are in `event_order` (items in `item_idx`) order. The split files hold every
     row of `temporal_split`, including val/test rows our evaluation excludes (user unseen in
     train). Each file is written to a temporary name and renamed, so readers never see half a file.
-    Returns the paths keyed by suffix: `inter`, `item`, `train.inter`, `valid.inter`, `test.inter`.
+    Returns the files keyed by suffix: `inter`, `item`, `train.inter`, `valid.inter`, `test.inter`.
     """
     if not _DATASET_NAME.fullmatch(dataset_name):
         raise ValueError(f"dataset name {dataset_name!r} must match {_DATASET_NAME.pattern} (it names files)")
@@ -80,7 +87,7 @@ def export_recbole(con: duckdb.DuckDBPyConnection, out_dir: Path, dataset_name: 
     return written
 
 
-def _copy(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[str], path: Path) -> Path:
+def _copy(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[str], path: Path) -> RecBoleFile:
     """COPY the rows as tab-separated text with a header line, then rename into place.
 
     QUOTE '' keeps RecBole's plain format: text fields contain no tabs or newlines by construction.
@@ -88,11 +95,11 @@ def _copy(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[str], pa
     tmp = path.with_name(f".{path.name}.tmp")
     literal = "'" + str(tmp).replace("'", "''") + "'"
     try:
-        con.execute(
+        ((rows,),) = con.execute(
             f"COPY ({select_sql}) TO {literal} (FORMAT csv, DELIMITER '\t', HEADER true, QUOTE '')", params
         ).fetchall()
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, path)
-    return path
+    return RecBoleFile(path, int(rows))

@@ -20,7 +20,7 @@ from hybridrec_ml.data.amazon2018 import ingest_amazon2018
 from hybridrec_ml.data.amazon2023 import ingest_amazon2023
 from hybridrec_ml.data.download import Progress, download
 from hybridrec_ml.data.ingest_common import IngestReport, SourceFileError
-from hybridrec_ml.data.movielens import ingest_movielens
+from hybridrec_ml.data.movielens import detect_movielens_layout, ingest_movielens
 from hybridrec_ml.data.synthetic import SyntheticScale, generate_synthetic, ground_truth_build
 
 
@@ -151,46 +151,46 @@ def resolve_source_files(
     return resolved
 
 
-def watched_source_files(
-    kind: str,
-    data_dir: Path,
-    *,
-    paths: Mapping[str, str | Path] | None = None,
-    remote: Mapping[str, RemoteFile] | None = None,
-) -> list[Path]:
-    """The input files whose change means new data: local paths, a folder's files, finished downloads.
+def watched_source_files(kind: str, *, paths: Mapping[str, str | Path] | None = None) -> list[Path]:
+    """The local input files whose change means new data, in role order.
 
-    Generated (synthetic) files are outputs of the ingest, not inputs, so nothing is watched.
-    A download not yet on disk is not watched either: the next ingest fetches it.
+    Generated (synthetic) files and downloads are written by the ingest itself, so they are not
+    watched; a file that changes at its URL is not noticed (a verified download on disk is kept).
+    A MovieLens folder counts only its layout's ratings and movies files; a folder without one is
+    returned as it is, so that a watcher waits for it.
     """
-    spec = source_spec(kind)
-    if spec.obtain == "generate":
+    if source_spec(kind).obtain == "generate":
         return []
     watched: list[Path] = []
-    for role in spec.roles:
+    for role in source_spec(kind).roles:
         if paths and role in paths:
-            path = Path(paths[role])
-            watched.extend(sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path])
-        elif remote and role in remote:
-            downloaded = Path(data_dir) / _file_name(remote[role].url)
-            watched.extend([downloaded] if downloaded.is_file() else [])
+            watched.extend(_input_files(Path(paths[role])))
     return watched
+
+
+def _input_files(path: Path) -> list[Path]:
+    if not path.is_dir():
+        return [path]
+    try:
+        layout = detect_movielens_layout(path)
+    except SourceFileError:
+        return [path]
+    return [path / layout.ratings_file, path / layout.movies_file]
 
 
 def ingest_source(con: duckdb.DuckDBPyConnection, kind: str, files: Mapping[str, Path]) -> IngestReport:
     """Run `kind`'s reader on `files` (from `resolve_source_files`), rewriting the raw tables.
 
-    Any other source drops the synthetic ground truth, which would otherwise describe data that is
-    no longer in the warehouse.
+    Any other source first drops the synthetic ground truth: an interrupted or failed ingest may
+    then leave it missing, but never describing data other than the raw tables next to it.
     """
     spec = source_spec(kind)
     missing = [role for role in spec.roles if role not in files]
     if missing:
         raise ValueError(f"{kind}: missing file role(s) {missing}; roles: {', '.join(spec.roles)}")
-    report = spec.reader(con, *(Path(files[role]) for role in spec.roles))
     if spec.obtain != "generate":
         con.execute(f"DROP TABLE IF EXISTS {schema.GROUND_TRUTH}").fetchall()
-    return report
+    return spec.reader(con, *(Path(files[role]) for role in spec.roles))
 
 
 def _file_name(url: str) -> str:

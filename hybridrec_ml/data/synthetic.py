@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
 
-import duckdb
 import numpy as np
 
 from hybridrec_ml.config import ALL_COMPONENTS
@@ -50,7 +49,7 @@ from hybridrec_ml.data.synthetic_format import (
     review_blocks,
     write_gzip_temp,
 )
-from hybridrec_ml.data.warehouse import TableBuild, replace_tables
+from hybridrec_ml.data.warehouse import TableBuild
 
 MECHANISMS = ALL_COMPONENTS  # ground-truth labels; code i is MECHANISMS[i]
 STATIC, DYNAMIC, CONTENT = range(len(MECHANISMS))
@@ -489,14 +488,11 @@ def _strictly_increasing_within(ts: np.ndarray, user: np.ndarray, min_gap: int) 
     return np.maximum.accumulate(offset + ts - shift) - offset + shift
 
 
-def load_ground_truth(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    """Fill schema.GROUND_TRUTH from a ground-truth CSV written by `generate_synthetic`; returns rows."""
-    (rows,) = replace_tables(con, [ground_truth_build(path)])
-    return rows
-
-
 def ground_truth_build(path: Path) -> TableBuild:
-    """How schema.GROUND_TRUTH is built from a ground-truth CSV, for `replace_tables`."""
+    """How schema.GROUND_TRUTH is built from a ground-truth CSV written by `generate_synthetic`.
+
+    It is swapped in by `replace_tables` together with the raw tables it describes.
+    """
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         header = handle.readline().rstrip("\n")
     if header != GROUND_TRUTH_HEADER:

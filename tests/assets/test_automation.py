@@ -1,12 +1,12 @@
 """The source sensor, the weekly schedule and the automation conditions, through Dagster's testing utilities."""
 
-import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 from dagster import (
     AssetMaterialization,
+    AssetSelection,
     DagsterInstance,
     build_schedule_context,
     build_sensor_context,
@@ -18,7 +18,7 @@ from hybridrec_assets.partitions import RUN_PARTITIONS
 from hybridrec_assets.resources import DataSource
 from hybridrec_assets.schedules import weekly_retrain
 from hybridrec_assets.sensors import source_files_changed
-from hybridrec_ml.data.fingerprints import content_key, fingerprint_files
+from hybridrec_ml.data.fingerprints import content_key, hash_files
 
 DATA_ASSETS = [
     "context_features", "eval_negatives", "interactions_5core", "item_tfidf", "raw_items", "raw_reviews",
@@ -27,68 +27,101 @@ DATA_ASSETS = [
 REPOSITORY = defs.get_repository_def()
 
 
+T0 = 1_700_000_000_000_000_000  # a settled mtime (ns)
+
+
+def put(path: Path, payload: bytes, mtime_ns: int = T0) -> Path:
+    path.write_bytes(payload)
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+    return path
+
+
 def amazon_source(tmp_path: Path) -> tuple[DataSource, Path, Path]:
-    reviews, meta = tmp_path / "Electronics_5.json.gz", tmp_path / "meta_Electronics.json.gz"
-    reviews.write_bytes(b"reviews v1")
-    meta.write_bytes(b"meta v1")
+    reviews = put(tmp_path / "Electronics_5.json.gz", b"reviews v1")
+    meta = put(tmp_path / "meta_Electronics.json.gz", b"meta v1")
     source = DataSource(kind="amazon2018", data_dir=str(tmp_path / "data"), reviews_path=str(reviews), meta_path=str(meta))
     return source, reviews, meta
 
 
-def tick(source: DataSource, cursor: str | None = None):
-    context = build_sensor_context(cursor=cursor, resources={"source": source}, repository_def=REPOSITORY)
-    return source_files_changed.evaluate_tick(context)
+class Sensor:
+    """Ticks of source_files_changed against one instance, carrying the cursor like the daemon does."""
+
+    def __init__(self, source: DataSource):
+        self.source, self.cursor, self.instance = source, None, DagsterInstance.ephemeral()
+
+    def tick(self):
+        context = build_sensor_context(
+            instance=self.instance, cursor=self.cursor, resources={"source": self.source}, repository_def=REPOSITORY
+        )
+        result = source_files_changed.evaluate_tick(context)
+        self.cursor = result.cursor or self.cursor
+        return result
+
+    def settled_tick(self):
+        """Files just written are hashed on the look after the one that saw them move."""
+        self.tick()
+        return self.tick()
+
+    def warehouse_built_from(self, *files: Path) -> str:
+        key = content_key(hash_files(files))
+        self.instance.report_runless_asset_event(AssetMaterialization("raw_reviews", metadata={"source_key": key}))
+        return key
 
 
-def test_sensor_targets_the_data_assets():
-    selected = source_files_changed.asset_selection.resolve(defs.resolve_asset_graph())
-    assert sorted(key.to_user_string() for key in selected) == DATA_ASSETS
+def test_sensor_runs_the_data_job():
+    assert source_files_changed.job_name == "data_job"
 
 
-def test_first_look_requests_a_run_keyed_by_the_content(tmp_path):
+def test_new_files_request_one_run_once_they_settled(tmp_path):
     source, reviews, meta = amazon_source(tmp_path)
+    sensor = Sensor(source)
 
-    result = tick(source)
+    first = sensor.tick()
+    second = sensor.tick()
 
-    [request] = result.run_requests
-    assert request.run_key == f"source-{content_key(fingerprint_files([reviews, meta], {}))}"
-    assert request.tags["hybridrec/trigger"] == "source_files_changed"
-    assert request.tags["hybridrec/changed_files"] == "2"
-    assert sorted(json.loads(result.cursor)) == [str(reviews), str(meta)]
-
-
-def test_unchanged_and_merely_touched_files_request_nothing(tmp_path):
-    source, reviews, _ = amazon_source(tmp_path)
-    first = tick(source)
-    os.utime(reviews, ns=(10**18, 10**18))
-
-    touched = tick(source, first.cursor)
-    again = tick(source, touched.cursor)
-
-    assert touched.run_requests == [] and touched.skip_message == "2 source file(s) unchanged"
-    assert json.loads(touched.cursor)[str(reviews)][1] == 10**18  # the new mtime is remembered: no rehash next time
-    assert again.run_requests == [] and again.cursor == touched.cursor
-
-
-def test_changed_content_requests_a_new_run(tmp_path):
-    source, _, meta = amazon_source(tmp_path)
-    first = tick(source)
-    meta.write_bytes(b"meta v2")
-
-    second = tick(source, first.cursor)
-
+    assert first.run_requests == []
+    assert first.skip_message == f"waiting for file(s) to settle: {reviews}, {meta}"
     [request] = second.run_requests
-    assert request.tags["hybridrec/changed_files"] == "1"
-    assert request.run_key != first.run_requests[0].run_key
+    key = content_key(hash_files([reviews, meta]))
+    assert request.run_key == f"source-none-to-{key}"
+    assert request.tags["hybridrec/trigger"] == "source_files_changed"
+    assert request.tags["hybridrec/source_key"] == key
+
+
+def test_a_warehouse_built_from_these_files_is_left_alone_even_after_a_touch(tmp_path):
+    source, reviews, meta = amazon_source(tmp_path)
+    sensor = Sensor(source)
+    key = sensor.warehouse_built_from(reviews, meta)
+
+    assert sensor.settled_tick().skip_message == f"the warehouse holds these files (source key {key})"
+    os.utime(reviews, ns=(T0 + 10**9, T0 + 10**9))
+    touched = sensor.settled_tick()
+    assert touched.run_requests == []
+    assert touched.skip_message == f"the warehouse holds these files (source key {key})"
+
+
+def test_changed_and_reverted_content_are_each_a_new_transition(tmp_path):
+    source, reviews, meta = amazon_source(tmp_path)
+    sensor = Sensor(source)
+    key_a = sensor.warehouse_built_from(reviews, meta)
+
+    put(meta, b"meta v2", T0 + 1)
+    [to_b] = sensor.settled_tick().run_requests
+    key_b = sensor.warehouse_built_from(reviews, meta)
+    put(meta, b"meta v1", T0 + 2)
+    [back_to_a] = sensor.settled_tick().run_requests
+
+    assert to_b.run_key == f"source-{key_a}-to-{key_b}"
+    assert back_to_a.run_key == f"source-{key_b}-to-{key_a}"
 
 
 def test_missing_files_and_generated_sources_are_skipped_with_the_reason(tmp_path):
     source, reviews, _ = amazon_source(tmp_path)
     reviews.unlink()
 
-    assert tick(source).skip_message == f"waiting for missing source file(s): {reviews}"
-    assert tick(DataSource(data_dir=str(tmp_path))).skip_message == (
-        "source 'synthetic' has no input files to watch (synthetic files are generated)"
+    assert Sensor(source).tick().skip_message == f"waiting for missing source file(s): {reviews}"
+    assert Sensor(DataSource(data_dir=str(tmp_path))).tick().skip_message == (
+        "source 'synthetic' has no local input files to watch (generated or downloaded by the ingest)"
     )
 
 
@@ -107,35 +140,38 @@ def test_weekly_schedule_requests_every_variant_seed_partition_once_per_week():
 
 
 def test_evaluation_follows_training_and_training_follows_new_data():
+    """Each automation sensor evaluates its own assets, as the daemon does."""
     instance = DagsterInstance.ephemeral()
+    sensors = {"follow_upstream": AssetSelection.groups("evaluation", "report"), "retrain": AssetSelection.groups("model")}
+    cursors = {}
 
     def report(asset: str, partition: str | None = None) -> None:
         instance.report_runless_asset_event(AssetMaterialization(asset_key=asset, partition=partition))
 
-    def requested(result) -> dict[str, int]:
+    def tick(sensor: str) -> dict[str, set[str | None]]:
+        result = evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=sensors[sensor], cursor=cursors.get(sensor)
+        )
+        cursors[sensor] = result.cursor
         return {
-            key.to_user_string(): count
+            key.to_user_string(): result.get_requested_partitions(key)
             for key in defs.resolve_asset_graph().get_all_asset_keys()
-            if (count := result.get_num_requested(key))
+            if result.get_num_requested(key)
         }
 
     for asset in DATA_ASSETS:
         report(asset)
-    first = evaluate_automation_conditions(defs=defs, instance=instance)
-    assert requested(first) == {}  # nothing trains or evaluates merely because it is missing
+    assert tick("follow_upstream") == {} and tick("retrain") == {}  # nothing runs merely because it is missing
 
     report("trained_model", "42|v2")
-    after_training = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    assert tick("retrain") == {}  # its own update does not retrain it
     # Requested together, so the daemon runs them as one run of that partition, in graph order.
-    assert requested(after_training) == {"evaluation": 1, "segment_report": 1}
-    assert after_training.get_requested_partitions(defs.get_assets_def("evaluation").key) == {"42|v2"}
+    assert tick("follow_upstream") == {"evaluation": {"42|v2"}, "segment_report": {"42|v2"}}
 
     report("evaluation", "42|v2")
     report("segment_report", "42|v2")
-    after_evaluation = evaluate_automation_conditions(defs=defs, instance=instance, cursor=after_training.cursor)
-    assert requested(after_evaluation) == {"results_report": 1}
+    assert tick("follow_upstream") == {"results_report": {None}}
 
     report("item_tfidf")
-    after_new_data = evaluate_automation_conditions(defs=defs, instance=instance, cursor=after_evaluation.cursor)
-    # Every partition retrains, re-evaluates and re-segments; the report waits for the results.
-    assert requested(after_new_data) == {"trained_model": 24, "evaluation": 24, "segment_report": 24}
+    assert tick("retrain") == {"trained_model": {"42|v2"}}  # only the partition that was trained before
+    assert tick("follow_upstream") == {}  # evaluation waits for the retrained model

@@ -28,6 +28,7 @@ import pytest
 from dagster import AssetCheckSeverity, AssetKey, AssetSelection
 
 from hybridrec_ml.data import schema
+from hybridrec_ml.data.fingerprints import content_key, hash_files
 from hybridrec_ml.data.synthetic import SyntheticScale, generate_synthetic
 from hybridrec_ml.data.warehouse import table_exists
 from tests.assets.conftest import Env, make_env
@@ -297,6 +298,7 @@ def test_amazon2018_local_files_materialize_the_data_group(tmp_path: Path, amazo
     raw = _metadata(result, "raw_reviews")
     assert raw["source_kind"] == "amazon2018"
     assert (raw["file_reviews"], raw["file_meta"]) == (str(reviews), str(meta))
+    assert raw["source_key"] == content_key(hash_files([reviews, meta]))  # what the source sensor compares with
     counted = ("review_lines", "reviews", "users", "items_reviewed", "item_lines", "items")
     assert {name: raw[name] for name in counted} == {name: expected[name] for name in counted}
     # Only the duplicates the generator plants, as in the real files: later (user, asin) reviews
@@ -338,6 +340,7 @@ def test_amazon2018_is_downloaded_by_url_into_data_dir(tmp_path: Path, amazon201
     }
     raw = _metadata(result, "raw_reviews")
     assert (raw["file_reviews"], raw["file_meta"]) == (str(downloaded["reviews"]), str(downloaded["meta"]))
+    assert "source_key" not in raw  # downloads are the ingest's own output: nothing local to watch
     expected = _expected_amazon2018(reviews, meta, AMAZON2018_K)
     assert (raw["review_lines"], raw["reviews"], raw["users"], raw["items"]) == (
         expected["review_lines"], expected["reviews"], expected["users"], expected["items"]

@@ -10,8 +10,7 @@ import pytest
 
 from hybridrec_ml.data import schema
 from hybridrec_ml.data.amazon2023 import ingest_amazon2023
-from hybridrec_ml.data.ingest_common import plain_line_batches
-from hybridrec_ml.data.ingest_common import SourceFileError
+from hybridrec_ml.data.ingest_common import SourceFileError, plain_line_batches
 from tests.source_formats import amazon2023_item as _item
 from tests.source_formats import amazon2023_review as _review
 

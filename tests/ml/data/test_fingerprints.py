@@ -1,58 +1,83 @@
-"""Fingerprints notice new and changed content, and ignore a moved mtime on identical bytes."""
+"""Fingerprints notice new and changed content, ignore a moved mtime on identical bytes, and wait for files to settle."""
 
 import hashlib
 import os
 from pathlib import Path
 
-from hybridrec_ml.data.fingerprints import Fingerprint, changed_files, content_key, dumps, fingerprint_files, loads
+import pytest
+
+from hybridrec_ml.data.fingerprints import (
+    SETTLE_NS,
+    Fingerprint,
+    content_key,
+    dumps,
+    fingerprint_files,
+    hash_files,
+    loads,
+    unsettled,
+)
+
+T0 = 1_700_000_000_000_000_000  # an mtime in ns, long settled by NOW
+NOW = T0 + 10 * SETTLE_NS
 
 
-def test_a_file_is_fingerprinted_by_size_mtime_and_sha256(tmp_path: Path) -> None:
-    path = tmp_path / "Electronics_5.json.gz"
-    path.write_bytes(b"abc")
-    os.utime(path, ns=(1_000, 2_000))
-
-    assert fingerprint_files([path], {}) == {str(path): Fingerprint(3, 2_000, hashlib.sha256(b"abc").hexdigest())}
+def write(path: Path, payload: bytes, mtime_ns: int = T0) -> Path:
+    path.write_bytes(payload)
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+    return path
 
 
-def test_an_unmoved_file_keeps_its_previous_hash_without_reading(tmp_path: Path) -> None:
-    path = tmp_path / "reviews"
-    path.write_bytes(b"abc")
-    os.utime(path, ns=(1_000, 2_000))
-    previous = {str(path): Fingerprint(3, 2_000, "hash-from-the-last-look")}
-
-    assert fingerprint_files([path], previous) == previous
+def sha(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
 
 
-def test_only_new_or_rewritten_content_counts_as_changed(tmp_path: Path) -> None:
-    same, touched, rewritten, new = (tmp_path / name for name in ("same", "touched", "rewritten", "new"))
-    for path in (same, touched, rewritten, new):
-        path.write_bytes(b"v1")
-    previous = fingerprint_files([same, touched, rewritten], {})
-    os.utime(touched, ns=(5, 5))
-    rewritten.write_bytes(b"v2")
+def test_a_file_is_hashed_only_once_it_held_still_since_the_previous_look(tmp_path: Path) -> None:
+    path = write(tmp_path / "Electronics_5.json.gz", b"abc")
 
-    current = fingerprint_files([same, touched, rewritten, new], previous)
+    first = fingerprint_files([path], {}, now_ns=NOW)
+    second = fingerprint_files([path], first, now_ns=NOW)
 
-    assert changed_files(previous, current) == [str(new), str(rewritten)]
-    assert current[str(touched)].mtime_ns == 5
+    assert first == {str(path): Fingerprint(3, T0, None)}
+    assert unsettled(first) == [str(path)]
+    assert second == {str(path): Fingerprint(3, T0, sha(b"abc"))}
+    assert unsettled(second) == []
+
+
+def test_a_settled_hash_is_reused_without_reading_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "reviews", b"abc")
+    previous = {str(path): Fingerprint(3, T0, "hash-from-the-last-look")}
+
+    assert fingerprint_files([path], previous, now_ns=NOW) == previous
+
+
+def test_a_rewrite_or_a_fresh_mtime_is_not_trusted(tmp_path: Path) -> None:
+    rewritten = write(tmp_path / "rewritten", b"v1")
+    just_touched = write(tmp_path / "just_touched", b"v1")
+    previous = fingerprint_files([rewritten, just_touched], fingerprint_files([rewritten, just_touched], {}, NOW), NOW)
+    write(rewritten, b"v2", T0 + 1)  # same size, mtime moved by one ns
+    write(just_touched, b"v1", NOW - SETTLE_NS + 1)  # same content, but modified too recently to trust
+
+    current = fingerprint_files([rewritten, just_touched], previous, now_ns=NOW)
+
+    assert current[str(rewritten)] == Fingerprint(2, T0 + 1, None)
+    assert current[str(just_touched)] == Fingerprint(2, NOW - SETTLE_NS + 1, None)
 
 
 def test_content_key_depends_on_names_and_content_only(tmp_path: Path) -> None:
-    a, b = tmp_path / "a", tmp_path / "b"
-    a.write_bytes(b"x")
-    b.write_bytes(b"x")
-    key = content_key(fingerprint_files([a], {}))
-    os.utime(a, ns=(7, 7))
+    a, b = write(tmp_path / "a", b"x"), write(tmp_path / "b", b"x")
+    key = content_key(hash_files([a]))
+    write(a, b"x", T0 + 5)
 
-    assert content_key(fingerprint_files([a], {})) == key
-    assert content_key(fingerprint_files([b], {})) != key
+    assert content_key(hash_files([a])) == key
+    assert content_key(hash_files([b])) != key
     assert len(key) == 16
+    with pytest.raises(ValueError, match="files not settled yet: .*/a"):
+        content_key(fingerprint_files([a], {}, now_ns=NOW))
 
 
-def test_cursor_round_trip(tmp_path: Path) -> None:
-    prints = {"/data/b": Fingerprint(1, 2, "ff"), "/data/a": Fingerprint(3, 4, "ee")}
+def test_cursor_round_trip() -> None:
+    prints = {"/data/b": Fingerprint(1, 2, "ff"), "/data/a": Fingerprint(3, 4, None)}
 
-    assert dumps(prints) == '{"/data/a": [3, 4, "ee"], "/data/b": [1, 2, "ff"]}'
+    assert dumps(prints) == '{"/data/a": [3, 4, null], "/data/b": [1, 2, "ff"]}'
     assert loads(dumps(prints)) == prints
     assert loads(None) == {} and loads("") == {}

@@ -66,8 +66,12 @@ INTER_HEADER = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
 def test_export_writes_typed_tab_separated_files(warehouse: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     out = tmp_path / "recbole" / "electronics"
 
-    paths = export_recbole(warehouse, out, "electronics")
+    files = export_recbole(warehouse, out, "electronics")
+    paths = {suffix: file.path for suffix, file in files.items()}
 
+    assert {suffix: file.rows for suffix, file in files.items()} == {
+        "inter": 5, "item": 3, "train.inter": 3, "valid.inter": 1, "test.inter": 1,
+    }  # fmt: skip
     assert paths == {
         "inter": out / "electronics.inter",
         "item": out / "electronics.item",

@@ -145,22 +145,16 @@ def test_missing_or_unknown_roles_are_reported(tmp_path: Path) -> None:
     assert str(error.value) == "amazon2018: missing file role(s) ['meta']; roles: reviews, meta"
 
 
-def test_watched_files_are_the_inputs_never_the_generated_outputs(tmp_path: Path) -> None:
+def test_watched_files_are_the_local_inputs_never_the_ingest_outputs(tmp_path: Path) -> None:
     local = tmp_path / "local_5.json.gz"
     folder = tmp_path / "ml-100k"
     folder.mkdir()
-    for name in ("u.item", "u.data"):
+    for name in ("u.item", "u.data", "README", "u.user"):
         (folder / name).write_text("x")
-    (folder / "nested").mkdir()
-    downloaded = tmp_path / "data" / "meta_Books.jsonl.gz"
-    remote = {"meta": RemoteFile("http://127.0.0.1:1/files/meta_Books.jsonl.gz")}
+    empty = tmp_path / "not-extracted-yet"
+    empty.mkdir()
 
-    assert watched_source_files("synthetic", tmp_path / "data") == []
-    assert watched_source_files("movielens", tmp_path, paths={"folder": folder}) == [folder / "u.data", folder / "u.item"]
-    assert watched_source_files("amazon2023", tmp_path / "data", paths={"reviews": local}, remote=remote) == [local]
-    downloaded.parent.mkdir()
-    downloaded.write_text("x")
-    assert watched_source_files("amazon2023", tmp_path / "data", paths={"reviews": local}, remote=remote) == [
-        local,
-        downloaded,
-    ]
+    assert watched_source_files("synthetic") == []
+    assert watched_source_files("amazon2023", paths={"reviews": local}) == [local]  # meta comes by URL: not watched
+    assert watched_source_files("movielens", paths={"folder": folder}) == [folder / "u.data", folder / "u.item"]
+    assert watched_source_files("movielens", paths={"folder": empty}) == [empty]

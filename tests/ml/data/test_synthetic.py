@@ -24,10 +24,11 @@ from hybridrec_ml.data.synthetic import (
     STATIC,
     SyntheticScale,
     generate_synthetic,
-    load_ground_truth,
+    ground_truth_build,
     simulate,
 )
 from hybridrec_ml.data.synthetic_format import GROUND_TRUTH_HEADER, write_gzip_temp
+from hybridrec_ml.data.warehouse import replace_tables
 
 REVIEW_KEY_ORDER = (
     "overall", "vote", "verified", "reviewTime", "reviewerID", "asin", "style",
@@ -162,9 +163,9 @@ def test_ground_truth_matches_reviews_one_to_one(files, reviews):
     assert {m for *_, m in rows} == set(MECHANISMS)
 
 
-def test_load_ground_truth_and_planted_shares(files):
+def test_ground_truth_table_and_planted_shares(files):
     con = duckdb.connect()
-    assert load_ground_truth(con, files.ground_truth) == 5_000
+    assert replace_tables(con, [ground_truth_build(files.ground_truth)]) == [5_000]
     first = con.execute(f"SELECT {schema.column_list(schema.GROUND_TRUTH_COLUMNS)} FROM {schema.GROUND_TRUTH} LIMIT 1")
     user_id, item_id, ts, mechanism = read_csv_lines(files.ground_truth)[1].split(",")
     assert first.fetchall() == [(user_id, item_id, int(ts), mechanism)]
@@ -177,11 +178,11 @@ def test_load_ground_truth_and_planted_shares(files):
         assert np.abs(realised - planted).max() < 0.1
 
 
-def test_load_ground_truth_rejects_another_header(tmp_path):
+def test_ground_truth_build_rejects_another_header(tmp_path):
     path = tmp_path / "gt.csv.gz"
     path.write_bytes(gzip.compress(b"user,item,ts,mechanism\nA1,B1,0,static\n"))
     with pytest.raises(ValueError, match="header"):
-        load_ground_truth(duckdb.connect(), path)
+        ground_truth_build(path)
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(files, tmp_path):
