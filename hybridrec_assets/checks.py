@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import warnings
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue, PreviewWarning
 
+from hybridrec_assets.partitions import RUN_PARTITIONS
 from hybridrec_ml.data.checks import CheckOutcome
 
 DEFAULT_COLLAPSE_THRESHOLD = 0.9
@@ -28,7 +30,12 @@ def collapse_check_blocking() -> bool:
 
 
 def collapse_spec(asset: str, name: str, description: str) -> AssetCheckSpec:
-    return AssetCheckSpec(name, asset=asset, description=description, blocking=collapse_check_blocking())
+    """Partitioned like its asset, so the UI shows each (variant, seed)'s own verdict, not just the latest."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PreviewWarning)  # partitioned check specs are a preview API in 1.13
+        return AssetCheckSpec(
+            name, asset=asset, description=description, blocking=collapse_check_blocking(), partitions_def=RUN_PARTITIONS
+        )
 
 
 def collapse_result(
@@ -39,6 +46,7 @@ def collapse_result(
         return AssetCheckResult(
             check_name=name,
             passed=True,
+            severity=AssetCheckSeverity(severity),
             description=f"not applicable: this variant has no learned gate ({scope})",
             metadata={"applicable": False},
         )

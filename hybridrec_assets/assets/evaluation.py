@@ -1,9 +1,17 @@
 """evaluation[variant, seed] (both protocols on test) and segment_report[variant, seed]."""
 
+import torch
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from hybridrec_assets.assets.training import GATE_CHECK, TrainingConfig, model_path, summary_path, trained_model
+from hybridrec_assets.assets.training import (
+    GATE_CHECK,
+    TrainingConfig,
+    default_torch_threads,
+    model_path,
+    summary_path,
+    trained_model,
+)
 from hybridrec_assets.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
 from hybridrec_assets.automation import FOLLOW_UPSTREAM
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
@@ -39,6 +47,7 @@ def evaluation(
     """Sampled (stored 99 negatives) and full-catalogue ranking of the test interactions."""
     name, seed = variant_and_seed(context.partition_key)
     variant = TrainingConfig().variant(name, seed)
+    torch.set_num_threads(default_torch_threads(context.instance))
     with warehouse.reader() as con:
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
         test_negatives = load_eval_negatives(con, bundle.test.event_order)

@@ -1,11 +1,12 @@
 """trained_model[variant, seed]: one training run per partition, tracked in MLflow, with the collapse check."""
 
 import dataclasses
+import os
 import shutil
 from enum import Enum
 
 import torch
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Config, DagsterInstance, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
 from hybridrec_assets.assets.features import context_features, eval_negatives, item_tfidf, user_sequences
@@ -20,6 +21,7 @@ from hybridrec_ml.evaluation.protocols import make_validator
 from hybridrec_ml.training.trainer import EpochStats, train
 
 GATE_CHECK = "gate_not_collapsed"
+EPOCH_CURVES = {"loss", "val_ndcg_at_10", "samples_per_s", "alpha_static", "alpha_dynamic", "alpha_content", "max_alpha_mean"}
 
 
 class LossKind(Enum):
@@ -42,7 +44,9 @@ class TrainingConfig(Config):
     n_negatives: int | None = None
     loss: LossKind | None = None
     device: str | None = Field(default=None, description="auto | cpu | cuda")
-    torch_threads: int | None = Field(default=None, description="torch intra-op threads (None: torch default)")
+    torch_threads: int | None = Field(
+        default=None, description="torch intra-op threads (None: the cores divided among the instance's concurrent runs)"
+    )
     collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD
     collapse_severity: Severity = Severity.WARN
 
@@ -53,6 +57,14 @@ class TrainingConfig(Config):
             if (value := getattr(self, field.name, None)) is not None
         }
         return VARIANTS[name].with_train(seed=seed, **overrides)
+
+
+def default_torch_threads(instance: DagsterInstance) -> int:
+    """Cores per run when the instance runs several at once: on 2 cores, two runs of 2 threads each
+    trained 33x slower than two runs of 1 thread (many small ops thrash oversubscribed cores)."""
+    queue = instance.get_concurrency_config().run_queue_config
+    concurrent_runs = queue.max_concurrent_runs if queue is not None and queue.max_concurrent_runs > 0 else 1
+    return max(1, (os.cpu_count() or 1) // concurrent_runs)
 
 
 def model_path(variant: str, seed: int) -> tuple[str, ...]:
@@ -77,8 +89,7 @@ def trained_model(
     """Train the partition's variant with its seed; checkpoints each epoch so a killed run resumes."""
     name, seed = variant_and_seed(context.partition_key)
     variant = config.variant(name, seed)
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
+    torch.set_num_threads(config.torch_threads or default_torch_threads(context.instance))
     with warehouse.reader() as con:  # read-only: partitions train in parallel
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
         val_negatives = load_eval_negatives(con, bundle.val.event_order)
@@ -91,7 +102,7 @@ def trained_model(
                         "entropy_lambda": variant.entropy_lambda, "balance_lambda": variant.balance_lambda,
                         "gate_init_std": variant.gate_init_std, "n_users": bundle.n_users, "n_items": bundle.n_items})
 
-        def log_epoch(stats: EpochStats) -> None:
+        def log_epoch(stats: EpochStats) -> None:  # one point per epoch of each of EPOCH_CURVES
             metrics = {"loss": stats.loss, "val_ndcg_at_10": stats.val_ndcg_at_10, "samples_per_s": stats.samples_per_s}
             if stats.alpha_mean is not None:
                 metrics |= dict(zip(("alpha_static", "alpha_dynamic", "alpha_content"), stats.alpha_mean))
@@ -101,7 +112,9 @@ def trained_model(
 
         result = train(variant, bundle, validate=validate, checkpoint_dir=resume_dir, on_epoch=log_epoch)
         summary = result.summary_metadata()
-        run.log_metrics(summary)
+        # Per-epoch curves keep their names; the summary (best epoch, mean samples/s) must not add a
+        # point at step 0 to them, so its overlapping names get a prefix.
+        run.log_metrics({f"summary_{k}" if k in EPOCH_CURVES else k: v for k, v in summary.items()})
         path = store.save_model(
             {"model": result.model.state_dict(), "variant": name, "seed": seed, "n_users": bundle.n_users, "n_items": bundle.n_items},
             *model_path(name, seed),

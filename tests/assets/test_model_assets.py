@@ -1,8 +1,9 @@
 """Variant partitions train through Dagster into exactly one MLflow run each, which always ends."""
 
-from dagster import AssetKey, AssetSelection
+from dagster import AssetKey, AssetSelection, DagsterInstance
 from mlflow.tracking import MlflowClient
 
+from hybridrec_assets.assets.training import EPOCH_CURVES, default_torch_threads
 from hybridrec_assets.checks import collapse_result
 from hybridrec_assets.partitions import run_partition_key
 
@@ -36,12 +37,16 @@ def test_two_partitions_give_one_finished_mlflow_run_each(env_with_data):
         assert metadata["mlflow_run_id"].value == run.info.run_id
         assert metadata["best_val_ndcg_at_10"].value == run.data.metrics["best_val_ndcg_at_10"]
     v1 = next(run for run in runs if run.data.params["variant"] == "v1")
-    assert {"alpha_static", "alpha_dynamic", "alpha_content", "max_alpha_mean"} <= set(v1.data.metrics)
+    for curve in EPOCH_CURVES:  # one point per epoch: the summary never adds a step-0 point
+        assert [m.step for m in client.get_metric_history(v1.info.run_id, curve)] == [1], curve
+    (v1_event,) = results["v1"].get_asset_materialization_events()
+    assert v1.data.metrics["summary_alpha_static"] == v1_event.materialization.metadata["alpha_static"].value
     (v1_check,) = results["v1"].get_asset_check_evaluations()
-    assert v1_check.check_name == "gate_not_collapsed"
+    assert (v1_check.check_name, v1_check.partition) == ("gate_not_collapsed", "42|v1")
     assert v1_check.metadata["threshold"].value == 0.9
     (static_check,) = results["static_only"].get_asset_check_evaluations()
     assert static_check.passed and static_check.description.startswith("not applicable")
+    assert static_check.partition == "42|static_only"
 
 
 def test_training_that_raises_ends_its_mlflow_run_failed(env_with_data):
@@ -61,3 +66,13 @@ def test_collapse_check_fails_on_collapsed_gate_and_passes_on_uniform():
     assert uniform.passed
     not_applicable = collapse_result("gate_not_collapsed", None, 0.9, "WARN", "test")
     assert not_applicable.passed and not_applicable.metadata["applicable"].value is False
+
+
+def test_default_torch_threads_share_the_cores_among_the_instance_concurrent_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    for limit, threads in ((4, 4), (10, 1), (32, 1), (-1, 16)):  # -1: no limit, so no sharing to plan for
+        home = tmp_path / str(limit)
+        home.mkdir()
+        overrides = {"concurrency": {"runs": {"max_concurrent_runs": limit}}}
+        with DagsterInstance.local_temp(str(home), overrides=overrides) as instance:
+            assert default_torch_threads(instance) == threads, limit
