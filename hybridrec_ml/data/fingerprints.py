@@ -53,8 +53,9 @@ def unsettled(current: Mapping[str, Fingerprint]) -> list[str]:
 
 def content_key(current: Mapping[str, Fingerprint]) -> str:
     """One short hash of every file's name and content: equal keys mean the same input data."""
-    if unsettled(current):
-        raise ValueError(f"files not settled yet: {', '.join(unsettled(current))}")
+    moving = unsettled(current)
+    if moving:
+        raise ValueError(f"files not settled yet: {', '.join(moving)}")
     lines = "".join(f"{Path(path).name}\t{print_.sha256}\n" for path, print_ in sorted(current.items()))
     return hashlib.sha256(lines.encode()).hexdigest()[:16]
 

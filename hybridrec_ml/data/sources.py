@@ -159,10 +159,11 @@ def watched_source_files(kind: str, *, paths: Mapping[str, str | Path] | None = 
     A MovieLens folder counts only its layout's ratings and movies files; a folder without one is
     returned as it is, so that a watcher waits for it.
     """
-    if source_spec(kind).obtain == "generate":
+    spec = source_spec(kind)
+    if spec.obtain == "generate":
         return []
     watched: list[Path] = []
-    for role in source_spec(kind).roles:
+    for role in spec.roles:
         if paths and role in paths:
             watched.extend(_input_files(Path(paths[role])))
     return watched
