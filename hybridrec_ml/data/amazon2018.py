@@ -58,9 +58,10 @@ def _integral(number: str, upper: str) -> str:
 
 
 # `raw_line` keeps malformed lines whole so that Python literals can be recovered; the quarantine
-# truncates them.
+# truncates them. An empty line has no raw_line (NULL), as in every reader.
 _RAW_LINE = f"""
-    CASE WHEN reason IS NULL THEN NULL WHEN reason = 'malformed_json' THEN line ELSE left(line, {RAW_LINE_CHARS}) END"""
+    CASE WHEN reason IS NULL THEN NULL WHEN reason = 'malformed_json' THEN line
+         ELSE nullif(left(line, {RAW_LINE_CHARS}), '') END"""
 
 # Numbers are read through DOUBLE so that a fraction is refused instead of rounded; a timestamp is
 # any whole number of seconds below 1e15, a vote a whole number after removing thousands separators.

@@ -1,23 +1,30 @@
-"""What line-oriented readers share: numbered lines of a gzip file, file-level errors, markup patterns,
-SQL fragments, and the step from parsed-line tables to the raw tables.
+"""What line-oriented readers share: numbered lines of a source file, file-level errors, markup
+patterns, SQL fragments, and the step from parsed-line tables to the raw tables.
 
-A reader turns a `*.json.gz` file into a relation `(line_no, line, undecodable)` with one row per
-`\\n`-terminated line, numbered from 1 as `zcat FILE | sed -n 'Np'` counts them, so every
-quarantined line can be found again in its source. Its parse SQL turns those into a parsed-line
-table; `check_parsed_lines` and `publish_parsed_lines` do the rest the same way for every source.
+A reader turns a file into a relation `(line_no, line, undecodable)` with one row per `\\n`-terminated
+line, numbered from 1 as `zcat FILE | sed -n 'Np'` counts them, so every quarantined line can be
+found again in its source. Its parse SQL turns those into a parsed-line table;
+`check_parsed_lines` and `publish_parsed_lines` do the rest the same way for every source.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import queue
+import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+from isal import igzip_threaded, isal_zlib
 
 from hybridrec_ml.data import schema
 from hybridrec_ml.data.warehouse import TableBuild, replace_tables
@@ -32,24 +39,15 @@ HTML_ENTITY = r"(?i)&(#[0-9]+|#x[0-9a-f]+|[a-z][a-z0-9]*);"
 SCRIPT_FRAGMENT = r"getTime\s*\(|function\s*\(|\bdocument\.|\bwindow\.|\bvar\s+[A-Za-z_$][\w$]*\s*="
 
 LINES = "__lines__"  # placeholder in a reader's parse SQL for the relation of numbered lines
-LINES_SCHEMA = pa.schema([("line_no", pa.int64()), ("line", pa.string()), ("undecodable", pa.bool_())])
+LINES_SCHEMA = pa.schema([("line_no", pa.int64()), ("line", pa.large_string()), ("undecodable", pa.bool_())])
 
-# One VARCHAR per line. Strict mode with `\n` as the only terminator and a control-character
-# delimiter (never raw inside valid JSON) makes DuckDB fail loudly on a stray `\r`, on the delimiter,
-# on invalid UTF-8 or on a line over max_line_size instead of splitting it; `materialize_lines` then
-# falls back to Python. Each reader thread holds buffers proportional to max_line_size (256 MiB cost
-# 6.7 GB of RSS), so it stays modest. A gzip stream is decoded by one thread in file order, so
-# ordinality is the line number.
-_FAST_LINES_SQL = """
-SELECT ordinality::BIGINT AS line_no, line, false AS undecodable
-FROM read_csv($path, columns = {'line': 'VARCHAR'}, header = false, auto_detect = false,
-              delim = $delim, quote = '', escape = '', comment = '', new_line = '\\n',
-              strict_mode = true, compression = 'gzip', max_line_size = 8388608) WITH ORDINALITY
-"""
-_DELIMITER = "\x1e\x1f"
+# Lines are split in Python and parsed by DuckDB: ISA-L inflates gzip about twice as fast as zlib
+# (and than DuckDB's own gzip reader) on a thread of its own, a block of valid UTF-8 becomes an Arrow
+# string column without a per-line Python object, and DuckDB parses the blocks on all its threads.
+_BLOCK_BYTES = 16 << 20
+_NEWLINE = ord("\n")
 _GZIP_MAGIC = b"\x1f\x8b"
-_FALLBACK_BATCH_LINES = 65536
-_GZIP_READ_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+_GZIP_READ_ERRORS = (EOFError, zlib.error, isal_zlib.error, gzip.BadGzipFile)
 
 
 class SourceFileError(ValueError):
@@ -57,24 +55,84 @@ class SourceFileError(ValueError):
 
 
 def materialize_lines(con: duckdb.DuckDBPyConnection, path: Path, target: str, parse_sql: str) -> None:
-    """Create temp table `target` from `parse_sql` run over the numbered lines of gzip file `path`.
+    """Create temp table `target` from `parse_sql` run over the numbered lines of gzip file `path` (UTF-8).
 
-    `parse_sql` reads the relation `LINES`. DuckDB's CSV scan is tried first; when it refuses a
-    line (stray carriage return, control characters, invalid UTF-8, over 8 MiB) the exact but
-    slower Python splitter re-reads the file.
+    `parse_sql` reads the relation `LINES`.
     """
     _check_gzip_file(path)
-    sql = f"CREATE OR REPLACE TEMP TABLE {target} AS " + parse_sql.replace(LINES, f"({_FAST_LINES_SQL})")
+    _materialize_file_lines(con, path, target, parse_sql, compressed=True, encoding="utf-8")
+
+
+def materialize_text_lines(
+    con: duckdb.DuckDBPyConnection, path: Path, target: str, parse_sql: str, encoding: str = "utf-8"
+) -> None:
+    """`materialize_lines` for a file that may also be uncompressed (Amazon 2023 JSONL, MovieLens).
+
+    Gzip content is recognised by its magic bytes, whatever the name; either is decoded with `encoding`.
+    """
+    compressed = is_gzip_source(path)
+    _materialize_file_lines(con, path, target, parse_sql, compressed=compressed, encoding=encoding)
+
+
+def _materialize_file_lines(
+    con: duckdb.DuckDBPyConnection, path: Path, target: str, parse_sql: str, *, compressed: bool, encoding: str
+) -> None:
     try:
-        _execute_reading(con, path, sql, {"path": str(path), "delim": _DELIMITER})
-    except duckdb.InvalidInputException:
-        materialize_line_batches(con, _python_line_batches(path), target, parse_sql, path)
+        with _open_binary(path, compressed) as stream:
+            materialize_line_batches(con, _read_ahead(text_line_batches(stream, encoding)), target, parse_sql, path)
+    except _GZIP_READ_ERRORS as error:  # raised again when the reader thread is closed
+        raise _corrupt_gzip(path, error) from error
+
+
+def _open_binary(path: Path, compressed: bool) -> AbstractContextManager[BinaryIO]:
+    """The file's bytes; gzip is inflated by ISA-L on a background thread, so parsing overlaps it."""
+    return igzip_threaded.open(path, "rb", threads=1) if compressed else path.open("rb")
+
+
+def _read_ahead(batches: Iterator[pa.RecordBatch], depth: int = 4) -> Iterator[pa.RecordBatch]:
+    """`batches`, produced up to `depth` ahead on a thread of their own.
+
+    DuckDB pulls an Arrow stream from one thread at a time; splitting lines on that thread would keep
+    its other threads waiting instead of parsing. The producer is stopped and joined before this
+    generator finishes, so the stream it reads can be closed right after.
+    """
+    ready: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def offer(item: pa.RecordBatch | BaseException | None) -> None:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                offer(batch)
+                if stop.is_set():
+                    return
+            offer(None)
+        except BaseException as error:  # handed to the consumer, which raises it
+            offer(error)
+
+    producer = threading.Thread(target=produce, name="line-batches", daemon=True)
+    producer.start()
+    try:
+        while (item := ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        producer.join()
 
 
 def materialize_line_batches(
     con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBatch], target: str, parse_sql: str, path: Path
 ) -> None:
-    """`materialize_lines` over record batches in `LINES_SCHEMA` (the fallback, or lines recovered in Python)."""
+    """`materialize_lines` over record batches in `LINES_SCHEMA` (a file's blocks, or lines recovered in Python)."""
     view = f"{target}__lines"
     read_errors: list[Exception] = []
 
@@ -88,7 +146,7 @@ def materialize_line_batches(
 
     con.register(view, pa.RecordBatchReader.from_batches(LINES_SCHEMA, recording_read_errors()))
     try:
-        _execute_reading(con, path, f"CREATE OR REPLACE TEMP TABLE {target} AS " + parse_sql.replace(LINES, view), {})
+        _execute_reading(con, path, f"CREATE OR REPLACE TEMP TABLE {target} AS " + parse_sql.replace(LINES, view))
     except duckdb.Error as error:
         if read_errors:
             raise _corrupt_gzip(path, read_errors[0]) from error
@@ -99,6 +157,70 @@ def materialize_line_batches(
 
 def line_batch(line_nos: list[int], lines: list[str], undecodable: list[bool]) -> pa.RecordBatch:
     return pa.record_batch([line_nos, lines, undecodable], schema=LINES_SCHEMA)
+
+
+def text_line_batches(stream: BinaryIO, encoding: str, block_bytes: int = _BLOCK_BYTES) -> Iterator[pa.RecordBatch]:
+    """`LINES_SCHEMA` batches of a binary stream, one per block read.
+
+    Lines are split on `\\n` only (a `\\r` stays in its line) and numbered from 1; a last line without
+    `\\n` still counts. Undecodable bytes become U+FFFD and flag their line.
+    """
+    next_line_no = 1
+    tail = b""
+    while block := stream.read(block_bytes):
+        block = tail + block
+        cut = block.rfind(b"\n") + 1
+        tail = block[cut:]  # unterminated so far; completed by the next block
+        if cut:
+            batch = _block_batch(next_line_no, block, cut, encoding)
+            next_line_no += batch.num_rows
+            yield batch
+    if tail:
+        yield _block_batch(next_line_no, tail + b"\n", len(tail) + 1, encoding)
+
+
+def _block_batch(first_line_no: int, block: bytes, cut: int, encoding: str) -> pa.RecordBatch:
+    """The lines of `block[:cut]` (which ends with `\\n`) as one batch."""
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8, count=cut) == _NEWLINE)
+    if codecs.lookup(encoding).name == "utf-8":
+        lines = _utf8_lines(block, ends)
+        try:
+            lines.validate(full=True)  # checks UTF-8
+        except pa.ArrowInvalid:
+            pass
+        else:
+            line_nos = np.arange(first_line_no, first_line_no + len(ends), dtype=np.int64)
+            return pa.record_batch([line_nos, lines, np.zeros(len(ends), dtype=bool)], schema=LINES_SCHEMA)
+    return _decoded_batch(first_line_no, block[:cut].split(b"\n")[:-1], encoding)
+
+
+def _utf8_lines(block: bytes, ends: np.ndarray) -> pa.Array:
+    """The lines ending at the newlines `ends` as an Arrow string column over one copy of `block`.
+
+    Removing every newline shifts line i left by i bytes, so its offsets follow from `ends` alone.
+    """
+    offsets = np.zeros(len(ends) + 1, dtype=np.int64)
+    offsets[1:] = ends - np.arange(len(ends))
+    data = block.replace(b"\n", b"")  # bytes after the last newline stay, unreferenced
+    return pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _decoded_batch(first_line_no: int, raw_lines: list[bytes], encoding: str) -> pa.RecordBatch:
+    """Lines decoded one by one in Python: another encoding, or a block with invalid UTF-8."""
+    try:  # the whole block decodes: one call
+        lines = b"\n".join(raw_lines).decode(encoding).split("\n")
+        undecodable = [False] * len(lines)
+    except UnicodeDecodeError:
+        lines, undecodable = [], []
+        for raw in raw_lines:
+            try:
+                lines.append(raw.decode(encoding))
+                undecodable.append(False)
+            except UnicodeDecodeError:
+                lines.append(raw.decode(encoding, errors="replace"))
+                undecodable.append(True)
+    line_nos = list(range(first_line_no, first_line_no + len(lines)))
+    return line_batch(line_nos, lines, undecodable)
 
 
 def is_gzip_source(path: Path) -> bool:
@@ -119,37 +241,15 @@ def _check_gzip_file(path: Path) -> None:
         raise SourceFileError(f"{path}: not a gzip file (expected .json.gz, one JSON object per line)")
 
 
-def _execute_reading(con: duckdb.DuckDBPyConnection, path: Path, sql: str, params: dict[str, str]) -> None:
+def _execute_reading(con: duckdb.DuckDBPyConnection, path: Path, sql: str) -> None:
     try:
-        con.execute(sql, params).fetchall()
+        con.execute(sql).fetchall()
     except (duckdb.IOException, *_GZIP_READ_ERRORS) as error:
         raise _corrupt_gzip(path, error) from error
 
 
 def _corrupt_gzip(path: Path, error: Exception) -> SourceFileError:
     return SourceFileError(f"{path}: truncated or corrupt gzip file ({error})")
-
-
-def _python_line_batches(path: Path) -> Iterator[pa.RecordBatch]:
-    """Lines split on `\\n` only (binary mode); invalid UTF-8 is decoded with U+FFFD and flagged."""
-    line_nos: list[int] = []
-    lines: list[str] = []
-    undecodable: list[bool] = []
-    with gzip.open(path, "rb") as stream:
-        for line_no, raw in enumerate(stream, start=1):
-            raw = raw.removesuffix(b"\n")
-            try:
-                text, bad = raw.decode("utf-8"), False
-            except UnicodeDecodeError:
-                text, bad = raw.decode("utf-8", errors="replace"), True
-            line_nos.append(line_no)
-            lines.append(text)
-            undecodable.append(bad)
-            if len(lines) == _FALLBACK_BATCH_LINES:
-                yield line_batch(line_nos, lines, undecodable)
-                line_nos, lines, undecodable = [], [], []
-    if lines:
-        yield line_batch(line_nos, lines, undecodable)
 
 
 # --- Parse SQL fragments ---------------------------------------------------------------------------
@@ -355,52 +455,3 @@ def publish_parsed_lines(
 
 def _line_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-
-
-def materialize_text_lines(
-    con: duckdb.DuckDBPyConnection, path: Path, target: str, parse_sql: str, encoding: str = "utf-8"
-) -> None:
-    """`materialize_lines` for a file that may also be uncompressed (Amazon 2023 JSONL, MovieLens).
-
-    Gzip content (recognised by its magic bytes, whatever the name) goes to the shared gzip reader
-    (UTF-8); a plain file is split on `\\n` here and decoded with `encoding`.
-    """
-    if is_gzip_source(path):
-        materialize_lines(con, path, target, parse_sql)
-    else:
-        materialize_line_batches(con, plain_line_batches(path, encoding), target, parse_sql, path)
-
-
-def plain_line_batches(path: Path, encoding: str, block_bytes: int = 8 << 20) -> Iterator[pa.RecordBatch]:
-    """`LINES_SCHEMA` batches of an uncompressed file, one per block read.
-
-    Lines are split on `\\n` only and numbered from 1; undecodable bytes become U+FFFD and are flagged.
-    """
-    next_line_no = 1
-    tail = b""
-    with path.open("rb") as stream:
-        while block := stream.read(block_bytes):
-            raw_lines = (tail + block).split(b"\n")
-            tail = raw_lines.pop()  # unterminated so far; completed by the next block
-            if raw_lines:
-                yield _decoded_batch(next_line_no, raw_lines, encoding)
-                next_line_no += len(raw_lines)
-    if tail:
-        yield _decoded_batch(next_line_no, [tail], encoding)
-
-
-def _decoded_batch(first_line_no: int, raw_lines: list[bytes], encoding: str) -> pa.RecordBatch:
-    try:  # the common case: the whole block decodes, so decode it in one call
-        lines = b"\n".join(raw_lines).decode(encoding).split("\n")
-        undecodable = [False] * len(lines)
-    except UnicodeDecodeError:
-        lines, undecodable = [], []
-        for raw in raw_lines:
-            try:
-                lines.append(raw.decode(encoding))
-                undecodable.append(False)
-            except UnicodeDecodeError:
-                lines.append(raw.decode(encoding, errors="replace"))
-                undecodable.append(True)
-    line_nos = list(range(first_line_no, first_line_no + len(lines)))
-    return line_batch(line_nos, lines, undecodable)

@@ -144,7 +144,7 @@ def test_reader_keeps_valid_lines_and_quarantines_every_quirk(tmp_path, con):
     }
 
 
-def test_lines_duckdb_refuses_are_numbered_by_the_python_fallback(tmp_path, con):
+def test_stray_carriage_returns_control_characters_and_invalid_utf8_keep_line_numbers(tmp_path, con):
     """A stray CR, a CRLF ending, control characters and invalid UTF-8 must not shift line numbers."""
     lines = [
         review(overall=5.0, reviewerID="U1", asin="I1", unixReviewTime=DAY).encode(),
@@ -280,15 +280,13 @@ def test_a_review_line_in_the_metadata_file_is_quarantined_as_review_record(tmp_
     ]
 
 
-def test_a_truncated_gzip_read_by_the_python_fallback_is_a_source_file_error(tmp_path, con, monkeypatch):
-    """Stands for a large file whose first refused line (stray CR, invalid UTF-8...) comes long before the
-    truncation: DuckDB's scan gives up on that line, and the Python splitter then meets the truncated end."""
-    monkeypatch.setattr(
-        ingest_common,
-        "_FAST_LINES_SQL",
-        "SELECT 1::BIGINT AS line_no, error('refused ' || $path || $delim) AS line, false AS undecodable",
-    )
-    reviews, meta = truncated(tmp_path / REVIEWS), write_gz(tmp_path / META, META_LINES[:1])
+def test_a_gzip_truncated_after_the_first_block_is_a_source_file_error(tmp_path, con):
+    """The error surfaces inside DuckDB's scan of the line batches, after blocks were parsed; it must still
+    name the file, not arrive as DuckDB's wrapped error."""
+    line = review(overall=5.0, reviewerID="U1", asin="I1", unixReviewTime=DAY).encode()
+    content = gzip.compress(b"\n".join([line] * (2 * ingest_common._BLOCK_BYTES // len(line))), compresslevel=1)
+    reviews = tmp_path / REVIEWS
+    reviews.write_bytes(content[: len(content) * 3 // 4])
 
     with pytest.raises(SourceFileError, match=r"Electronics_5\.json\.gz: truncated or corrupt gzip file"):
-        ingest_amazon2018(con, reviews, meta)
+        ingest_amazon2018(con, reviews, write_gz(tmp_path / META, META_LINES[:1]))

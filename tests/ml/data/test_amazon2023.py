@@ -10,7 +10,7 @@ import pytest
 
 from hybridrec_ml.data import schema
 from hybridrec_ml.data.amazon2023 import ingest_amazon2023
-from hybridrec_ml.data.ingest_common import SourceFileError, plain_line_batches
+from hybridrec_ml.data.ingest_common import SourceFileError
 from tests.source_formats import amazon2023_item as _item
 from tests.source_formats import amazon2023_review as _review
 
@@ -139,18 +139,3 @@ def test_missing_file_is_a_source_file_error(files: tuple[Path, Path], tmp_path:
     reviews, _ = files
     with pytest.raises(SourceFileError, match="meta.jsonl: file not found"):
         ingest_amazon2023(duckdb.connect(), reviews, tmp_path / "meta.jsonl")
-
-
-def test_plain_lines_survive_block_boundaries(tmp_path: Path) -> None:
-    path = tmp_path / "lines.txt"
-    path.write_bytes("café au lait\n\nzweite Zeile\r\n".encode() + b"bad \xe9 byte\nlast, unterminated")
-
-    rows = [row for batch in plain_line_batches(path, "utf-8", block_bytes=5) for row in batch.to_pylist()]
-
-    assert rows == [
-        {"line_no": 1, "line": "café au lait", "undecodable": False},
-        {"line_no": 2, "line": "", "undecodable": False},
-        {"line_no": 3, "line": "zweite Zeile\r", "undecodable": False},
-        {"line_no": 4, "line": "bad \ufffd byte", "undecodable": True},
-        {"line_no": 5, "line": "last, unterminated", "undecodable": False},
-    ]
