@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hybridrec_ml.data import checks
 from hybridrec_ml.data.amazon2018 import ingest_amazon2018
-from hybridrec_ml.data.bundle_loader import load_training_bundle
+from hybridrec_ml.data.bundle_loader import load_evaluation_rows
 from hybridrec_ml.data.context import build_context_features
 from hybridrec_ml.data.interactions import build_interactions_5core
 from hybridrec_ml.data.sequences import build_user_sequences
@@ -55,7 +55,7 @@ def _bare_scan(con: duckdb.DuckDBPyConnection, files: Path) -> dict[str, int | f
 
 def _eval_negatives(con: duckdb.DuckDBPyConnection, files: Path) -> dict[str, int | float | str]:
     """As the eval_negatives asset: 99 stored negatives per val/test interaction."""
-    event_order, negatives = draw_split_negatives(load_training_bundle(con), 99, seed=2024)
+    event_order, negatives = draw_split_negatives(load_evaluation_rows(con), 99, seed=2024)
     return {"rows": store_eval_negatives(con, event_order, negatives)}
 
 

@@ -7,7 +7,7 @@ from pydantic import Field
 from hybridrec_assets.assets.ingest import WRITER_POOL
 from hybridrec_assets.checks import check_result
 from hybridrec_assets.resources import Warehouse
-from hybridrec_ml.data.bundle_loader import load_training_bundle
+from hybridrec_ml.data.bundle_loader import load_evaluation_rows
 from hybridrec_ml.data.checks import (
     check_context_not_constant,
     check_indices_consistent,
@@ -111,8 +111,8 @@ class NegativesConfig(Config):
 def eval_negatives(context: AssetExecutionContext, config: NegativesConfig, warehouse: Warehouse) -> MaterializeResult:
     """Negatives for the sampled protocol, drawn once and stored so every variant faces the same ones."""
     with warehouse.reader() as con:
-        bundle = load_training_bundle(con)
-    event_order, negatives = draw_split_negatives(bundle, config.n_negatives, seed=config.seed)
+        evaluated = load_evaluation_rows(con)
+    event_order, negatives = draw_split_negatives(evaluated, config.n_negatives, seed=config.seed)
     with warehouse.writer() as con:
         rows = store_eval_negatives(con, event_order, negatives)
         check = check_indices_consistent(con)

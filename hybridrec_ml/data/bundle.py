@@ -50,3 +50,17 @@ class TrainingBundle:
     train_items_by_user: SparseRows  # user_idx -> item_idx seen in train (for masking / negatives)
     user_train_count: torch.Tensor  # int64 [n_users]: training-history length (segments)
     item_train_count: torch.Tensor  # int64 [n_items]: training popularity
+
+
+@dataclass(frozen=True)
+class EvaluationRows:
+    """A bundle's val then test rows (same policy, same order) and its users' training items, without features.
+
+    Drawing evaluation negatives needs only these, so it need not load a whole `TrainingBundle`.
+    """
+
+    n_items: int
+    event_order: torch.Tensor  # int64 [N]
+    user: torch.Tensor  # int64 [N] user_idx
+    item: torch.Tensor  # int64 [N] item_idx: the positive
+    train_items_by_user: SparseRows  # as TrainingBundle.train_items_by_user

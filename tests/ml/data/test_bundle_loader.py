@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from hybridrec_ml.data import schema
-from hybridrec_ml.data.bundle_loader import load_training_bundle
+from hybridrec_ml.data.bundle_loader import load_evaluation_rows, load_training_bundle
 
 # (event_order, user_idx, item_idx, split, user_in_train, item_in_train, prev_items)
 INTERACTIONS = [
@@ -91,6 +91,20 @@ def test_load_training_bundle_builds_the_csr_tensors(warehouse_path):
     for split in (train, val, test):
         assert split.user.dtype == split.item.dtype == split.history.index.dtype == torch.int64
         assert split.context.dtype == torch.float32
+
+
+def test_load_evaluation_rows_reads_the_bundles_val_then_test_rows(warehouse_path):
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        bundle = load_training_bundle(con)
+        rows = load_evaluation_rows(con)
+
+    assert rows.n_items == bundle.n_items
+    for name in ("event_order", "user", "item"):
+        expected = torch.cat([getattr(bundle.val, name), getattr(bundle.test, name)])
+        assert torch.equal(getattr(rows, name), expected), name
+    assert rows.event_order.tolist() == [5, 7, 8]  # row 6 (user without training rows) is dropped
+    assert torch.equal(rows.train_items_by_user.ptr, bundle.train_items_by_user.ptr)
+    assert torch.equal(rows.train_items_by_user.index, bundle.train_items_by_user.index)
 
 
 def test_load_training_bundle_refuses_rows_without_features(warehouse_path):

@@ -3,7 +3,12 @@ import pytest
 import torch
 
 from hybridrec_ml.data import schema
-from hybridrec_ml.evaluation.negatives import draw_eval_negatives, load_eval_negatives, store_eval_negatives
+from hybridrec_ml.evaluation.negatives import (
+    _draw_width,
+    draw_eval_negatives,
+    load_eval_negatives,
+    store_eval_negatives,
+)
 from tests.ml.evaluation.conftest import sparse_rows
 
 N_ITEMS = 40
@@ -48,6 +53,38 @@ def test_draws_are_uniform_over_the_allowed_items():
     expected = 2000 * 10 / 39
     assert counts[0] == 0
     assert ((counts[1:] - expected).abs() < 0.15 * expected).all()
+
+
+def reference_draw(
+    users: list[int], positives: list[int], train: list[list[int]], n_items: int, n: int, seed: int, chunk_rows: int
+) -> list[list[int]]:
+    """The sampler spelled out: per row, walk the same draws in order and keep the first n allowed new items."""
+    forbidden = [set(train[user]) | {positive} for user, positive in zip(users, positives)]
+    allowed = torch.tensor([n_items - len(items) for items in forbidden], dtype=torch.float64)
+    width = _draw_width(n, n_items, float(allowed.median()))
+    generator = torch.Generator().manual_seed(seed)
+    rows: list[list[int]] = []
+    for start in range(0, len(users), chunk_rows):
+        draws = torch.randint(n_items, (min(chunk_rows, len(users) - start), width), generator=generator)
+        for row, row_draws in enumerate(draws.tolist(), start):
+            rows.append(list(dict.fromkeys(item for item in row_draws if item not in forbidden[row]))[:n])
+    for row in [row for row, kept in enumerate(rows) if len(kept) < n]:  # refilled after all draws, in row order
+        items = torch.tensor(sorted(set(range(n_items)) - forbidden[row]))
+        rows[row] = items[torch.randperm(items.numel(), generator=generator)[:n]].tolist()
+    return rows
+
+
+def test_negatives_match_the_plain_reference_draw_for_draw():
+    # Unsorted rows with repeated items, positives inside and outside the training items, a user left with
+    # exactly n allowed items (refills) and chunks that split the rows unevenly.
+    train = [[5, 1, 3, 1], list(range(28, -1, -1)), [], [39, 0, 39, 20]]
+    users = [0, 1, 2, 3, 1, 0, 3, 2, 1] * 9
+    positives = [7, 35, 0, 20, 39, 1, 11, 39, 30] * 9
+    rows = sparse_rows(train, N_ITEMS)
+    negatives = draw_eval_negatives(
+        torch.tensor(users), rows, N_ITEMS, 10, positives=torch.tensor(positives), seed=5, chunk_rows=20
+    )
+    assert negatives.tolist() == reference_draw(users, positives, train, N_ITEMS, 10, seed=5, chunk_rows=20)
 
 
 def test_too_few_allowed_items_is_an_error():
