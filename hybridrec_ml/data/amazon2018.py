@@ -154,10 +154,10 @@ def ingest_amazon2018(
     reviews_path, meta_path = Path(reviews_path), Path(meta_path)
     try:
         materialize_lines(con, reviews_path, _REVIEW_LINES, _REVIEWS_PARSE_SQL)
-        recovered = _recover_python_literals(con, _REVIEW_LINES, _REVIEWS_PARSE_SQL, reviews_path)
+        recovered = _recover_python_literals(con, _REVIEW_LINES, _REVIEWS_PARSE_SQL)
         _check_file_kind(con, _REVIEW_LINES, reviews_path, "reviews", "metadata_record")
         materialize_lines(con, meta_path, _ITEM_LINES, _ITEMS_PARSE_SQL)
-        recovered += _recover_python_literals(con, _ITEM_LINES, _ITEMS_PARSE_SQL, meta_path)
+        recovered += _recover_python_literals(con, _ITEM_LINES, _ITEMS_PARSE_SQL)
         _check_file_kind(con, _ITEM_LINES, meta_path, "product metadata", "review_record")
         return publish_parsed_lines(
             con,
@@ -173,7 +173,7 @@ def ingest_amazon2018(
             con.execute(f"DROP TABLE IF EXISTS {table}").fetchall()
 
 
-def _recover_python_literals(con: duckdb.DuckDBPyConnection, table: str, parse_sql: str, path: Path) -> int:
+def _recover_python_literals(con: duckdb.DuckDBPyConnection, table: str, parse_sql: str) -> int:
     """Re-parse malformed lines that are Python dict literals (2014 format) as their JSON equivalent.
 
     Returns how many were recovered; a recovered line then passes the same field checks as any other.
@@ -191,7 +191,7 @@ def _recover_python_literals(con: duckdb.DuckDBPyConnection, table: str, parse_s
     if not lines:
         return 0
     batch = line_batch(line_nos, lines, [False] * len(lines))
-    materialize_line_batches(con, [batch], _RECOVERED_LINES, parse_sql, path)
+    materialize_line_batches(con, [batch], _RECOVERED_LINES, parse_sql)
     con.execute(_DELETE_RECOVERED_SQL.format(table=table, recovered=_RECOVERED_LINES)).fetchall()
     con.execute(_INSERT_RECOVERED_SQL.format(table=table, recovered=_RECOVERED_LINES)).fetchall()
     return len(lines)

@@ -45,6 +45,7 @@ LINES_SCHEMA = pa.schema([("line_no", pa.int64()), ("line", pa.large_string()), 
 # (and than DuckDB's own gzip reader) on a thread of its own, a block of valid UTF-8 becomes an Arrow
 # string column without a per-line Python object, and DuckDB parses the blocks on all its threads.
 _BLOCK_BYTES = 16 << 20
+_CHUNK_BATCHES = 8  # blocks parsed per DuckDB statement: work for all its threads
 _NEWLINE = ord("\n")
 _GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_READ_ERRORS = (EOFError, zlib.error, isal_zlib.error, gzip.BadGzipFile)
@@ -79,8 +80,9 @@ def _materialize_file_lines(
 ) -> None:
     try:
         with _open_binary(path, compressed) as stream:
-            materialize_line_batches(con, _read_ahead(text_line_batches(stream, encoding)), target, parse_sql, path)
-    except _GZIP_READ_ERRORS as error:  # raised again when the reader thread is closed
+            batches = _read_ahead(text_line_batches(stream, encoding), depth=_CHUNK_BATCHES)
+            materialize_line_batches(con, batches, target, parse_sql)
+    except _GZIP_READ_ERRORS as error:
         raise _corrupt_gzip(path, error) from error
 
 
@@ -92,9 +94,8 @@ def _open_binary(path: Path, compressed: bool) -> AbstractContextManager[BinaryI
 def _read_ahead(batches: Iterator[pa.RecordBatch], depth: int = 4) -> Iterator[pa.RecordBatch]:
     """`batches`, produced up to `depth` ahead on a thread of their own.
 
-    DuckDB pulls an Arrow stream from one thread at a time; splitting lines on that thread would keep
-    its other threads waiting instead of parsing. The producer is stopped and joined before this
-    generator finishes, so the stream it reads can be closed right after.
+    So the next chunk is inflated and split while DuckDB parses the current one. The producer is
+    stopped and joined before this generator finishes, so the stream it reads can be closed right after.
     """
     ready: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(depth)
     stop = threading.Event()
@@ -130,29 +131,33 @@ def _read_ahead(batches: Iterator[pa.RecordBatch], depth: int = 4) -> Iterator[p
 
 
 def materialize_line_batches(
-    con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBatch], target: str, parse_sql: str, path: Path
+    con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBatch], target: str, parse_sql: str
 ) -> None:
-    """`materialize_lines` over record batches in `LINES_SCHEMA` (a file's blocks, or lines recovered in Python)."""
+    """Create temp table `target` from `parse_sql` over record batches in `LINES_SCHEMA`.
+
+    DuckDB scans an Arrow stream on one thread but an Arrow table on all of them, so the batches are
+    parsed a chunk (a table of a few batches) per statement, in order.
+    """
     view = f"{target}__lines"
-    read_errors: list[Exception] = []
-
-    def recording_read_errors() -> Iterator[pa.RecordBatch]:
-        # DuckDB wraps whatever the batch generator raises in its own error; keep the original.
+    statement = f"CREATE OR REPLACE TEMP TABLE {target} AS " + parse_sql.replace(LINES, view)
+    for chunk in _tables_of(batches, _CHUNK_BATCHES):
+        con.register(view, chunk)
         try:
-            yield from batches
-        except _GZIP_READ_ERRORS as error:
-            read_errors.append(error)
-            raise
+            con.execute(statement).fetchall()
+        finally:
+            con.unregister(view)
+        statement = f"INSERT INTO {target} " + parse_sql.replace(LINES, view)
 
-    con.register(view, pa.RecordBatchReader.from_batches(LINES_SCHEMA, recording_read_errors()))
-    try:
-        _execute_reading(con, path, f"CREATE OR REPLACE TEMP TABLE {target} AS " + parse_sql.replace(LINES, view))
-    except duckdb.Error as error:
-        if read_errors:
-            raise _corrupt_gzip(path, read_errors[0]) from error
-        raise
-    finally:
-        con.unregister(view)
+
+def _tables_of(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.Table]:
+    """`batches` grouped `size` at a time into tables; the last one may be empty, so there is at least one."""
+    chunk: list[pa.RecordBatch] = []
+    for batch in batches:
+        chunk.append(batch)
+        if len(chunk) == size:
+            yield pa.Table.from_batches(chunk, LINES_SCHEMA)
+            chunk = []
+    yield pa.Table.from_batches(chunk, LINES_SCHEMA)
 
 
 def line_batch(line_nos: list[int], lines: list[str], undecodable: list[bool]) -> pa.RecordBatch:
@@ -239,13 +244,6 @@ def is_gzip_source(path: Path) -> bool:
 def _check_gzip_file(path: Path) -> None:
     if not is_gzip_source(path):
         raise SourceFileError(f"{path}: not a gzip file (expected .json.gz, one JSON object per line)")
-
-
-def _execute_reading(con: duckdb.DuckDBPyConnection, path: Path, sql: str) -> None:
-    try:
-        con.execute(sql).fetchall()
-    except (duckdb.IOException, *_GZIP_READ_ERRORS) as error:
-        raise _corrupt_gzip(path, error) from error
 
 
 def _corrupt_gzip(path: Path, error: Exception) -> SourceFileError:
