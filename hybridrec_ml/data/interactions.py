@@ -9,6 +9,7 @@ tie-break follow from those codes directly.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import duckdb
@@ -110,6 +111,22 @@ def build_interactions_5core(con: duckdb.DuckDBPyConnection, k: int = 5) -> Core
         density=interactions / (users * items),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def read_interactions(con: duckdb.DuckDBPyConnection, columns: Sequence[str]) -> pa.Table:
+    """`event_order` and `columns` of `interactions_5core`, in event_order.
+
+    The table is written in that order and DuckDB keeps insertion order, so this reads without a
+    sort and checks the order in one pass; only rows stored in another order get sorted here.
+    """
+    names = dict.fromkeys(["event_order", *columns])
+    if not names.keys() <= schema.INTERACTIONS_5CORE_COLUMNS.keys():
+        raise ValueError(f"{list(columns)} are not all columns of {schema.INTERACTIONS_5CORE}")
+    table = con.sql(f"SELECT {schema.column_list(names)} FROM {schema.INTERACTIONS_5CORE}").to_arrow_table()
+    event_order = table.column("event_order").to_numpy()
+    if np.all(event_order[1:] >= event_order[:-1]):
+        return table
+    return table.take(np.argsort(event_order, kind="stable"))
 
 
 def _sorted_codes(ids: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:

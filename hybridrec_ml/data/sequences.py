@@ -1,7 +1,10 @@
 """Per-interaction history: the user's previous items in `event_order`, capped, oldest first.
 
-One window pass over `interactions_5core`; histories cross split boundaries on purpose (a test
-row's history includes that user's earlier val/test rows), as in docs/architecture.md.
+Computed with numpy from (user_idx, item_idx) in event_order rather than as a window aggregate:
+one sort groups each user's rows, every history is then a slice of that user's item sequence, and
+DuckDB receives the lists as one Arrow list array (offsets + values). Histories cross split
+boundaries on purpose (a test row's history includes that user's earlier val/test rows), as in
+docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -10,25 +13,16 @@ import time
 from dataclasses import asdict, dataclass
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from hybridrec_ml.data import schema
-from hybridrec_ml.data.warehouse import replace_table
+from hybridrec_ml.data.interactions import read_interactions
+from hybridrec_ml.data.warehouse import TableBuild, replace_tables
 
-# The frame ends one row before the current one, so the target and later items can never enter;
-# ORDER BY inside array_agg fixes the list order (a frame alone does not), and an empty frame
-# aggregates to NULL, hence the coalesce.
-_SEQUENCES_SQL = f"""
-SELECT event_order,
-       coalesce(array_agg(item_idx ORDER BY event_order) OVER (
-           PARTITION BY user_idx ORDER BY event_order ROWS BETWEEN $1 PRECEDING AND 1 PRECEDING
-       ), []::INTEGER[])
-FROM {schema.INTERACTIONS_5CORE}
-ORDER BY event_order
-"""
-_STATS_SQL = f"""
-SELECT count(*) FILTER (len(prev_items) = 0), count(*) FILTER (len(prev_items) = $1), avg(len(prev_items))
-FROM {schema.USER_SEQUENCES}
-"""
+_HISTORY_ROWS = "user_sequence_rows"
+_SEQUENCES_SQL = f"SELECT event_order, prev_items FROM {_HISTORY_ROWS}"
+_ROW_BITS = 32  # a row position and an int32 user_idx share one int64 sort key
 
 
 @dataclass(frozen=True)
@@ -49,13 +43,42 @@ def build_user_sequences(con: duckdb.DuckDBPyConnection, max_len: int = 50) -> S
     started = time.perf_counter()
     if max_len < 1:
         raise ValueError(f"max_len must be at least 1, got {max_len}")
-    rows = replace_table(con, schema.USER_SEQUENCES, schema.USER_SEQUENCES_COLUMNS, _SEQUENCES_SQL, [max_len])
-    empty, full, mean_length = con.execute(_STATS_SQL, [max_len]).fetchall()[0]
+    interactions = read_interactions(con, ["user_idx", "item_idx"])
+    histories = _histories(
+        interactions.column("user_idx").to_numpy(), interactions.column("item_idx").to_numpy(), max_len
+    )
+    con.register(_HISTORY_ROWS, pa.table({"event_order": interactions.column("event_order"), "prev_items": histories}))
+    try:
+        (rows,) = replace_tables(
+            con, [TableBuild(schema.USER_SEQUENCES, schema.USER_SEQUENCES_COLUMNS, _SEQUENCES_SQL)]
+        )
+    finally:
+        con.unregister(_HISTORY_ROWS)
+    lengths = np.diff(histories.offsets.to_numpy())
     return SequenceReport(
         rows=rows,
         max_len=max_len,
-        empty_histories=empty,
-        full_histories=full,
-        mean_length=round(float(mean_length or 0.0), 4),
+        empty_histories=int((lengths == 0).sum()),
+        full_histories=int((lengths == max_len).sum()),
+        mean_length=round(int(lengths.sum()) / len(lengths), 4) if len(lengths) else 0.0,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _histories(user: np.ndarray, item: np.ndarray, max_len: int) -> pa.LargeListArray:
+    """Per row (rows in event_order), the item of the same user's previous <= `max_len` rows, oldest first."""
+    n = len(user)
+    # Sorting (user, row) packed into one int64 groups the rows by user, in event_order within a user.
+    by_user = np.sort((user.astype(np.int64) << _ROW_BITS) | np.arange(n)) & ((1 << _ROW_BITS) - 1)
+    grouped_user = user[by_user]
+    first_of_user = np.flatnonzero(np.diff(grouped_user, prepend=grouped_user[:1] - 1))
+    rank = np.arange(n) - np.repeat(first_of_user, np.diff(first_of_user, append=n))
+    lengths = np.empty(n, dtype=np.int64)
+    lengths[by_user] = np.minimum(rank, max_len)
+    starts = np.empty(n, dtype=np.int64)  # where each row's history begins in the grouped order
+    starts[by_user] = np.arange(n) - np.minimum(rank, max_len)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    positions = np.repeat(starts - offsets[:-1], lengths)
+    positions += np.arange(offsets[-1])
+    return pa.LargeListArray.from_arrays(offsets, item[by_user][positions])
