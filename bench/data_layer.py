@@ -21,6 +21,9 @@ from pathlib import Path
 
 import duckdb
 
+# Measure the code of this checkout, whatever an editable install points at.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from hybridrec_ml.data import checks
 from hybridrec_ml.data.amazon2018 import ingest_amazon2018
 from hybridrec_ml.data.bundle_loader import load_training_bundle
