@@ -22,7 +22,7 @@ from hybridrec_ml.data.warehouse import TableBuild, replace_tables
 
 _HISTORY_ROWS = "user_sequence_rows"
 _SEQUENCES_SQL = f"SELECT event_order, prev_items FROM {_HISTORY_ROWS}"
-_ROW_BITS = 32  # a row position and an int32 user_idx share one int64 sort key
+_ROW_BITS = 32  # row positions (< 2**31) share one int64 sort key with an int32 user_idx
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,24 @@ def _histories(user: np.ndarray, item: np.ndarray, max_len: int) -> pa.LargeList
     grouped_user = user[by_user]
     first_of_user = np.flatnonzero(np.diff(grouped_user, prepend=grouped_user[:1] - 1))
     rank = np.arange(n) - np.repeat(first_of_user, np.diff(first_of_user, append=n))
+    grouped_lengths = np.minimum(rank, max_len)
     lengths = np.empty(n, dtype=np.int64)
-    lengths[by_user] = np.minimum(rank, max_len)
+    lengths[by_user] = grouped_lengths
     starts = np.empty(n, dtype=np.int64)  # where each row's history begins in the grouped order
-    starts[by_user] = np.arange(n) - np.minimum(rank, max_len)
+    starts[by_user] = np.arange(n) - grouped_lengths
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    positions = np.repeat(starts - offsets[:-1], lengths)
-    positions += np.arange(offsets[-1])
-    return pa.LargeListArray.from_arrays(offsets, item[by_user][positions])
+    return pa.LargeListArray.from_arrays(offsets, item[by_user][_concatenated_ranges(starts, lengths, offsets)])
+
+
+def _concatenated_ranges(starts: np.ndarray, lengths: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """starts[i], starts[i] + 1, ..., starts[i] + lengths[i] - 1 for every i, concatenated.
+
+    A cumsum of steps of 1 that jump at the first position of each range: one array as long as the
+    output (int32, as row positions are), where repeat + arange would need two int64 ones.
+    """
+    filled = np.flatnonzero(lengths)
+    first = starts[filled]
+    steps = np.ones(offsets[-1], dtype=np.int32)
+    steps[offsets[filled]] = first - np.concatenate(([0], first[:-1] + lengths[filled][:-1] - 1))
+    return np.cumsum(steps, out=steps)
