@@ -23,6 +23,7 @@ from hybridrec_ml.data.warehouse import TableBuild, replace_tables
 _HISTORY_ROWS = "user_sequence_rows"
 _SEQUENCES_SQL = f"SELECT event_order, prev_items FROM {_HISTORY_ROWS}"
 _ROW_BITS = 32  # row positions (< 2**31) share one int64 sort key with an int32 user_idx
+_BLOCK_ROWS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -66,31 +67,51 @@ def build_user_sequences(con: duckdb.DuckDBPyConnection, max_len: int = 50) -> S
 
 
 def _histories(user: np.ndarray, item: np.ndarray, max_len: int) -> pa.LargeListArray:
-    """Per row (rows in event_order), the item of the same user's previous <= `max_len` rows, oldest first."""
+    """Per row (rows in event_order), the item of the same user's previous <= `max_len` rows, oldest first.
+
+    Written to allocate little: faulting in fresh pages cost as much as the arithmetic (perf).
+    """
     n = len(user)
-    # Sorting (user, row) packed into one int64 groups the rows by user, in event_order within a user.
-    by_user = np.sort((user.astype(np.int64) << _ROW_BITS) | np.arange(n)) & ((1 << _ROW_BITS) - 1)
-    grouped_user = user[by_user]
-    first_of_user = np.flatnonzero(np.diff(grouped_user, prepend=grouped_user[:1] - 1))
-    rank = np.arange(n) - np.repeat(first_of_user, np.diff(first_of_user, append=n))
-    grouped_lengths = np.minimum(rank, max_len)
+    rows = np.arange(n)
+    by_user = _grouped_rows(user, rows)
+    grouped_lengths = _rank_in_group(user[by_user], rows)
+    np.minimum(grouped_lengths, max_len, out=grouped_lengths)
     lengths = np.empty(n, dtype=np.int64)
     lengths[by_user] = grouped_lengths
     starts = np.empty(n, dtype=np.int64)  # where each row's history begins in the grouped order
-    starts[by_user] = np.arange(n) - grouped_lengths
+    starts[by_user] = np.subtract(rows, grouped_lengths, out=grouped_lengths)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    return pa.LargeListArray.from_arrays(offsets, item[by_user][_concatenated_ranges(starts, lengths, offsets)])
+    return pa.LargeListArray.from_arrays(offsets, _gather_ranges(item[by_user], starts, lengths, offsets))
 
 
-def _concatenated_ranges(starts: np.ndarray, lengths: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """starts[i], starts[i] + 1, ..., starts[i] + lengths[i] - 1 for every i, concatenated.
+def _grouped_rows(user: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`rows` grouped by user, in event_order within a user: one sort of (user, row) packed into an int64."""
+    key = user.astype(np.int64)
+    key <<= _ROW_BITS
+    key |= rows
+    key.sort()
+    key &= (1 << _ROW_BITS) - 1
+    return key
 
-    A cumsum of steps of 1 that jump at the first position of each range: one array as long as the
-    output (int32, as row positions are), where repeat + arange would need two int64 ones.
+
+def _rank_in_group(grouped: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Per position of `grouped` (equal values adjacent), how many positions of its group come before it."""
+    first = np.zeros(len(grouped), dtype=np.int64)  # position of the group's first element
+    np.multiply(grouped[1:] != grouped[:-1], rows[1:], out=first[1:])
+    np.maximum.accumulate(first, out=first)
+    return np.subtract(rows, first, out=first)
+
+
+def _gather_ranges(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """values[starts[i] : starts[i] + lengths[i]] for every i, concatenated at offsets[i].
+
+    Block by block, so the position arrays stay a few MB and reuse memory rather than fault in new pages.
     """
-    filled = np.flatnonzero(lengths)
-    first = starts[filled]
-    steps = np.ones(offsets[-1], dtype=np.int32)
-    steps[offsets[filled]] = first - np.concatenate(([0], first[:-1] + lengths[filled][:-1] - 1))
-    return np.cumsum(steps, out=steps)
+    out = np.empty(offsets[-1], dtype=values.dtype)
+    for block in range(0, len(starts), _BLOCK_ROWS):
+        rows = slice(block, block + _BLOCK_ROWS)
+        positions = np.repeat(starts[rows] - offsets[:-1][rows] + offsets[block], lengths[rows])
+        positions += np.arange(len(positions))
+        out[offsets[block] : offsets[block] + len(positions)] = values[positions]
+    return out
