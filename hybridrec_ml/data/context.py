@@ -3,6 +3,10 @@
 hour = (ts mod 86400) / 3600, dow = Monday 0 .. Sunday 6; hour_sin/cos = sin/cos(2*pi*hour/24),
 dow_sin/cos = sin/cos(2*pi*dow/7), is_weekend = 1 for dow in {5, 6}. Plain arithmetic on unix
 seconds (1970-01-01 was a Thursday, dow 3) keeps the result independent of the session time zone.
+
+The features depend on ts only through its second of the day and its day of the week, so DuckDB
+evaluates the formulas once per possible value (86400 seconds, 7 days) and numpy looks them up per
+row: the same floats as evaluating them per row, without 27M sin/cos calls.
 """
 
 from __future__ import annotations
@@ -11,34 +15,28 @@ import time
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from hybridrec_ml.data import schema
-from hybridrec_ml.data.warehouse import replace_table
+from hybridrec_ml.data.interactions import read_interactions
+from hybridrec_ml.data.warehouse import TableBuild, replace_tables
 
 SECONDS_PER_DAY = 86400
+_EPOCH_DOW = 3  # 1970-01-01 was a Thursday (Monday = 0)
 
-# Modulo written to floor (DuckDB's % keeps the dividend's sign) so pre-1970 stamps stay correct.
-_CONTEXT_SQL = f"""
-WITH clock AS (
-    SELECT event_order,
-           (ts % {SECONDS_PER_DAY} + {SECONDS_PER_DAY}) % {SECONDS_PER_DAY} AS second_of_day,
-           ts
-    FROM {schema.INTERACTIONS_5CORE}
-), calendar AS (
-    SELECT event_order,
-           second_of_day / 3600.0 AS hour,
-           (((ts - second_of_day) // {SECONDS_PER_DAY} + 3) % 7 + 7) % 7 AS dow
-    FROM clock
-)
-SELECT event_order,
-       sin(2 * pi() * hour / 24)::FLOAT,
-       cos(2 * pi() * hour / 24)::FLOAT,
-       sin(2 * pi() * dow / 7)::FLOAT,
-       cos(2 * pi() * dow / 7)::FLOAT,
-       CASE WHEN dow IN (5, 6) THEN 1.0 ELSE 0.0 END::FLOAT
-FROM calendar
-ORDER BY event_order
+# Per second of the day, then per day of the week: the features in schema.CONTEXT_FEATURE_NAMES order.
+_HOUR_FEATURES_SQL = f"""
+SELECT sin(2 * pi() * hour / 24)::FLOAT, cos(2 * pi() * hour / 24)::FLOAT
+FROM (SELECT range / 3600.0 AS hour FROM range({SECONDS_PER_DAY}))
 """
+_DAY_FEATURES_SQL = """
+SELECT sin(2 * pi() * dow / 7)::FLOAT, cos(2 * pi() * dow / 7)::FLOAT,
+       CASE WHEN dow IN (5, 6) THEN 1.0 ELSE 0.0 END::FLOAT
+FROM (SELECT range AS dow FROM range(7))
+"""
+_CONTEXT_ROWS = "context_feature_rows"
+_CONTEXT_SQL = f"SELECT {schema.column_list(schema.CONTEXT_FEATURES_COLUMNS)} FROM {_CONTEXT_ROWS}"
 _RANGES_SQL = f"""
 SELECT {", ".join(f"min({name}) = max({name})" for name in schema.CONTEXT_FEATURE_NAMES)}
 FROM {schema.CONTEXT_FEATURES}
@@ -63,10 +61,29 @@ class ContextReport:
 def build_context_features(con: duckdb.DuckDBPyConnection) -> ContextReport:
     """Write `context_features`, one row per interaction in `event_order`."""
     started = time.perf_counter()
-    rows = replace_table(con, schema.CONTEXT_FEATURES, schema.CONTEXT_FEATURES_COLUMNS, _CONTEXT_SQL)
+    interactions = read_interactions(con, ["ts"])
+    # Floor division and modulo, so pre-1970 stamps get the right day and second.
+    day, second_of_day = np.divmod(interactions.column("ts").to_numpy(), SECONDS_PER_DAY)
+    dow = (day + _EPOCH_DOW) % 7
+    per_row = [
+        values.to_numpy()[index]
+        for per_value, index in ((_HOUR_FEATURES_SQL, second_of_day), (_DAY_FEATURES_SQL, dow))
+        for values in con.sql(per_value).to_arrow_table().columns
+    ]
+    features = dict(zip(schema.CONTEXT_FEATURE_NAMES, per_row, strict=True))
+    con.register(_CONTEXT_ROWS, pa.table({"event_order": interactions.column("event_order"), **features}))
+    try:
+        (rows,) = replace_tables(
+            con, [TableBuild(schema.CONTEXT_FEATURES, schema.CONTEXT_FEATURES_COLUMNS, _CONTEXT_SQL)]
+        )
+    finally:
+        con.unregister(_CONTEXT_ROWS)
     return ContextReport(
         rows=rows,
-        constant_features=constant_context_features(con),
+        # From the arrays just written rather than a query over the table (see constant_context_features).
+        constant_features=tuple(
+            name for name in schema.CONTEXT_FEATURE_NAMES if rows and features[name].min() == features[name].max()
+        ),
         seconds=round(time.perf_counter() - started, 3),
     )
 

@@ -10,42 +10,28 @@ import time
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from hybridrec_ml.data import schema
-from hybridrec_ml.data.interactions import DataTooSmallError
+from hybridrec_ml.data.interactions import DataTooSmallError, read_interactions
 from hybridrec_ml.data.warehouse import TableBuild, replace_tables
 
 SPLITS = ("train", "val", "test")
 
-# $1 = first val event_order, $2 = first test event_order. Seen-in-train is "the first interaction
-# of that user (item) is in train".
+_SPLIT_ROWS = "temporal_split_rows"
+# $1 = first val event_order, $2 = first test event_order. The seen-in-train flags come from numpy.
 _SPLIT_SQL = f"""
-WITH user_first AS (
-    SELECT user_idx, min(event_order) AS first_event FROM {schema.INTERACTIONS_5CORE} GROUP BY user_idx
-), item_first AS (
-    SELECT item_idx, min(event_order) AS first_event FROM {schema.INTERACTIONS_5CORE} GROUP BY item_idx
-)
-SELECT i.event_order, i.user_idx, i.item_idx, i.ts,
-       CASE WHEN i.event_order < $1 THEN 'train' WHEN i.event_order < $2 THEN 'val' ELSE 'test' END,
-       u.first_event < $1,
-       it.first_event < $1
-FROM {schema.INTERACTIONS_5CORE} AS i
-JOIN user_first AS u ON u.user_idx = i.user_idx
-JOIN item_first AS it ON it.item_idx = i.item_idx
-ORDER BY i.event_order
+SELECT event_order, user_idx, item_idx, ts,
+       CASE WHEN event_order < $1 THEN 'train' WHEN event_order < $2 THEN 'val' ELSE 'test' END,
+       user_in_train, item_in_train
+FROM {_SPLIT_ROWS}
 """
 _BOUNDARIES_SQL = f"""
 SELECT CASE event_order WHEN $1 THEN 'val' ELSE 'test' END, event_order, ts
 FROM {schema.INTERACTIONS_5CORE}
 WHERE event_order IN ($1, $2)
 ORDER BY event_order
-"""
-_COUNT_SQL = f"SELECT count(*) FROM {schema.INTERACTIONS_5CORE}"
-_STATS_SQL = f"""
-SELECT split, count(*), count(*) FILTER (NOT user_in_train), count(*) FILTER (NOT item_in_train),
-       min(ts), max(ts), count(DISTINCT user_idx), count(DISTINCT item_idx)
-FROM {schema.TEMPORAL_SPLIT}
-GROUP BY split
 """
 
 
@@ -78,7 +64,8 @@ def build_temporal_split(
     started = time.perf_counter()
     if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-9:
         raise ValueError(f"fractions must be three positive shares summing to 1, got {fractions}")
-    n = con.execute(_COUNT_SQL).fetchall()[0][0]
+    interactions = read_interactions(con, ["user_idx", "item_idx", "ts"])
+    n = interactions.num_rows
     # The epsilon keeps e.g. 20 * 0.7 from flooring to 13 through binary rounding.
     val_start = int(n * fractions[0] + 1e-9)
     test_start = int(n * (fractions[0] + fractions[1]) + 1e-9)
@@ -86,25 +73,44 @@ def build_temporal_split(
         raise DataTooSmallError(
             f"{n} interactions cannot be split {fractions} with every split non-empty: use more data"
         )
-    replace_tables(
-        con,
-        [
-            TableBuild(schema.TEMPORAL_SPLIT, schema.TEMPORAL_SPLIT_COLUMNS, _SPLIT_SQL, [val_start, test_start]),
-            TableBuild(schema.SPLIT_BOUNDARIES, schema.SPLIT_BOUNDARIES_COLUMNS, _BOUNDARIES_SQL, [val_start, test_start]),
-        ],
+    event_order, user, item, ts = (interactions.column(name).to_numpy() for name in interactions.column_names)
+    # Rows are in event_order, so each split is one slice of them.
+    bounds = [0, *np.searchsorted(event_order, [val_start, test_start]).tolist(), n]
+    slices = {split: slice(bounds[i], bounds[i + 1]) for i, split in enumerate(SPLITS)}
+    # Seen in train: the user (item) has a row before the first val event.
+    user_in_train = _seen(user, slices["train"])[user]
+    item_in_train = _seen(item, slices["train"])[item]
+    frame = interactions.append_column("user_in_train", pa.array(user_in_train)).append_column(
+        "item_in_train", pa.array(item_in_train)
     )
-    stats = {split: values for split, *values in con.execute(_STATS_SQL).fetchall()}
-
-    def per_split(position: int, splits: tuple[str, ...] = SPLITS) -> dict[str, int]:
-        return {split: stats[split][position] for split in splits}
-
+    con.register(_SPLIT_ROWS, frame)
+    try:
+        replace_tables(
+            con,
+            [
+                TableBuild(schema.TEMPORAL_SPLIT, schema.TEMPORAL_SPLIT_COLUMNS, _SPLIT_SQL, [val_start, test_start]),
+                TableBuild(
+                    schema.SPLIT_BOUNDARIES, schema.SPLIT_BOUNDARIES_COLUMNS, _BOUNDARIES_SQL, [val_start, test_start]
+                ),
+            ],
+        )
+    finally:
+        con.unregister(_SPLIT_ROWS)
+    evaluated = {split: slices[split] for split in SPLITS[1:]}
     return SplitReport(
-        rows=per_split(0),
-        rows_user_not_in_train=per_split(1, SPLITS[1:]),
-        rows_item_not_in_train=per_split(2, SPLITS[1:]),
-        first_ts=per_split(3),
-        last_ts=per_split(4),
-        users=per_split(5),
-        items=per_split(6),
+        rows={split: rows.stop - rows.start for split, rows in slices.items()},
+        rows_user_not_in_train={split: int((~user_in_train[rows]).sum()) for split, rows in evaluated.items()},
+        rows_item_not_in_train={split: int((~item_in_train[rows]).sum()) for split, rows in evaluated.items()},
+        first_ts={split: int(ts[rows].min()) for split, rows in slices.items()},
+        last_ts={split: int(ts[rows].max()) for split, rows in slices.items()},
+        users={split: int(_seen(user, rows).sum()) for split, rows in slices.items()},
+        items={split: int(_seen(item, rows).sum()) for split, rows in slices.items()},
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _seen(index: np.ndarray, rows: slice) -> np.ndarray:
+    """Per index value (user_idx or item_idx), whether it occurs in `rows`."""
+    seen = np.zeros(int(index.max()) + 1, dtype=bool)
+    seen[index[rows]] = True
+    return seen

@@ -53,3 +53,16 @@ def test_default_cap_keeps_the_fifty_most_recent_items(con):
 def test_max_len_must_be_positive(con):
     with pytest.raises(ValueError, match="max_len must be at least 1"):
         build_user_sequences(con, max_len=0)
+
+
+def test_rows_stored_out_of_event_order_give_the_same_histories(con):
+    rows = [(0, 10), (1, 21), (0, 11), (0, 12), (1, 20)]
+    con.execute(f"CREATE TABLE {schema.INTERACTIONS_5CORE} {schema.ddl(schema.INTERACTIONS_5CORE_COLUMNS)}")
+    con.executemany(
+        f"INSERT INTO {schema.INTERACTIONS_5CORE} VALUES (?, ?, ?, NULL, ?)",
+        [(event_order, user, item, event_order) for event_order, (user, item) in reversed(list(enumerate(rows)))],
+    )
+
+    build_user_sequences(con, max_len=2)
+
+    assert sequences(con) == [(0, []), (1, []), (2, [10]), (3, [10, 11]), (4, [21])]

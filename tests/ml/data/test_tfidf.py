@@ -4,8 +4,9 @@ import duckdb
 import pytest
 
 from hybridrec_ml.data import schema
+from hybridrec_ml.data.ingest_common import SCRIPT_FRAGMENT
 from hybridrec_ml.data.interactions import DataTooSmallError
-from hybridrec_ml.data.tfidf import build_item_tfidf
+from hybridrec_ml.data.tfidf import SCRIPT_KEYWORDS, build_item_tfidf
 
 # Items a..e. d has no metadata row; e has only markup, so no text once it is stripped.
 ITEMS = [
@@ -86,3 +87,9 @@ def test_no_text_at_all_raises_data_too_small(con):
 
     with pytest.raises(DataTooSmallError, match="no item in item_index has text"):
         build_item_tfidf(con)
+
+
+def test_every_script_fragment_alternative_needs_a_keyword():
+    # Text without any SCRIPT_KEYWORDS skips the SCRIPT_FRAGMENT regex, so it must not be able to match.
+    for alternative in SCRIPT_FRAGMENT.split("|"):
+        assert any(keyword in alternative.replace("\\", "") for keyword in SCRIPT_KEYWORDS), alternative
