@@ -1,7 +1,7 @@
 """Reader for Amazon Reviews 2018 files (`*_5.json.gz` reviews, `meta_*.json.gz` metadata).
 
-DuckDB reads and parses the lines; only lines that are not JSON reach Python, where 2014-style
-Python dict literals are recovered with `ast.literal_eval`. No line is dropped silently: each one
+DuckDB parses the lines that `ingest_common` splits; only lines that are not JSON come back to
+Python, where 2014-style Python dict literals are recovered with `ast.literal_eval`. No line is dropped silently: each one
 lands in `raw_reviews` / `raw_items` or in `quarantine` with its line number and a reason.
 """
 
@@ -36,8 +36,8 @@ _ITEM_LINES = "amazon2018_item_lines"
 _RECOVERED_LINES = "amazon2018_recovered_lines"
 
 # The first failing test names the reason; nested CASEs keep string work (trim, ltrim) off the
-# valid lines, which matters at millions of lines per second on a single-threaded gzip scan. JSON is
-# parsed once per line: try() turns a parse error into a NULL extraction.
+# valid lines, which matters at millions of lines per second. JSON is parsed once per line: try()
+# turns a parse error into a NULL extraction.
 
 
 def _unparsed_line(parsed: str) -> str:
