@@ -22,7 +22,8 @@ from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.data.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
-from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS, DEFAULT_SEGMENT_BOUNDS, segment_report
+from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS, DEFAULT_SEGMENT_BOUNDS
+from hybridrec_ml.evaluation.segments import segment_report as segments_of_users  # the asset below has its name
 from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_evaluation, save_evaluation
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.reporting.tables import segment_table
@@ -92,7 +93,7 @@ def segment_report(context: AssetExecutionContext, config: SegmentConfig, store:
     name, seed = variant_and_seed(context.partition_key)
     result = load_evaluation(store.path(*evaluation_path(name, seed)))
     has_gate = VARIANTS[name].has_learned_gate
-    segments = segment_report(
+    segments = segments_of_users(
         result.users, has_gate=has_gate, bounds=tuple(config.bounds), collapse_threshold=config.collapse_threshold
     )
     alpha_columns = list(ALPHA_COLUMNS)

@@ -53,17 +53,23 @@ def test_report_holds_the_evaluation_numbers(env_with_data):
     parser.feed(html)
     assert parser.open == [] and parser.script_sources == []  # valid nesting, plotly.js inlined: opens offline
     store = env_with_data.resources["store"]
+    names = ("test_full_all_ndcg_at_10", "test_full_warm_ndcg_at_10", "test_sampled_all_ndcg_at_10",
+             "test_sampled_warm_ndcg_at_10", "test_per_user_all_ndcg_at_10", "test_per_user_warm_ndcg_at_10")  # fmt: skip
     for variant in VARIANTS:
         stored = load_evaluation(store.path(*evaluation_path(variant, 42)))
-        assert stored.sampled.metrics["ndcg@10"] == evaluations[variant]["test_sampled_ndcg_at_10"]
-        assert stored.full.metrics["ndcg@10"] == evaluations[variant]["test_full_ndcg_at_10"]
+        users = stored.users
+        assert evaluations[variant]["users_all"] == len(users) > evaluations[variant]["users_warm"] > 0  # cold users in
+        assert users["full:ndcg@10"].mean() == evaluations[variant]["test_full_all_ndcg_at_10"]
+        assert stored.per_user.metrics["ndcg@10"] == evaluations[variant]["test_per_user_all_ndcg_at_10"]
         row = next(line for line in metadata["main_table"].splitlines() if line.startswith(f"| {variant} |"))
         cells = [cell.strip() for cell in row.strip("|").split("|")]
-        assert cells[2].startswith(f"{evaluations[variant]['test_sampled_ndcg_at_10']:.4f}")
-        assert cells[4].startswith(f"{evaluations[variant]['test_full_ndcg_at_10']:.4f}")
-        assert f"{evaluations[variant]['test_full_ndcg_at_10']:.4f}" in html
+        for cell, name in zip(cells[2:8], names):  # the main table's six columns, in order
+            assert cell.startswith(f"{evaluations[variant][name]:.4f}")
+        assert f"{evaluations[variant]['test_full_all_ndcg_at_10']:.4f}" in html
         logged = env_with_data.tracker.client().get_run(mlflow_runs[variant]).data.metrics
-        for name in ("test_sampled_ndcg_at_10", "test_full_ndcg_at_10", "test_full_recall_at_10"):
+        for name in names:
             assert logged[name] == evaluations[variant][name]  # UI metadata, MLflow and the report: one number
-    assert re.search(r"no_attention \| 1 \|.*\(0\.333, 0\.333, 0\.333\)", metadata["main_table"])
+    assert metadata["summary"].startswith("### What was run\n- Source: synthetic, scale tiny;")
+    assert "<h2>Summary</h2>" in html and html.index("<h2>Summary</h2>") < html.index("<h2>Main results: NDCG@10</h2>")
+    assert re.search(r"no_attention \| 1 \|.*\(0\.333, 0\.333, 0\.333\) \| n/a \(no learned gate\) \|", metadata["main_table"])
     assert np.isfinite(evaluations["v1"]["test_alpha_static"])
