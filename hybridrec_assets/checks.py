@@ -8,7 +8,7 @@ import warnings
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue, PreviewWarning
 
 from hybridrec_assets.partitions import RUN_PARTITIONS
-from hybridrec_ml.data.checks import CheckOutcome
+from hybridrec_ml.data.warehouse.checks import CheckOutcome
 
 DEFAULT_COLLAPSE_THRESHOLD = 0.9
 

@@ -24,7 +24,7 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from pydantic import Field
 
-from hybridrec_ml.data.sources import RemoteFile, SyntheticOptions, resolve_source_files, watched_source_files
+from hybridrec_ml.data.sources.registry import RemoteFile, SyntheticOptions, resolve_source_files, watched_source_files
 from hybridrec_ml.training.checkpoint import save_checkpoint
 
 

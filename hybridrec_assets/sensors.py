@@ -15,7 +15,7 @@ from dagster import (
 from hybridrec_assets.assets.ingest import SOURCE_KEY
 from hybridrec_assets.jobs import data_job
 from hybridrec_assets.resources import DataSource
-from hybridrec_ml.data import fingerprints
+from hybridrec_ml.data.sources import fingerprints
 
 
 @sensor(

@@ -17,7 +17,7 @@ from hybridrec_assets.automation import FOLLOW_UPSTREAM
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.data.bundle_loader import load_training_bundle
+from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_evaluation, save_evaluation
 from hybridrec_ml.models.factory import build_model

@@ -5,7 +5,7 @@ from pydantic import Field
 
 from hybridrec_assets.assets.features import temporal_split
 from hybridrec_assets.resources import ArtifactStore, Warehouse
-from hybridrec_ml.data.recbole_export import export_recbole
+from hybridrec_ml.data.transforms.recbole_export import export_recbole
 
 
 class RecBoleConfig(Config):

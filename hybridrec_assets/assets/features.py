@@ -7,19 +7,19 @@ from pydantic import Field
 from hybridrec_assets.assets.ingest import WRITER_POOL
 from hybridrec_assets.checks import check_result
 from hybridrec_assets.resources import Warehouse
-from hybridrec_ml.data.bundle_loader import load_evaluation_rows
-from hybridrec_ml.data.checks import (
+from hybridrec_ml.tensors.bundle_loader import load_evaluation_rows
+from hybridrec_ml.data.warehouse.checks import (
     check_context_not_constant,
     check_indices_consistent,
     check_k_core,
     check_no_time_leakage,
     check_sequences_causal,
 )
-from hybridrec_ml.data.context import build_context_features
-from hybridrec_ml.data.interactions import build_interactions_5core
-from hybridrec_ml.data.sequences import build_user_sequences
-from hybridrec_ml.data.split import build_temporal_split
-from hybridrec_ml.data.tfidf import build_item_tfidf
+from hybridrec_ml.data.transforms.context import build_context_features
+from hybridrec_ml.data.transforms.interactions import build_interactions_5core
+from hybridrec_ml.data.transforms.sequences import build_user_sequences
+from hybridrec_ml.data.transforms.split import build_temporal_split
+from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
 from hybridrec_ml.evaluation.negatives import draw_split_negatives, store_eval_negatives
 
 COMMON = {"group_name": "data", "pool": WRITER_POOL, "kinds": {"duckdb"}}

@@ -4,8 +4,8 @@
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from hybridrec_assets.resources import DataSource, Warehouse
-from hybridrec_ml.data.fingerprints import content_key, hash_files
-from hybridrec_ml.data.sources import ingest_source
+from hybridrec_ml.data.sources.fingerprints import content_key, hash_files
+from hybridrec_ml.data.sources.registry import ingest_source
 
 WRITER_POOL = "duckdb_writer"
 SOURCE_KEY = "source_key"  # raw_reviews metadata: content key of the local input files this ingest read

@@ -6,9 +6,9 @@ from hybridrec_assets.assets.evaluation import evaluation, evaluation_path
 from hybridrec_assets.automation import REPORT_WHEN_EVALUATIONS_SETTLE
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
-from hybridrec_ml.data import schema
-from hybridrec_ml.data.context_buckets import planted_mechanism_shares
-from hybridrec_ml.data.warehouse import table_exists
+from hybridrec_ml.data.warehouse import schema
+from hybridrec_ml.data.transforms.context_buckets import planted_mechanism_shares
+from hybridrec_ml.data.warehouse.tables import table_exists
 from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
 from hybridrec_ml.reporting.results_report import build_results_report
 

@@ -15,7 +15,7 @@ from hybridrec_assets.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result,
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_ml.config import VARIANTS, VariantConfig
-from hybridrec_ml.data.bundle_loader import load_training_bundle
+from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.protocols import make_validator
 from hybridrec_ml.training.trainer import EpochStats, train

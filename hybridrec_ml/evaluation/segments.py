@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from hybridrec_ml.config import ALL_COMPONENTS
-from hybridrec_ml.data.context_buckets import CONTEXT_BUCKETS, bucket_of_context
+from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS, bucket_of_context
 from hybridrec_ml.evaluation.metrics import ndcg_at_k, recall_at_k
 from hybridrec_ml.evaluation.protocols import EvalResult
 

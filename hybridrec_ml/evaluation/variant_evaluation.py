@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.data.bundle import TrainingBundle
+from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.evaluation.protocols import EvalResult, evaluate_full, evaluate_sampled
 from hybridrec_ml.evaluation.segments import DEFAULT_SEGMENT_BOUNDS, alpha_by_context_bucket, segment_report
 from hybridrec_ml.models.base import Recommender

@@ -1,6 +1,6 @@
 """The one interface every model implements (RecBole-style): trainer and evaluator never look inside.
 
-A `Batch` carries the query side of B interactions (user, context, history); candidates are item
+A `Batch` (hybridrec_ml.tensors) carries the query side of B interactions (user, context, history); candidates are item
 indices to score for each row. The same call serves training (positive + sampled negatives),
 sampled evaluation (positive + 99 stored negatives) and full ranking (item chunks of the catalogue).
 """
@@ -12,16 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class Batch:
-    user: torch.Tensor  # int64 [B]
-    context: torch.Tensor  # float32 [B, context_dim]
-    history: torch.Tensor  # int64 [B, L]: previous item_idx + 1, oldest first, 0 = padding on the right
-    history_len: torch.Tensor  # int64 [B]: number of real entries in each history row
-
-    def to(self, device: torch.device | str) -> Batch:
-        return Batch(*(t.to(device, non_blocking=True) for t in (self.user, self.context, self.history, self.history_len)))
+from hybridrec_ml.tensors.batch import Batch
 
 
 @dataclass(frozen=True)

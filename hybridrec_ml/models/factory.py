@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hybridrec_ml.config import VariantConfig
-from hybridrec_ml.data.bundle import TrainingBundle
+from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.models.base import Recommender
 from hybridrec_ml.models.baselines.bpr_mf import BPRMF
 from hybridrec_ml.models.baselines.pop import Popularity

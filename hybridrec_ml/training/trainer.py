@@ -20,8 +20,8 @@ from typing import Any
 import torch
 
 from hybridrec_ml.config import ALL_COMPONENTS, VariantConfig
-from hybridrec_ml.data.batching import make_batch
-from hybridrec_ml.data.bundle import TrainingBundle
+from hybridrec_ml.tensors.batching import make_batch
+from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.models.base import Recommender
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.training.checkpoint import load_checkpoint, save_checkpoint

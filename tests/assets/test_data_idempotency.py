@@ -3,7 +3,7 @@
 import duckdb
 from dagster import AssetSelection
 
-from hybridrec_ml.data import schema
+from hybridrec_ml.data.warehouse import schema
 from tests.assets.conftest import make_env
 
 # Every table the data group writes: all the names declared in `schema`.

@@ -27,10 +27,10 @@ import duckdb
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, AssetSelection
 
-from hybridrec_ml.data import schema
-from hybridrec_ml.data.fingerprints import content_key, hash_files
-from hybridrec_ml.data.synthetic import SyntheticScale, generate_synthetic
-from hybridrec_ml.data.warehouse import table_exists
+from hybridrec_ml.data.warehouse import schema
+from hybridrec_ml.data.sources.fingerprints import content_key, hash_files
+from hybridrec_ml.data.synthetic.generator import SyntheticScale, generate_synthetic
+from hybridrec_ml.data.warehouse.tables import table_exists
 from tests.assets.conftest import Env, make_env
 from tests.source_formats import amazon2023_item, amazon2023_review, ml100k_item
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hybridrec_ml.data.context_buckets import CONTEXT_BUCKETS
+from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS
 from hybridrec_ml.evaluation.protocols import EvalResult
 from hybridrec_ml.evaluation.segments import (
     ALPHA_COLUMNS,

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.data.batching import make_batch
+from hybridrec_ml.tensors.batching import make_batch
 from hybridrec_ml.models.baselines.bpr_mf import BPRMF
 from hybridrec_ml.models.baselines.pop import Popularity
 from hybridrec_ml.models.factory import build_model
