@@ -23,7 +23,7 @@ from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.evaluation.protocols import EvalResult, evaluate_full, evaluate_sampled
 from hybridrec_ml.evaluation.segments import DEFAULT_SEGMENT_BOUNDS, alpha_by_context_bucket, segment_report
 from hybridrec_ml.models.base import Recommender
-from hybridrec_ml.reporting.tables import VariantRunResult
+from hybridrec_ml.evaluation.run_result import VariantRunResult
 
 
 @dataclass(frozen=True, eq=False)

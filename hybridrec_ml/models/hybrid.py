@@ -19,7 +19,7 @@ from hybridrec_ml.models.content import ContentMLP
 from hybridrec_ml.models.dynamic import DynamicGRU
 from hybridrec_ml.models.gate import ContextGate
 from hybridrec_ml.models.static import StaticNCF
-from hybridrec_ml.training.regularizers import load_balance, mean_negative_entropy
+from hybridrec_ml.models.regularizers import load_balance, mean_negative_entropy
 
 # items per forward pass when the whole catalogue's item sides are computed for evaluation
 CATALOGUE_CHUNK = 16384
