@@ -8,9 +8,8 @@ import warnings
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue, PreviewWarning
 
 from hybridrec_assets.partitions import RUN_PARTITIONS
+from hybridrec_ml.config import ALPHA_COLUMNS
 from hybridrec_ml.data.warehouse.checks import CheckOutcome
-
-DEFAULT_COLLAPSE_THRESHOLD = 0.9
 
 
 def check_result(name: str, outcome: CheckOutcome) -> AssetCheckResult:
@@ -63,9 +62,7 @@ def collapse_result(
         ),
         metadata={
             "applicable": True,
-            "alpha_static": alpha_mean[0],
-            "alpha_dynamic": alpha_mean[1],
-            "alpha_content": alpha_mean[2],
+            **dict(zip(ALPHA_COLUMNS, alpha_mean)),
             "max_alpha_mean": largest,
             "threshold": threshold,
             "scope": MetadataValue.text(scope),

@@ -12,11 +12,11 @@ from hybridrec_assets.assets.training import (
     summary_path,
     trained_model,
 )
-from hybridrec_assets.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
+from hybridrec_assets.checks import collapse_result, collapse_spec
 from hybridrec_assets.automation import FOLLOW_UPSTREAM
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
-from hybridrec_ml.config import VARIANTS
+from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD, VARIANTS
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_evaluation, save_evaluation
@@ -78,7 +78,7 @@ def segment_report(context: AssetExecutionContext, config: SegmentConfig, store:
     name, seed = variant_and_seed(context.partition_key)
     result = load_evaluation(store.path(*evaluation_path(name, seed)))
     segments = result.segments
-    alpha_columns = ["alpha_static", "alpha_dynamic", "alpha_content"]
+    alpha_columns = list(ALPHA_COLUMNS)
     has_gate = VARIANTS[name].has_learned_gate
     populated = segments[segments["n_rows"] > 0]
     worst = populated.loc[populated[alpha_columns].max(axis=1).idxmax()] if has_gate and len(populated) else None

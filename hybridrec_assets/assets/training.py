@@ -11,17 +11,17 @@ from pydantic import Field
 
 from hybridrec_assets.assets.features import context_features, eval_negatives, item_tfidf, user_sequences
 from hybridrec_assets.automation import RETRAIN_ON_NEW_DATA
-from hybridrec_assets.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
+from hybridrec_assets.checks import collapse_result, collapse_spec
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
-from hybridrec_ml.config import VARIANTS, VariantConfig
+from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD, VARIANTS, VariantConfig
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.protocols import make_validator
 from hybridrec_ml.training.trainer import EpochStats, train
 
 GATE_CHECK = "gate_not_collapsed"
-EPOCH_CURVES = {"loss", "val_ndcg_at_10", "samples_per_s", "alpha_static", "alpha_dynamic", "alpha_content", "max_alpha_mean"}
+EPOCH_CURVES = {"loss", "val_ndcg_at_10", "samples_per_s", *ALPHA_COLUMNS, "max_alpha_mean"}
 
 
 class LossKind(Enum):
@@ -105,7 +105,7 @@ def trained_model(
         def log_epoch(stats: EpochStats) -> None:  # one point per epoch of each of EPOCH_CURVES
             metrics = {"loss": stats.loss, "val_ndcg_at_10": stats.val_ndcg_at_10, "samples_per_s": stats.samples_per_s}
             if stats.alpha_mean is not None:
-                metrics |= dict(zip(("alpha_static", "alpha_dynamic", "alpha_content"), stats.alpha_mean))
+                metrics |= dict(zip(ALPHA_COLUMNS, stats.alpha_mean))
                 metrics["max_alpha_mean"] = stats.max_alpha_mean
             run.log_metrics(metrics | {f"reg_{k}": v for k, v in stats.regularizers.items()}, step=stats.epoch)
             context.log.info(f"{name} seed {seed} epoch {stats.epoch}: loss {stats.loss:.4f} val NDCG@10 {stats.val_ndcg_at_10:.4f}")

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hybridrec_ml.config import VARIANTS
+from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD, gate_can_collapse
 from hybridrec_ml.evaluation.run_result import VariantRunResult
-from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD
 from hybridrec_ml.evaluation.significance import mean_ci, paired_test
 
 PROTOCOLS: tuple[str, ...] = ("sampled", "full")
@@ -84,11 +83,6 @@ def _format_alpha(alpha: tuple[float, ...] | None) -> str:
     return "—" if alpha is None else "(" + ", ".join(f"{a:.3f}" for a in alpha) + ")"
 
 
-def _has_gate(variant: str) -> bool:
-    """Only a learned gate can collapse; fixed fusions (no_attention, single components) are by design."""
-    return VARIANTS[variant].has_learned_gate if variant in VARIANTS else True
-
-
 def main_table(
     frame: pd.DataFrame,
     variants: Sequence[str] | None = None,
@@ -102,7 +96,7 @@ def main_table(
     rows = []
     for variant in _variants(frame, variants):
         alpha = _mean_alpha(frame, variant)
-        collapsed = alpha is not None and max(alpha) > collapse_threshold and _has_gate(variant)
+        collapsed = alpha is not None and max(alpha) > collapse_threshold and gate_can_collapse(variant)
         rows.append(
             [
                 variant,

@@ -15,11 +15,11 @@ import torch
 from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.tensors.bundle import EvaluationRows, InteractionSet, SparseRows, TrainingBundle
 
-SPLITS = ("train", "val", "test")
 
 # The evaluation policy, shared by both loaders: every train row plus the val/test rows whose user
 # has a training interaction, grouped by split and ordered by event_order within each split.
-_SPLIT_CODE = "CASE s.split WHEN 'train' THEN 0 WHEN 'val' THEN 1 WHEN 'test' THEN 2 END::TINYINT"
+_SPLIT_WHENS = " ".join(f"WHEN '{name}' THEN {code}" for code, name in enumerate(schema.SPLITS))
+_SPLIT_CODE = f"CASE s.split {_SPLIT_WHENS} END::TINYINT"
 _KEPT = "(s.split = 'train' OR s.user_in_train)"
 
 # The history is cut to the last `max_history` entries here so that nothing longer is ever materialised.
@@ -59,8 +59,8 @@ def load_training_bundle(con: duckdb.DuckDBPyConnection, max_history: int = 50) 
     table = con.sql(_INTERACTIONS_SQL, params={"max_history": max_history}).to_arrow_table()
     expected = dict(con.execute(_EXPECTED_ROWS_SQL).fetchall())
     split_code = table.column("split_code").to_numpy()
-    counts = np.bincount(split_code, minlength=len(SPLITS))
-    for code, name in enumerate(SPLITS):
+    counts = np.bincount(split_code, minlength=len(schema.SPLITS))
+    for code, name in enumerate(schema.SPLITS):
         if counts[code] != expected.get(name, 0):
             raise ValueError(
                 f"{name}: {expected.get(name, 0)} rows in {schema.TEMPORAL_SPLIT} but {counts[code]} with context "
@@ -78,7 +78,7 @@ def load_training_bundle(con: duckdb.DuckDBPyConnection, max_history: int = 50) 
 
     bounds = np.concatenate([[0], np.cumsum(counts)])
     splits = {}
-    for code, name in enumerate(SPLITS):
+    for code, name in enumerate(schema.SPLITS):
         lo, hi = int(bounds[code]), int(bounds[code + 1])
         ptr = history_ptr[lo : hi + 1]
         splits[name] = InteractionSet(

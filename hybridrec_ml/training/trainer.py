@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from hybridrec_ml.config import ALL_COMPONENTS, VariantConfig
+from hybridrec_ml.config import ALL_COMPONENTS, ALPHA_COLUMNS, VariantConfig
 from hybridrec_ml.tensors.batching import make_batch
 from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.models.base import Recommender
@@ -68,7 +68,7 @@ class TrainResult:
         if self.best_epoch:
             best = self.history[self.best_epoch - 1]
             if best.alpha_mean is not None:
-                summary |= {f"alpha_{name}": value for name, value in zip(ALL_COMPONENTS, best.alpha_mean)}
+                summary |= dict(zip(ALPHA_COLUMNS, best.alpha_mean))
                 summary["max_alpha_mean"] = max(best.alpha_mean)
             summary |= {f"{name}_term": value for name, value in best.regularizers.items()}
         return summary

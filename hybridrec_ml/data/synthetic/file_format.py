@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain, product
@@ -23,6 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from hybridrec_ml.atomic import temp_file_beside
+from hybridrec_ml.data.unix_time import SECONDS_PER_DAY
 
 if TYPE_CHECKING:
     from hybridrec_ml.data.synthetic.generator import SyntheticWorld
@@ -374,9 +375,9 @@ def review_blocks(
         np.array(['"verified": false, ', '"verified": true, '], dtype=object),
         (rng.random(n) < _VERIFIED_SHARE).astype(np.int64),
     )
-    day = ts // 86_400
+    day = ts // SECONDS_PER_DAY
     first_day = int(day.min())
-    dates = [datetime.fromtimestamp(86_400 * d, UTC) for d in range(first_day, int(day.max()) + 1)]
+    dates = [datetime.fromtimestamp(SECONDS_PER_DAY * d, UTC) for d in range(first_day, int(day.max()) + 1)]
     review_time = (
         np.array([f'"reviewTime": "{d:%m} {d.day}, {d.year}", ' for d in dates], dtype=object),
         day - first_day,
@@ -519,26 +520,18 @@ def write_gzip_temp(final: Path, blocks: Iterable[str]) -> Path:
     The gzip header carries no file name or mtime, so equal text gives equal bytes. A helper
     thread compresses one block while the next is built (zlib releases the GIL).
     """
-    handle, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
-    temp = Path(name)
-    try:
-        os.fchmod(handle, 0o644)  # mkstemp's 0600 would make the data files private to this user
-        with os.fdopen(handle, "wb") as raw:
-            with (
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as packed,
-                ThreadPoolExecutor(max_workers=1) as compressor,
-            ):
-                pending: Future[int] | None = None
-                for block in blocks:
-                    data = block.encode()
-                    if pending is not None:
-                        pending.result()
-                    pending = compressor.submit(packed.write, data)
-                if pending is not None:
-                    pending.result()
-            raw.flush()
-            os.fsync(raw.fileno())
-        return temp
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    # 0644: mkstemp's 0600 would make the data files private to this user
+    with (
+        temp_file_beside(final, mode=0o644) as (raw, temp),
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as packed,
+        ThreadPoolExecutor(max_workers=1) as compressor,
+    ):
+        pending: Future[int] | None = None
+        for block in blocks:
+            data = block.encode()
+            if pending is not None:
+                pending.result()
+            pending = compressor.submit(packed.write, data)
+        if pending is not None:
+            pending.result()
+    return temp

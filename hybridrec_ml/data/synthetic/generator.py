@@ -39,7 +39,8 @@ import numpy as np
 
 from hybridrec_ml.config import ALL_COMPONENTS
 from hybridrec_ml.data.warehouse import schema
-from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS, SECONDS_PER_DAY, bucket_of_timestamp
+from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS, bucket_of_timestamp
+from hybridrec_ml.data.unix_time import SECONDS_PER_DAY
 from hybridrec_ml.data.synthetic.file_format import (
     GROUND_TRUTH_HEADER,
     ground_truth_blocks,

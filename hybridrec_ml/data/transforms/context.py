@@ -15,15 +15,13 @@ import time
 from dataclasses import dataclass
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.transforms.interactions import read_interactions
+from hybridrec_ml.data.unix_time import SECONDS_PER_DAY, weekday_and_second_of_day
+from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import TableBuild, replace_tables
 
-SECONDS_PER_DAY = 86400
-_EPOCH_DOW = 3  # 1970-01-01 was a Thursday (Monday = 0)
 
 # Per second of the day, then per day of the week: the features in schema.CONTEXT_FEATURE_NAMES order.
 _HOUR_FEATURES_SQL = f"""
@@ -63,8 +61,7 @@ def build_context_features(con: duckdb.DuckDBPyConnection) -> ContextReport:
     started = time.perf_counter()
     interactions = read_interactions(con, ["ts"])
     # Floor division and modulo, so pre-1970 stamps get the right day and second.
-    day, second_of_day = np.divmod(interactions.column("ts").to_numpy(), SECONDS_PER_DAY)
-    dow = (day + _EPOCH_DOW) % 7
+    dow, second_of_day = weekday_and_second_of_day(interactions.column("ts").to_numpy())
     per_row = [
         values.to_numpy()[index]
         for per_value, index in ((_HOUR_FEATURES_SQL, second_of_day), (_DAY_FEATURES_SQL, dow))

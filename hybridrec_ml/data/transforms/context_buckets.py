@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from hybridrec_ml.config import ALL_COMPONENTS
+from hybridrec_ml.data.unix_time import SECONDS_PER_DAY, SECONDS_PER_WEEK, weekday_and_second_of_day
 from hybridrec_ml.data.warehouse import schema
 
 if TYPE_CHECKING:
@@ -25,9 +26,6 @@ WEEKDAY_DAYTIME, WEEKDAY_EVENING_NIGHT, WEEKEND = range(len(CONTEXT_BUCKETS))
 DAYTIME_START_HOUR = 8  # weekday daytime is [08:00, 18:00) UTC
 DAYTIME_END_HOUR = 18
 
-SECONDS_PER_DAY = 86_400
-_SECONDS_PER_WEEK = 7 * SECONDS_PER_DAY
-_EPOCH_DOW = 3  # 1970-01-01 was a Thursday (Monday = 0)
 _HOUR_SIN = schema.CONTEXT_FEATURE_NAMES.index("hour_sin")
 _HOUR_COS = schema.CONTEXT_FEATURE_NAMES.index("hour_cos")
 _IS_WEEKEND = schema.CONTEXT_FEATURE_NAMES.index("is_weekend")
@@ -35,7 +33,7 @@ _IS_WEEKEND = schema.CONTEXT_FEATURE_NAMES.index("is_weekend")
 # Interactions per (hour of the week counted from the epoch's Thursday 00:00, mechanism): the
 # bucket is constant within each such hour, so ~170 x 3 rows reach Python whatever the data size.
 _SHARES_SQL = f"""
-SELECT ((ts % {_SECONDS_PER_WEEK} + {_SECONDS_PER_WEEK}) % {_SECONDS_PER_WEEK}) // 3600 AS hour_of_week,
+SELECT ((ts % {SECONDS_PER_WEEK} + {SECONDS_PER_WEEK}) % {SECONDS_PER_WEEK}) // 3600 AS hour_of_week,
        mechanism,
        count(*) AS interactions
 FROM {schema.GROUND_TRUTH}
@@ -45,8 +43,8 @@ GROUP BY hour_of_week, mechanism
 
 def bucket_of_timestamp(ts: np.ndarray) -> np.ndarray:
     """Bucket id (int8) of each unix timestamp in seconds, UTC."""
-    day, second_of_day = np.divmod(np.asarray(ts, dtype=np.int64), SECONDS_PER_DAY)
-    weekend = (day + _EPOCH_DOW) % 7 >= 5
+    dow, second_of_day = weekday_and_second_of_day(np.asarray(ts, dtype=np.int64))
+    weekend = dow >= 5
     return _bucket(second_of_day, weekend)
 
 

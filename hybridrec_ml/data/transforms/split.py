@@ -17,8 +17,6 @@ from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.transforms.interactions import DataTooSmallError, read_interactions
 from hybridrec_ml.data.warehouse.tables import TableBuild, replace_tables
 
-SPLITS = ("train", "val", "test")
-
 _SPLIT_ROWS = "temporal_split_rows"
 # $1 = first val event_order, $2 = first test event_order. The seen-in-train flags come from numpy.
 _SPLIT_SQL = f"""
@@ -76,7 +74,7 @@ def build_temporal_split(
     event_order, user, item, ts = (interactions.column(name).to_numpy() for name in interactions.column_names)
     # Rows are in event_order, so each split is one slice of them.
     bounds = [0, *np.searchsorted(event_order, [val_start, test_start]).tolist(), n]
-    slices = {split: slice(bounds[i], bounds[i + 1]) for i, split in enumerate(SPLITS)}
+    slices = {split: slice(bounds[i], bounds[i + 1]) for i, split in enumerate(schema.SPLITS)}
     # Seen in train: the user (item) has a row before the first val event.
     user_in_train = _seen(user, slices["train"])[user]
     item_in_train = _seen(item, slices["train"])[item]
@@ -96,7 +94,7 @@ def build_temporal_split(
         )
     finally:
         con.unregister(_SPLIT_ROWS)
-    evaluated = {split: slices[split] for split in SPLITS[1:]}
+    evaluated = {split: slices[split] for split in schema.SPLITS[1:]}
     return SplitReport(
         rows={split: rows.stop - rows.start for split, rows in slices.items()},
         rows_user_not_in_train={split: int((~user_in_train[rows]).sum()) for split, rows in evaluated.items()},

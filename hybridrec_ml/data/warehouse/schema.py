@@ -12,6 +12,7 @@ USER_INDEX = "user_index"
 ITEM_INDEX = "item_index"
 INTERACTIONS_5CORE = "interactions_5core"
 TEMPORAL_SPLIT = "temporal_split"
+SPLITS = ("train", "val", "test")  # values of temporal_split.split, in time order
 SPLIT_BOUNDARIES = "split_boundaries"
 USER_SEQUENCES = "user_sequences"
 CONTEXT_FEATURES = "context_features"
