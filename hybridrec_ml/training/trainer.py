@@ -25,7 +25,6 @@ from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.models.base import Recommender
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.training.checkpoint import load_checkpoint, save_checkpoint
-from hybridrec_ml.training.losses import LOSSES
 from hybridrec_ml.training.sampling import NegativeSampler
 
 log = logging.getLogger(__name__)
@@ -187,7 +186,6 @@ def _train_epoch(
 ) -> tuple[float, tuple[float, float, float] | None, dict[str, float], float]:
     """One pass over the training rows in a fresh random order: (loss, alpha mean, regularisers, seconds)."""
     cfg, train = variant.train, bundle.train
-    loss_fn = LOSSES[cfg.loss]
     started = time.perf_counter()
     # running sums stay on the device: no host sync inside the loop
     loss_sum = torch.zeros((), device=device)
@@ -199,20 +197,17 @@ def _train_epoch(
         negatives = sampler.sample(train.user[rows], cfg.n_negatives, generator)
         candidates = torch.cat([train.item[rows].unsqueeze(1), negatives], dim=1).to(device)  # positive first
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            out = model.score_candidates(batch, candidates)
-            ranking_loss = loss_fn(out.scores[:, 0], out.scores[:, 1:])
-            regularizers = model.auxiliary_loss(out.alpha)
-            loss = ranking_loss + sum(regularizers.values())
+            loss = model.calculate_loss(batch, candidates, cfg.loss)
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(loss.total).backward()
         scaler.step(optimizer)
         scaler.update()
 
-        loss_sum += ranking_loss.detach() * rows.numel()
-        if out.alpha is not None:
+        loss_sum += loss.ranking.detach() * rows.numel()
+        if loss.alpha is not None:
             has_alpha = True
-            alpha_sum += out.alpha.detach().sum(dim=0)
-        for name, value in regularizers.items():
+            alpha_sum += loss.alpha.detach().sum(dim=0)
+        for name, value in loss.regularizers.items():
             regularizer_sums[name] = regularizer_sums.get(name, 0) + value.detach() * rows.numel()
     n = len(train)
     alpha_mean = tuple(float(a) for a in (alpha_sum / n).tolist()) if has_alpha else None

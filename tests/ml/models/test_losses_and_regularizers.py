@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from hybridrec_ml.training.losses import bce_loss, bpr_loss
+from hybridrec_ml.models.losses import bce_loss, bpr_loss
 from hybridrec_ml.models.regularizers import load_balance, mean_negative_entropy
 
 approx = functools.partial(pytest.approx, rel=1e-6, abs=1e-7)  # float32 arithmetic
