@@ -61,6 +61,10 @@ def download(
     return dest
 
 
+class _StalePart(Exception):
+    """The server refused the range because the .part is longer than the file: start over."""
+
+
 def _transfer(
     url: str,
     part: Path,
@@ -71,58 +75,87 @@ def _transfer(
     progress: Progress | None,
 ) -> None:
     """Append the rest of the resource to `part`, or rewrite it when the server sends it whole."""
-    request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as error:
-        error.close()
-        if error.code == 416 and offset:
-            # The .part already reaches the end of the file (complete) or goes past it (stale).
-            match = _UNSATISFIABLE_RANGE.fullmatch(error.headers.get("Content-Range", ""))
-            if match and int(match.group(1)) == offset:
-                return
-            part.unlink()
-            _transfer(url, part, 0, expected_size, chunk_size, timeout, progress)
-            return
-        raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from error
-    except (urllib.error.URLError, OSError) as error:
-        reason = error.reason if isinstance(error, urllib.error.URLError) else error
-        raise DownloadError(f"{url}: connection failed: {reason}") from error
-
+        response = _open(url, offset, timeout)
+    except _StalePart:
+        part.unlink()
+        _transfer(url, part, 0, expected_size, chunk_size, timeout, progress)
+        return
+    if response is None:
+        return  # the .part already holds the whole file
     with response:
         length = response.headers.get("Content-Length")
         body_size = int(length) if length is not None else None
-        if response.status == 206:
-            match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
-            if match is None or int(match.group(1)) != offset:
-                raise DownloadError(
-                    f"{url}: server answered Range bytes={offset}- with Content-Range "
-                    f"{response.headers.get('Content-Range')!r}"
-                )
-            total = None if match.group(3) == "*" else int(match.group(3))
-            mode = "ab"
-        else:  # 200: the server ignored Range (or none was sent), so the body starts at byte 0
-            offset, total, mode = 0, body_size, "wb"
+        offset, total, mode = _body_start(url, response, offset, body_size)
         if expected_size is not None:
             total = expected_size
-        received = 0
-        with part.open(mode) as out:
-            try:
-                while chunk := response.read(chunk_size):
-                    out.write(chunk)
-                    received += len(chunk)
-                    if progress is not None:
-                        progress(offset + received, total)
-            except (http.client.HTTPException, OSError) as error:
-                raise DownloadError(
-                    f"{url}: connection lost after {offset + received} bytes ({error!r}); call again to resume"
-                ) from error
+        received = _write_body(url, response, part, mode, offset, total, chunk_size, progress)
         # http.client returns a short body without error when the peer closes early.
         if body_size is not None and received < body_size:
             raise DownloadError(
                 f"{url}: connection closed after {offset + received} of {offset + body_size} bytes; "
                 "call again to resume"
             )
+
+
+def _open(url: str, offset: int, timeout: float) -> http.client.HTTPResponse | None:
+    """The response for bytes `offset`.. of `url`; None when the .part already reaches the end of the file."""
+    request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        error.close()
+        if error.code == 416 and offset:
+            # The .part already reaches the end of the file (complete) or goes past it (stale).
+            match = _UNSATISFIABLE_RANGE.fullmatch(error.headers.get("Content-Range", ""))
+            if match and int(match.group(1)) == offset:
+                return None
+            raise _StalePart from error
+        raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from error
+    except (urllib.error.URLError, OSError) as error:
+        reason = error.reason if isinstance(error, urllib.error.URLError) else error
+        raise DownloadError(f"{url}: connection failed: {reason}") from error
+
+
+def _body_start(
+    url: str, response: http.client.HTTPResponse, offset: int, body_size: int | None
+) -> tuple[int, int | None, str]:
+    """(first byte of the body in the file, file size if known, file mode): 206 appends, 200 rewrites."""
+    if response.status == 206:
+        match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
+        if match is None or int(match.group(1)) != offset:
+            raise DownloadError(
+                f"{url}: server answered Range bytes={offset}- with Content-Range "
+                f"{response.headers.get('Content-Range')!r}"
+            )
+        return offset, None if match.group(3) == "*" else int(match.group(3)), "ab"
+    return 0, body_size, "wb"  # 200: the server ignored Range (or none was sent), so the body starts at byte 0
+
+
+def _write_body(
+    url: str,
+    response: http.client.HTTPResponse,
+    part: Path,
+    mode: str,
+    offset: int,
+    total: int | None,
+    chunk_size: int,
+    progress: Progress | None,
+) -> int:
+    """Stream the body into `part`, reporting progress; the number of bytes received."""
+    received = 0
+    with part.open(mode) as out:
+        try:
+            while chunk := response.read(chunk_size):
+                out.write(chunk)
+                received += len(chunk)
+                if progress is not None:
+                    progress(offset + received, total)
+        except (http.client.HTTPException, OSError) as error:
+            raise DownloadError(
+                f"{url}: connection lost after {offset + received} bytes ({error!r}); call again to resume"
+            ) from error
+    return received
 
 
 def _verification_failure(path: Path, expected_size: int | None, sha256: str | None) -> str | None:

@@ -62,6 +62,22 @@ def build_interactions_5core(con: duckdb.DuckDBPyConnection, k: int = 5) -> Core
     """
     started = time.perf_counter()
     reviews = con.sql(_REVIEWS_SQL).to_arrow_table()
+    tables, passes = _k_core_tables(con, reviews, k)
+    users, items, interactions = _write_core_tables(con, tables)
+    return CoreReport(
+        k=k,
+        passes=passes,
+        input_interactions=len(reviews),
+        interactions=interactions,
+        users=users,
+        items=items,
+        density=interactions / (users * items),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _k_core_tables(con: duckdb.DuckDBPyConnection, reviews: pa.Table, k: int) -> tuple[dict[str, pa.Table], int]:
+    """The k-core of `reviews` as Arrow tables (user index, item index, interactions), and the passes it took."""
     # Arrow's hashing releases the GIL, so users and items are coded side by side.
     with ThreadPoolExecutor(max_workers=2) as pool:
         (user_ids, user), (item_ids, item) = pool.map(_sorted_codes, [reviews["user_id"], reviews["item_id"]])
@@ -92,6 +108,11 @@ def build_interactions_5core(con: duckdb.DuckDBPyConnection, k: int = 5) -> Core
             }
         ),
     }
+    return tables, passes
+
+
+def _write_core_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> tuple[int, int, int]:
+    """Swap in user_index, item_index and interactions_5core from `tables` together; their row counts."""
     try:
         for name, table in tables.items():
             con.register(name, table)
@@ -106,16 +127,7 @@ def build_interactions_5core(con: duckdb.DuckDBPyConnection, k: int = 5) -> Core
     finally:
         for name in tables:
             con.unregister(name)
-    return CoreReport(
-        k=k,
-        passes=passes,
-        input_interactions=len(user),
-        interactions=interactions,
-        users=users,
-        items=items,
-        density=interactions / (users * items),
-        seconds=round(time.perf_counter() - started, 3),
-    )
+    return users, items, interactions
 
 
 def read_interactions(con: duckdb.DuckDBPyConnection, columns: Sequence[str]) -> pa.Table:
