@@ -31,9 +31,9 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from torch.utils.data import DataLoader, Dataset
 
 from hybridrec_ml.config import VARIANTS, VariantConfig
+from hybridrec_ml.models.losses import bpr_loss
 from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBundle
 from hybridrec_ml.tensors.bundle_loader import csr_from_pairs, load_training_bundle, unique_items_by_user
-from hybridrec_ml.models.losses import bpr_loss
 from hybridrec_ml.training.trainer import train
 
 

@@ -18,11 +18,11 @@ import torch
 
 from hybridrec_ml.atomic import atomic_write_bytes
 from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD, gate_can_collapse
-from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.evaluation.protocols import EvalResult, evaluate_full, evaluate_sampled
+from hybridrec_ml.evaluation.run_result import VariantRunResult
 from hybridrec_ml.evaluation.segments import DEFAULT_SEGMENT_BOUNDS, alpha_by_context_bucket, segment_report
 from hybridrec_ml.models.base import Recommender
-from hybridrec_ml.evaluation.run_result import VariantRunResult
+from hybridrec_ml.tensors.bundle import TrainingBundle
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,15 +14,15 @@ import torch
 from torch import nn
 
 from hybridrec_ml.config import ALL_COMPONENTS, VariantConfig
-from hybridrec_ml.tensors.bundle import SparseRows
-from hybridrec_ml.tensors.batch import Batch
 from hybridrec_ml.models.base import Recommender, Scores
 from hybridrec_ml.models.component import Component
 from hybridrec_ml.models.content import ContentMLP
 from hybridrec_ml.models.dynamic import DynamicGRU
 from hybridrec_ml.models.gate import ContextGate
-from hybridrec_ml.models.static import StaticNCF
 from hybridrec_ml.models.regularizers import load_balance, mean_negative_entropy
+from hybridrec_ml.models.static import StaticNCF
+from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.bundle import SparseRows
 
 # items per forward pass when the whole catalogue's item sides are computed for evaluation
 CATALOGUE_CHUNK = 16384

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows
 from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows
 
 
 def gather_padded(rows: SparseRows, which: torch.Tensor, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,10 +20,10 @@ from typing import Any
 import torch
 
 from hybridrec_ml.config import ALL_COMPONENTS, ALPHA_COLUMNS, VariantConfig
-from hybridrec_ml.tensors.batching import make_batch
-from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.models.base import Recommender
 from hybridrec_ml.models.factory import build_model
+from hybridrec_ml.tensors.batching import make_batch
+from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.training.checkpoint import load_checkpoint, save_checkpoint
 from hybridrec_ml.training.sampling import NegativeSampler
 

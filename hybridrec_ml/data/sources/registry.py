@@ -15,7 +15,6 @@ from urllib.parse import unquote, urlsplit
 
 import duckdb
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.sources.amazon2018 import ingest_amazon2018
 from hybridrec_ml.data.sources.amazon2023 import ingest_amazon2023
 from hybridrec_ml.data.sources.download import Progress, download
@@ -23,6 +22,7 @@ from hybridrec_ml.data.sources.line_reader import SourceFileError
 from hybridrec_ml.data.sources.movielens import detect_movielens_layout, ingest_movielens
 from hybridrec_ml.data.sources.parsed_lines import IngestReport
 from hybridrec_ml.data.synthetic.generator import SyntheticScale, generate_synthetic, ground_truth_build
+from hybridrec_ml.data.warehouse import schema
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain, product
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -194,10 +195,81 @@ def meta_lines(
     """One JSON line per catalogue item (19 keys) in asin order, except `missing_share` of the warm
     reviewed items, then a few duplicate rows (a later copy with the price blanked)."""
     cat = world.catalogue
-    n = len(cat.topic)
     vocabulary = _Vocabulary(int(cat.topic.max()) + 1, rng)
+    draws = _draw_meta(world, item_ids, vocabulary, rng)
+    rows = [_meta_record(i, draws, vocabulary, category) for i in range(len(cat.topic))]
+    return _meta_file_lines(world, rows, item_ids, missing_share, rng)
 
-    # Word counts per text slot: title, 2 description paragraphs, 5 feature bullets (0 = absent).
+
+@dataclass(frozen=True)
+class _MetaDraws:
+    """Every random choice behind the metadata rows, drawn up front in one fixed order (per item)."""
+
+    texts: list[list[str]]  # title, 2 description paragraphs, 5 feature bullets ("" = absent)
+    html_paragraph: list[list[bool]]
+    title_kind: list[float]  # < 0.01 junk, < 0.015 empty
+    brand: list[str]
+    has_brand: list[bool]
+    sales_rank: list[int]
+    rank_kind: list[int]  # string, list, empty list
+    price: list[float]
+    price_kind: list[int]  # price, "", range, junk
+    images: list[list[str]]
+    details_kind: list[float]
+    drop_key: list[list[bool]]
+    date_kind: list[float]  # < 0.4 a date, < 0.41 junk
+    date_ts: list[int]
+    also_buy: list[list[str]]
+    also_buy_on: list[bool]
+    also_view: list[list[str]]
+    tech1_dict: list[bool]
+    junk_main_cat: list[bool]
+    similar_junk: list[bool]
+    topics: list[int]
+    ids: list[str]
+
+
+def _draw_meta(
+    world: SyntheticWorld, item_ids: np.ndarray, vocabulary: _Vocabulary, rng: np.random.Generator
+) -> _MetaDraws:
+    cat = world.catalogue
+    n = len(cat.topic)
+    texts = _item_texts(cat.topic, vocabulary, rng)
+    html_paragraph = (rng.random((n, 2)) < 0.15).tolist()
+    title_kind = rng.random(n).tolist()
+    brand = vocabulary.brands[cat.topic, rng.integers(0, _BRANDS_PER_TOPIC, n)].tolist()
+    has_brand = (rng.random(n) >= 0.1).tolist()
+
+    popularity_rank = np.empty(n, dtype=np.int64)
+    popularity_rank[np.argsort(-cat.popularity, kind="stable")] = np.arange(n)
+    sales_rank = (1 + popularity_rank * (786_868 // n) + rng.integers(0, 786_868 // n + 1, n)).tolist()
+    rank_kind = rng.choice(3, size=n, p=[0.45, 0.45, 0.10]).tolist()
+    price = np.exp(rng.normal(3.2, 0.9, n)).tolist()
+    price_kind = rng.choice(4, size=n, p=[0.61, 0.35, 0.03, 0.01]).tolist()
+    n_images = np.where(rng.random(n) < 0.7, rng.integers(1, 5, n), 0)
+    images = _split_ragged(random_ids(rng, int(n_images.sum()), "", 11).tolist(), n_images)
+    details_kind = rng.random(n).tolist()
+    drop_key = (rng.random((n, len(_OPTIONAL_META_KEYS))) < 0.02).tolist()
+    date_kind = rng.random(n).tolist()
+    date_ts = np.where(cat.cold, cat.release, rng.integers(1_072_915_200, cat.release.min() + 1, n)).tolist()  # 2004+
+    also_buy = item_ids[cat.next_items].tolist()
+    also_buy_on = (rng.random(n) < 0.4).tolist()
+    also_view = _also_view(cat.topic, item_ids, rng)
+    return _MetaDraws(
+        texts, html_paragraph, title_kind, brand, has_brand, sales_rank, rank_kind, price, price_kind, images,
+        details_kind, drop_key, date_kind, date_ts, also_buy, also_buy_on, also_view,
+        tech1_dict=(rng.random(n) < 0.05).tolist(),
+        junk_main_cat=(rng.random(n) < 0.01).tolist(),
+        similar_junk=(rng.random(n) < 0.02).tolist(),
+        topics=cat.topic.tolist(),
+        ids=item_ids.tolist(),
+    )
+
+
+def _item_texts(topic: np.ndarray, vocabulary: _Vocabulary, rng: np.random.Generator) -> list[list[str]]:
+    """Per item: title, 2 description paragraphs, 5 feature bullets, in words of the item's topic."""
+    n = len(topic)
+    # Word counts per text slot (0 = absent).
     n_paragraphs = rng.choice(3, size=n, p=[0.15, 0.6, 0.25])
     n_bullets = np.where(rng.random(n) < 0.3, 0, rng.integers(1, 6, n))
     slot_words = np.concatenate(
@@ -208,81 +280,71 @@ def meta_lines(
         ],
         axis=1,
     )
-    words = vocabulary.draw(np.repeat(cat.topic, slot_words.sum(axis=1)), rng)
+    words = vocabulary.draw(np.repeat(topic, slot_words.sum(axis=1)), rng)
     word_bounds = np.concatenate([[0], np.cumsum(slot_words)]).tolist()
-    texts = _split([" ".join(words[a:b]) for a, b in zip(word_bounds[:-1], word_bounds[1:])], slot_words.shape[1])
-    html_paragraph = (rng.random((n, 2)) < 0.15).tolist()
-    title_kind = rng.random(n).tolist()  # < 0.01 junk, < 0.015 empty
-    brand = vocabulary.brands[cat.topic, rng.integers(0, _BRANDS_PER_TOPIC, n)].tolist()
-    has_brand = (rng.random(n) >= 0.1).tolist()
+    return _split([" ".join(words[a:b]) for a, b in zip(word_bounds[:-1], word_bounds[1:])], slot_words.shape[1])
 
-    popularity_rank = np.empty(n, dtype=np.int64)
-    popularity_rank[np.argsort(-cat.popularity, kind="stable")] = np.arange(n)
-    sales_rank = (1 + popularity_rank * (786_868 // n) + rng.integers(0, 786_868 // n + 1, n)).tolist()
-    rank_kind = rng.choice(3, size=n, p=[0.45, 0.45, 0.10]).tolist()  # string, list, empty list
-    price = np.exp(rng.normal(3.2, 0.9, n)).tolist()
-    price_kind = rng.choice(4, size=n, p=[0.61, 0.35, 0.03, 0.01]).tolist()  # price, "", range, junk
-    n_images = np.where(rng.random(n) < 0.7, rng.integers(1, 5, n), 0)
-    images = _split_ragged(random_ids(rng, int(n_images.sum()), "", 11).tolist(), n_images)
-    details_kind = rng.random(n).tolist()
-    drop_key = (rng.random((n, len(_OPTIONAL_META_KEYS))) < 0.02).tolist()
-    date_kind = rng.random(n).tolist()  # < 0.4 a date, < 0.41 junk
-    date_ts = np.where(cat.cold, cat.release, rng.integers(1_072_915_200, cat.release.min() + 1, n)).tolist()  # 2004+
-    also_buy = item_ids[cat.next_items].tolist()
-    also_buy_on = (rng.random(n) < 0.4).tolist()
-    # also_view: random other items of the same topic; also_buy: the item's 'next' items
+
+def _also_view(topic: np.ndarray, item_ids: np.ndarray, rng: np.random.Generator) -> list[list[str]]:
+    """also_view: random other items of the same topic (also_buy is the item's 'next' items)."""
+    n = len(topic)
     n_also_view = np.where(rng.random(n) < 0.5, rng.integers(2, 7, n), 0)
-    by_topic = np.argsort(cat.topic, kind="stable")
-    topic_start = np.searchsorted(cat.topic[by_topic], np.arange(int(cat.topic.max()) + 2))
+    by_topic = np.argsort(topic, kind="stable")
+    topic_start = np.searchsorted(topic[by_topic], np.arange(int(topic.max()) + 2))
     viewer = np.repeat(np.arange(n), n_also_view)
-    first, size = topic_start[cat.topic[viewer]], np.diff(topic_start)[cat.topic[viewer]]
+    first, size = topic_start[topic[viewer]], np.diff(topic_start)[topic[viewer]]
     viewed = by_topic[first + (rng.random(len(viewer)) * size).astype(np.int64)]
     other = viewed != viewer
-    also_view = _split_ragged(item_ids[viewed[other]].tolist(), np.bincount(viewer[other], minlength=n))
-    tech1_dict = (rng.random(n) < 0.05).tolist()
-    junk_main_cat = (rng.random(n) < 0.01).tolist()
-    similar_junk = (rng.random(n) < 0.02).tolist()
-    topics = cat.topic.tolist()
-    ids = item_ids.tolist()
-    rows: list[dict[str, Any]] = []
-    for i in range(n):
-        topic = topics[i]
-        title_text, *paragraphs = texts[i][:3]
-        title = (
-            _JUNK_TITLES[i % len(_JUNK_TITLES)] if title_kind[i] < 0.01
-            else "" if title_kind[i] < 0.015
-            else f"{brand[i]} {title_text.title()}"
-        )  # fmt: skip
-        record: dict[str, Any] = {
-            "category": [category, _SECTIONS[topic % len(_SECTIONS)], vocabulary.labels[topic]],
-            "tech1": {"Brand Name": brand[i], "Item Weight": "4.8 ounces"} if tech1_dict[i] else "",
-            "description": [
-                f"<b>{text.capitalize()}.</b><br>" if html else f"{text.capitalize()}."
-                for text, html in zip(paragraphs, html_paragraph[i], strict=True)
-                if text
-            ],
-            "fit": "",
-            "title": title,
-            "also_buy": also_buy[i] if also_buy_on[i] else [],
-            "tech2": "",
-            "brand": brand[i] if has_brand[i] else "",
-            "feature": [text.capitalize() for text in texts[i][3:] if text],
-            "rank": _rank(sales_rank[i], rank_kind[i], category, vocabulary.labels[topic]),
-            "also_view": also_view[i],
-            "main_cat": _JUNK_MAIN_CAT if junk_main_cat[i] else _MAIN_CATS[topic % len(_MAIN_CATS)],
-            "similar_item": _JUNK_SIMILAR if similar_junk[i] else "",
-            "date": _meta_date(date_ts[i], date_kind[i]),
-            "price": _price(price[i], price_kind[i]),
-            "asin": ids[i],
-            "imageURL": [f"{_IMAGE_HOST}{code}._SS40_.jpg" for code in images[i]],
-            "imageURLHighRes": [f"{_IMAGE_HOST}{code}.jpg" for code in images[i]],
-            "details": _details(ids[i], details_kind[i]),
-        }
-        for key, drop in zip(_OPTIONAL_META_KEYS, drop_key[i], strict=True):
-            if drop:
-                del record[key]
-        rows.append(record)
+    return _split_ragged(item_ids[viewed[other]].tolist(), np.bincount(viewer[other], minlength=n))
 
+
+def _meta_record(i: int, draws: _MetaDraws, vocabulary: _Vocabulary, category: str) -> dict[str, Any]:
+    """Item i's metadata row, with the real files' quirks its draws select."""
+    d = draws
+    topic = d.topics[i]
+    title_text, *paragraphs = d.texts[i][:3]
+    title = (
+        _JUNK_TITLES[i % len(_JUNK_TITLES)] if d.title_kind[i] < 0.01
+        else "" if d.title_kind[i] < 0.015
+        else f"{d.brand[i]} {title_text.title()}"
+    )  # fmt: skip
+    record: dict[str, Any] = {
+        "category": [category, _SECTIONS[topic % len(_SECTIONS)], vocabulary.labels[topic]],
+        "tech1": {"Brand Name": d.brand[i], "Item Weight": "4.8 ounces"} if d.tech1_dict[i] else "",
+        "description": [
+            f"<b>{text.capitalize()}.</b><br>" if html else f"{text.capitalize()}."
+            for text, html in zip(paragraphs, d.html_paragraph[i], strict=True)
+            if text
+        ],
+        "fit": "",
+        "title": title,
+        "also_buy": d.also_buy[i] if d.also_buy_on[i] else [],
+        "tech2": "",
+        "brand": d.brand[i] if d.has_brand[i] else "",
+        "feature": [text.capitalize() for text in d.texts[i][3:] if text],
+        "rank": _rank(d.sales_rank[i], d.rank_kind[i], category, vocabulary.labels[topic]),
+        "also_view": d.also_view[i],
+        "main_cat": _JUNK_MAIN_CAT if d.junk_main_cat[i] else _MAIN_CATS[topic % len(_MAIN_CATS)],
+        "similar_item": _JUNK_SIMILAR if d.similar_junk[i] else "",
+        "date": _meta_date(d.date_ts[i], d.date_kind[i]),
+        "price": _price(d.price[i], d.price_kind[i]),
+        "asin": d.ids[i],
+        "imageURL": [f"{_IMAGE_HOST}{code}._SS40_.jpg" for code in d.images[i]],
+        "imageURLHighRes": [f"{_IMAGE_HOST}{code}.jpg" for code in d.images[i]],
+        "details": _details(d.ids[i], d.details_kind[i]),
+    }
+    for key, drop in zip(_OPTIONAL_META_KEYS, d.drop_key[i], strict=True):
+        if drop:
+            del record[key]
+    return record
+
+
+def _meta_file_lines(
+    world: SyntheticWorld, rows: list[dict[str, Any]], item_ids: np.ndarray, missing_share: float,
+    rng: np.random.Generator,
+) -> list[str]:
+    """The rows as JSON lines in asin order, without the missing warm items, plus price-blanked duplicates."""
+    cat = world.catalogue
     warm_reviewed = np.flatnonzero(~cat.cold[: cat.n_reviewable])
     n_missing = round(len(warm_reviewed) * missing_share)
     missing = set(rng.choice(warm_reviewed, size=n_missing, replace=False).tolist())
@@ -361,56 +423,18 @@ def review_blocks(
     """Review lines in `line_order`, in blocks; all randomness is drawn before the first block.
 
     Each field is a pool of rendered JSON fragments ("" where the field is absent) and one pool
-    index per review, so a block is a gather per field and one string join.
+    index per review, so a block is a gather per field and one string join. The fields are drawn
+    in line order (the helpers below are called in that order, so the seeded draws never move).
     """
     n = len(ts)
-    cat = world.catalogue
     overall = (np.array([f'{{"overall": {r}.0, ' for r in range(6)], dtype=object), world.rating)
-
-    has_vote = rng.random(n) < _VOTE_SHARE
-    votes, vote_index = np.unique(np.floor(2 * (1 + rng.pareto(_VOTE_TAIL, n))).astype(np.int64), return_inverse=True)
-    vote = (_pool([f'"vote": "{v:,}", ' for v in votes.tolist()]), np.where(has_vote, 1 + vote_index, 0))
-
-    verified = (
-        np.array(['"verified": false, ', '"verified": true, '], dtype=object),
-        (rng.random(n) < _VERIFIED_SHARE).astype(np.int64),
-    )
-    day = ts // SECONDS_PER_DAY
-    first_day = int(day.min())
-    dates = [datetime.fromtimestamp(SECONDS_PER_DAY * d, UTC) for d in range(first_day, int(day.max()) + 1)]
-    review_time = (
-        np.array([f'"reviewTime": "{d:%m} {d.day}, {d.year}", ' for d in dates], dtype=object),
-        day - first_day,
-    )
+    vote, verified = _vote_fields(n, rng)
     reviewer = (np.array([f'"reviewerID": "{u}", ' for u in user_ids], dtype=object), world.user)
     asin = (np.array([f'"asin": "{a}", ' for a in item_ids], dtype=object), world.item)
-
-    style_pool, style_start, style_size = _style_pool()
-    n_items = len(cat.topic)
-    item_style = np.where(
-        rng.random(n_items) < _STYLED_ITEM_SHARE, rng.integers(0, len(_STYLE_OPTIONS), n_items), -1
-    )
-    kind = item_style[world.item]
-    styled = (kind >= 0) & (rng.random(n) < _STYLED_REVIEW_SHARE)
-    style_index = style_start[kind] + (rng.random(n) * style_size[kind]).astype(np.int64)
-    style = (_pool(style_pool), np.where(styled, 1 + style_index, 0))
-
-    name_pool, user_name = _reviewer_names(len(user_ids), rng)
-    name = (name_pool, np.where(rng.random(n) < _NAMED_REVIEW_SHARE, user_name[world.user], 0))
-
-    text_pool, text_index = _review_texts(world.rating, rng)
-    text = (text_pool, np.where(rng.random(n) < _TEXT_SHARE, text_index, 0))
-    summary_pool, summary_start, summary_size = _summary_pool()
-    summary_index = summary_start[world.rating] + (rng.random(n) * summary_size[world.rating]).astype(np.int64)
-    summary = (_pool(summary_pool), np.where(rng.random(n) < _SUMMARY_SHARE, 1 + summary_index, 0))
-
-    has_image = rng.random(n) < _IMAGE_SHARE
-    codes = random_ids(rng, int(has_image.sum()), "", 11).tolist()
-    image_and_close = (
-        np.array(["}\n"] + [f', "image": ["{_IMAGE_HOST}{code}._SY88.jpg"]}}\n' for code in codes], dtype=object),
-        np.where(has_image, np.cumsum(has_image), 0),
-    )
-    before_time = (overall, vote, verified, review_time, reviewer, asin, style, name, text, summary)
+    style = _style_field(world, n, rng)
+    name, text, summary = _text_fields(world, len(user_ids), n, rng)
+    image_and_close = _image_and_close(n, rng)
+    before_time = (overall, vote, verified, _review_time(ts), reviewer, asin, style, name, text, summary)
 
     def blocks() -> Iterator[str]:
         for begin in range(0, n, LINES_PER_BLOCK):
@@ -421,6 +445,67 @@ def review_blocks(
             yield "".join(chain.from_iterable(zip(*columns, strict=True)))
 
     return blocks()
+
+
+_Field = tuple[np.ndarray, np.ndarray]  # (pool of rendered fragments, pool index per review)
+
+
+def _vote_fields(n: int, rng: np.random.Generator) -> tuple[_Field, _Field]:
+    """`vote` (thousands separators, heavy tail, often absent) and `verified`."""
+    has_vote = rng.random(n) < _VOTE_SHARE
+    votes, vote_index = np.unique(np.floor(2 * (1 + rng.pareto(_VOTE_TAIL, n))).astype(np.int64), return_inverse=True)
+    vote = (_pool([f'"vote": "{v:,}", ' for v in votes.tolist()]), np.where(has_vote, 1 + vote_index, 0))
+    verified = (
+        np.array(['"verified": false, ', '"verified": true, '], dtype=object),
+        (rng.random(n) < _VERIFIED_SHARE).astype(np.int64),
+    )
+    return vote, verified
+
+
+def _review_time(ts: np.ndarray) -> _Field:
+    """`reviewTime` as the real files write it ("04 6, 2017"), one pool entry per day."""
+    day = ts // SECONDS_PER_DAY
+    first_day = int(day.min())
+    dates = [datetime.fromtimestamp(SECONDS_PER_DAY * d, UTC) for d in range(first_day, int(day.max()) + 1)]
+    return (
+        np.array([f'"reviewTime": "{d:%m} {d.day}, {d.year}", ' for d in dates], dtype=object),
+        day - first_day,
+    )
+
+
+def _style_field(world: SyntheticWorld, n: int, rng: np.random.Generator) -> _Field:
+    """`style`: some items have style options, and most of their reviews name one."""
+    style_pool, style_start, style_size = _style_pool()
+    n_items = len(world.catalogue.topic)
+    item_style = np.where(
+        rng.random(n_items) < _STYLED_ITEM_SHARE, rng.integers(0, len(_STYLE_OPTIONS), n_items), -1
+    )
+    kind = item_style[world.item]
+    styled = (kind >= 0) & (rng.random(n) < _STYLED_REVIEW_SHARE)
+    style_index = style_start[kind] + (rng.random(n) * style_size[kind]).astype(np.int64)
+    return _pool(style_pool), np.where(styled, 1 + style_index, 0)
+
+
+def _text_fields(world: SyntheticWorld, n_users: int, n: int, rng: np.random.Generator) -> tuple[_Field, _Field, _Field]:
+    """`reviewerName`, `reviewText` and `summary`, each sometimes absent."""
+    name_pool, user_name = _reviewer_names(n_users, rng)
+    name = (name_pool, np.where(rng.random(n) < _NAMED_REVIEW_SHARE, user_name[world.user], 0))
+    text_pool, text_index = _review_texts(world.rating, rng)
+    text = (text_pool, np.where(rng.random(n) < _TEXT_SHARE, text_index, 0))
+    summary_pool, summary_start, summary_size = _summary_pool()
+    summary_index = summary_start[world.rating] + (rng.random(n) * summary_size[world.rating]).astype(np.int64)
+    summary = (_pool(summary_pool), np.where(rng.random(n) < _SUMMARY_SHARE, 1 + summary_index, 0))
+    return name, text, summary
+
+
+def _image_and_close(n: int, rng: np.random.Generator) -> _Field:
+    """The optional `image` list and the closing brace of the line."""
+    has_image = rng.random(n) < _IMAGE_SHARE
+    codes = random_ids(rng, int(has_image.sum()), "", 11).tolist()
+    return (
+        np.array(["}\n"] + [f', "image": ["{_IMAGE_HOST}{code}._SY88.jpg"]}}\n' for code in codes], dtype=object),
+        np.where(has_image, np.cumsum(has_image), 0),
+    )
 
 
 def _pool(fragments: Iterable[str]) -> np.ndarray:

@@ -38,9 +38,6 @@ from statistics import NormalDist
 import numpy as np
 
 from hybridrec_ml.config import ALL_COMPONENTS
-from hybridrec_ml.data.warehouse import schema
-from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS, bucket_of_timestamp
-from hybridrec_ml.data.unix_time import SECONDS_PER_DAY
 from hybridrec_ml.data.synthetic.file_format import (
     GROUND_TRUTH_HEADER,
     ground_truth_blocks,
@@ -50,6 +47,9 @@ from hybridrec_ml.data.synthetic.file_format import (
     review_blocks,
     write_gzip_temp,
 )
+from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS, bucket_of_timestamp
+from hybridrec_ml.data.unix_time import SECONDS_PER_DAY
+from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import TableBuild
 
 MECHANISMS = ALL_COMPONENTS  # ground-truth labels; code i is MECHANISMS[i]

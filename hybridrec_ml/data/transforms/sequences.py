@@ -16,8 +16,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.transforms.interactions import read_interactions
+from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import TableBuild, replace_tables
 
 _HISTORY_ROWS = "user_sequence_rows"

@@ -13,8 +13,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.transforms.interactions import DataTooSmallError, read_interactions
+from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import TableBuild, replace_tables
 
 _SPLIT_ROWS = "temporal_split_rows"

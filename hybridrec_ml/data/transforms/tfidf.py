@@ -18,9 +18,9 @@ import numpy as np
 import pyarrow as pa
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.sources.markup import HTML_ENTITY, HTML_TAG, SCRIPT_BLOCK, SCRIPT_FRAGMENT
 from hybridrec_ml.data.transforms.interactions import DataTooSmallError
+from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import TableBuild, replace_tables
 
 _TRIPLES = "tfidf_triples"

@@ -10,8 +10,8 @@ from typing import Literal
 
 import duckdb
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.transforms.context import constant_context_features
+from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import table_exists
 
 

@@ -2,13 +2,13 @@ import torch
 from torch import nn
 
 from hybridrec_ml.config import ModelDims
-from hybridrec_ml.tensors.bundle import SparseRows
-from hybridrec_ml.tensors.batch import Batch
 from hybridrec_ml.models.component import Component
 from hybridrec_ml.models.content import ContentMLP
 from hybridrec_ml.models.dynamic import DynamicGRU
 from hybridrec_ml.models.gate import ContextGate
 from hybridrec_ml.models.static import StaticNCF
+from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.bundle import SparseRows
 
 DIMS = ModelDims()
 # items 0..3 over a 3-term vocabulary; item 1 has no terms

@@ -4,13 +4,13 @@ import pytest
 import torch
 
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.tensors.batching import make_batch
 from hybridrec_ml.models.baselines.bpr_mf import BPRMF
 from hybridrec_ml.models.baselines.pop import Popularity
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.models.hybrid import HybridRecommender
 from hybridrec_ml.models.losses import bce_loss, bpr_loss
 from hybridrec_ml.models.regularizers import load_balance, mean_negative_entropy
+from hybridrec_ml.tensors.batching import make_batch
 from tests.ml.training.planted import planted_bundle
 
 BUNDLE = planted_bundle(n_users=8, per_user=6)

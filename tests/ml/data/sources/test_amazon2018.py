@@ -6,9 +6,9 @@ import duckdb
 import pytest
 
 from hybridrec_ml.data.sources import line_reader
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.sources.amazon2018 import ingest_amazon2018
 from hybridrec_ml.data.sources.line_reader import SourceFileError
+from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import table_exists
 
 REVIEWS = "Electronics_5.json.gz"

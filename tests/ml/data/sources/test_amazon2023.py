@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.sources.amazon2023 import ingest_amazon2023
 from hybridrec_ml.data.sources.line_reader import SourceFileError
+from hybridrec_ml.data.warehouse import schema
 from tests.source_formats import amazon2023_item as _item
 from tests.source_formats import amazon2023_review as _review
 

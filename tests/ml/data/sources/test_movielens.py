@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.sources.line_reader import SourceFileError
 from hybridrec_ml.data.sources.movielens import ingest_movielens
+from hybridrec_ml.data.warehouse import schema
 from tests.source_formats import ml100k_item as _u_item
 
 

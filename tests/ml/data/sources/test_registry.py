@@ -10,7 +10,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.sources.line_reader import SourceFileError
 from hybridrec_ml.data.sources.registry import (
     RemoteFile,
@@ -21,6 +20,7 @@ from hybridrec_ml.data.sources.registry import (
     watched_source_files,
 )
 from hybridrec_ml.data.synthetic.generator import SyntheticScale
+from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import table_exists
 
 SMALL_WORLD = SyntheticScale(n_users=30, n_items=60, n_interactions=300, n_topics=2, max_user_interactions=20)

@@ -13,8 +13,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from hybridrec_ml.data.warehouse import schema
-from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS, bucket_of_timestamp, planted_mechanism_shares
+from hybridrec_ml.data.synthetic.file_format import GROUND_TRUTH_HEADER, write_gzip_temp
 from hybridrec_ml.data.synthetic.generator import (
     CONTENT,
     DYNAMIC,
@@ -27,7 +26,8 @@ from hybridrec_ml.data.synthetic.generator import (
     ground_truth_build,
     simulate,
 )
-from hybridrec_ml.data.synthetic.file_format import GROUND_TRUTH_HEADER, write_gzip_temp
+from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS, bucket_of_timestamp, planted_mechanism_shares
+from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import replace_tables
 
 REVIEW_KEY_ORDER = (

@@ -4,8 +4,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.transforms.context import build_context_features
+from hybridrec_ml.data.warehouse import schema
 
 SATURDAY_18H = 1704564000  # 2024-01-06 18:00 UTC
 MONDAY_0630 = 1704090600  # 2024-01-01 06:30 UTC

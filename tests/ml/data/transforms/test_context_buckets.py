@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.transforms.context_buckets import (
     CONTEXT_BUCKETS,
     bucket_of_context,
     bucket_of_timestamp,
     planted_mechanism_shares,
 )
+from hybridrec_ml.data.warehouse import schema
 
 MONDAY = 1_514_764_800  # 2018-01-01 00:00 UTC
 HOUR, DAY = 3600, 86_400

@@ -1,8 +1,8 @@
 import duckdb
 import pytest
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.transforms.interactions import DataTooSmallError, build_interactions_5core
+from hybridrec_ml.data.warehouse import schema
 
 
 def raw_reviews(con: duckdb.DuckDBPyConnection, reviews: list[tuple[str, str, float, int]]) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.transforms.recbole_export import export_recbole
+from hybridrec_ml.data.warehouse import schema
 
 
 def _table(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], rows: list[tuple]) -> None:

@@ -1,8 +1,8 @@
 import duckdb
 import pytest
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.transforms.sequences import build_user_sequences
+from hybridrec_ml.data.warehouse import schema
 
 
 def interactions(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, int]]) -> None:

@@ -1,9 +1,9 @@
 import duckdb
 import pytest
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.transforms.interactions import DataTooSmallError
 from hybridrec_ml.data.transforms.split import build_temporal_split
+from hybridrec_ml.data.warehouse import schema
 
 
 def interactions(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, int, int]]) -> None:

@@ -3,10 +3,10 @@ import math
 import duckdb
 import pytest
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.sources.markup import SCRIPT_FRAGMENT
 from hybridrec_ml.data.transforms.interactions import DataTooSmallError
 from hybridrec_ml.data.transforms.tfidf import SCRIPT_KEYWORDS, build_item_tfidf
+from hybridrec_ml.data.warehouse import schema
 
 # Items a..e. d has no metadata row; e has only markup, so no text once it is stripped.
 ITEMS = [

@@ -1,5 +1,10 @@
 import duckdb
 
+from hybridrec_ml.data.transforms.context import build_context_features
+from hybridrec_ml.data.transforms.interactions import build_interactions_5core
+from hybridrec_ml.data.transforms.sequences import build_user_sequences
+from hybridrec_ml.data.transforms.split import build_temporal_split
+from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
 from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.checks import (
     CheckOutcome,
@@ -9,11 +14,6 @@ from hybridrec_ml.data.warehouse.checks import (
     check_no_time_leakage,
     check_sequences_causal,
 )
-from hybridrec_ml.data.transforms.context import build_context_features
-from hybridrec_ml.data.transforms.interactions import build_interactions_5core
-from hybridrec_ml.data.transforms.sequences import build_user_sequences
-from hybridrec_ml.data.transforms.split import build_temporal_split
-from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
 
 DAY = 86400
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.sources.amazon2018 import ingest_amazon2018
 from hybridrec_ml.data.synthetic.generator import generate_synthetic
+from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import TableBuild, replace_table, replace_tables
 
 OLD_USERS = "SELECT range::INTEGER, 'old_u' || range FROM range(4)"
