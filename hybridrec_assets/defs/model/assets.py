@@ -9,9 +9,9 @@ import torch
 from dagster import AssetExecutionContext, Config, DagsterInstance, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from hybridrec_assets.assets.features import context_features, eval_negatives, item_tfidf, user_sequences
+from hybridrec_assets.defs.data.assets import context_features, eval_negatives, item_tfidf, user_sequences
 from hybridrec_assets.automation import RETRAIN_ON_NEW_DATA
-from hybridrec_assets.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
+from hybridrec_assets.defs.model.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_ml.config import VARIANTS, VariantConfig

@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from hybridrec_assets.assets.evaluation import evaluation, evaluation_path
+from hybridrec_assets.defs.evaluation.assets import evaluation, evaluation_path
 from hybridrec_assets.automation import REPORT_WHEN_EVALUATIONS_SETTLE
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse

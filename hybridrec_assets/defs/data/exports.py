@@ -3,7 +3,7 @@
 from dagster import Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from hybridrec_assets.assets.features import temporal_split
+from hybridrec_assets.defs.data.assets import temporal_split
 from hybridrec_assets.resources import ArtifactStore, Warehouse
 from hybridrec_ml.data.recbole_export import export_recbole
 

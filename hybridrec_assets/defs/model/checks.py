@@ -1,4 +1,4 @@
-"""Turning plain check outcomes from hybridrec_ml into Dagster check results, and the gate-collapse check."""
+"""The gate-collapse check: its partitioned spec and its result from a mean α (training and segment views)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,8 @@ import warnings
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue, PreviewWarning
 
 from hybridrec_assets.partitions import RUN_PARTITIONS
-from hybridrec_ml.data.checks import CheckOutcome
 
 DEFAULT_COLLAPSE_THRESHOLD = 0.9
-
-
-def check_result(name: str, outcome: CheckOutcome) -> AssetCheckResult:
-    return AssetCheckResult(
-        check_name=name,
-        passed=outcome.passed,
-        severity=AssetCheckSeverity(outcome.severity),
-        description=outcome.description,
-        metadata=outcome.metadata,
-    )
 
 
 def collapse_check_blocking() -> bool:

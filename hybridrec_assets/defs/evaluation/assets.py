@@ -4,7 +4,7 @@ import torch
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from hybridrec_assets.assets.training import (
+from hybridrec_assets.defs.model.assets import (
     GATE_CHECK,
     TrainingConfig,
     default_torch_threads,
@@ -12,7 +12,7 @@ from hybridrec_assets.assets.training import (
     summary_path,
     trained_model,
 )
-from hybridrec_assets.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
+from hybridrec_assets.defs.model.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
 from hybridrec_assets.automation import FOLLOW_UPSTREAM
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse

@@ -3,8 +3,8 @@
 from dagster import AssetKey, AssetSelection, DagsterInstance
 from mlflow.tracking import MlflowClient
 
-from hybridrec_assets.assets.training import EPOCH_CURVES, default_torch_threads
-from hybridrec_assets.checks import collapse_result
+from hybridrec_assets.defs.model.assets import EPOCH_CURVES, default_torch_threads
+from hybridrec_assets.defs.model.checks import collapse_result
 from hybridrec_assets.partitions import run_partition_key
 
 MODEL = AssetSelection.assets("trained_model")
