@@ -4,18 +4,13 @@ import torch
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from hybridrec_assets.defs.model.assets import (
-    GATE_CHECK,
-    TrainingConfig,
-    default_torch_threads,
-    model_path,
-    summary_path,
-    trained_model,
-)
-from hybridrec_assets.defs.model.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
+from hybridrec_assets.artifacts import evaluation_path, model_path, summary_path
 from hybridrec_assets.automation import FOLLOW_UPSTREAM
+from hybridrec_assets.defs.model.assets import trained_model
+from hybridrec_assets.defs.model.checks import DEFAULT_COLLAPSE_THRESHOLD, GATE_CHECK, collapse_result, collapse_spec
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
+from hybridrec_assets.torch_threads import default_torch_threads
 from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.data.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
@@ -23,10 +18,6 @@ from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_ev
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.reporting.tables import segment_table
 from hybridrec_ml.training.checkpoint import load_checkpoint
-
-
-def evaluation_path(variant: str, seed: int) -> tuple[str, ...]:
-    return ("evaluation", variant, f"seed-{seed}", "evaluation.npz")
 
 
 class SegmentConfig(Config):
@@ -46,7 +37,7 @@ def evaluation(
 ) -> MaterializeResult:
     """Sampled (stored 99 negatives) and full-catalogue ranking of the test interactions."""
     name, seed = variant_and_seed(context.partition_key)
-    variant = TrainingConfig().variant(name, seed)
+    variant = VARIANTS[name].with_train(seed=seed)
     torch.set_num_threads(default_torch_threads(context.instance))
     with warehouse.reader() as con:
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)

@@ -1,26 +1,26 @@
 """trained_model[variant, seed]: one training run per partition, tracked in MLflow, with the collapse check."""
 
 import dataclasses
-import os
 import shutil
 from enum import Enum
 
 import torch
-from dagster import AssetExecutionContext, Config, DagsterInstance, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
 from hybridrec_assets.defs.data.assets import context_features, eval_negatives, item_tfidf, user_sequences
+from hybridrec_assets.artifacts import model_path, resume_path, summary_path
 from hybridrec_assets.automation import RETRAIN_ON_NEW_DATA
-from hybridrec_assets.defs.model.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
+from hybridrec_assets.defs.model.checks import DEFAULT_COLLAPSE_THRESHOLD, GATE_CHECK, collapse_result, collapse_spec
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
+from hybridrec_assets.torch_threads import default_torch_threads
 from hybridrec_ml.config import VARIANTS, VariantConfig
 from hybridrec_ml.data.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.protocols import make_validator
 from hybridrec_ml.training.trainer import EpochStats, train
 
-GATE_CHECK = "gate_not_collapsed"
 EPOCH_CURVES = {"loss", "val_ndcg_at_10", "samples_per_s", "alpha_static", "alpha_dynamic", "alpha_content", "max_alpha_mean"}
 
 
@@ -59,22 +59,6 @@ class TrainingConfig(Config):
         return VARIANTS[name].with_train(seed=seed, **overrides)
 
 
-def default_torch_threads(instance: DagsterInstance) -> int:
-    """Cores per run when the instance runs several at once: on 2 cores, two runs of 2 threads each
-    trained 33x slower than two runs of 1 thread (many small ops thrash oversubscribed cores)."""
-    queue = instance.get_concurrency_config().run_queue_config
-    concurrent_runs = queue.max_concurrent_runs if queue is not None and queue.max_concurrent_runs > 0 else 1
-    return max(1, (os.cpu_count() or 1) // concurrent_runs)
-
-
-def model_path(variant: str, seed: int) -> tuple[str, ...]:
-    return ("models", variant, f"seed-{seed}", "model.pt")
-
-
-def summary_path(variant: str, seed: int) -> tuple[str, ...]:
-    return ("models", variant, f"seed-{seed}", "summary.json")
-
-
 @asset(
     partitions_def=RUN_PARTITIONS,
     deps=[user_sequences, context_features, item_tfidf, eval_negatives],
@@ -94,7 +78,7 @@ def trained_model(
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
         val_negatives = load_eval_negatives(con, bundle.val.event_order)
     validate = make_validator(bundle.val, val_negatives, variant.dims.max_history, variant.train.val_max_rows)
-    resume_dir = store.path("checkpoints", name, f"seed-{seed}", "resume")
+    resume_dir = store.path(*resume_path(name, seed))
     tags = {"dagster_run_id": context.run.run_id, "variant": name, "seed": str(seed), "partition": str(context.partition_key)}
     with tracker.run(run_name=f"{name}-seed{seed}", tags=tags) as run:
         run.log_params({"variant": name, "description": variant.description, **dataclasses.asdict(variant.train),

@@ -10,6 +10,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, Metada
 from hybridrec_assets.partitions import RUN_PARTITIONS
 
 DEFAULT_COLLAPSE_THRESHOLD = 0.9
+GATE_CHECK = "gate_not_collapsed"  # on trained_model; segment_report's is f"{GATE_CHECK}_by_segment"
 
 
 def collapse_check_blocking() -> bool:

@@ -3,7 +3,8 @@
 from dagster import AssetKey, AssetSelection, DagsterInstance
 from mlflow.tracking import MlflowClient
 
-from hybridrec_assets.defs.model.assets import EPOCH_CURVES, default_torch_threads
+from hybridrec_assets.defs.model.assets import EPOCH_CURVES
+from hybridrec_assets.torch_threads import default_torch_threads
 from hybridrec_assets.defs.model.checks import collapse_result
 from hybridrec_assets.partitions import run_partition_key
 
