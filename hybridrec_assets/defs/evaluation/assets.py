@@ -16,6 +16,7 @@ from hybridrec_ml.data.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_evaluation, save_evaluation
 from hybridrec_ml.models.factory import build_model
+from hybridrec_ml.reporting.segment_summary import summarize_segments
 from hybridrec_ml.reporting.tables import segment_table
 from hybridrec_ml.training.checkpoint import load_checkpoint
 
@@ -67,21 +68,15 @@ def evaluation(
 def segment_report(context: AssetExecutionContext, config: SegmentConfig, store: ArtifactStore) -> MaterializeResult:
     """Test users bucketed by training-history length: NDCG@10, Recall@10 and mean α per bucket."""
     name, seed = variant_and_seed(context.partition_key)
-    result = load_evaluation(store.path(*evaluation_path(name, seed)))
-    segments = result.segments
-    alpha_columns = ["alpha_static", "alpha_dynamic", "alpha_content"]
-    has_gate = VARIANTS[name].has_learned_gate
-    populated = segments[segments["n_rows"] > 0]
-    worst = populated.loc[populated[alpha_columns].max(axis=1).idxmax()] if has_gate and len(populated) else None
+    segments = load_evaluation(store.path(*evaluation_path(name, seed))).segments
+    summary = summarize_segments(segments, has_learned_gate=VARIANTS[name].has_learned_gate)
     check = collapse_result(
         f"{GATE_CHECK}_by_segment",
-        tuple(float(worst[c]) for c in alpha_columns) if worst is not None else None,
+        summary.alpha_mean,
         config.collapse_threshold,
         "WARN",
-        f"most concentrated segment: {worst['segment']}" if worst is not None else "all segments",
+        f"most concentrated segment: {summary.most_concentrated}" if summary.most_concentrated else "all segments",
     )
-    metadata = {"segments": MetadataValue.md(segment_table(segments.assign(variant=name, seed=seed), config.collapse_threshold))}
-    for _, row in populated.iterrows():
-        key = row["segment"].split(" ")[0].replace("-", "_")
-        metadata |= {f"{key}_ndcg_at_10": float(row["ndcg@10"]), f"{key}_rows": int(row["n_rows"])}
+    table = segment_table(segments.assign(variant=name, seed=seed), config.collapse_threshold)
+    metadata = {"segments": MetadataValue.md(table), **summary.metrics}
     return MaterializeResult(metadata=metadata, check_results=[check])
