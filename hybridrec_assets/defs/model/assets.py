@@ -18,14 +18,7 @@ from hybridrec_ml.config import VARIANTS, VariantConfig
 from hybridrec_ml.data.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.protocols import make_validator
-from hybridrec_ml.training.run_record import (
-    best_epoch_alpha,
-    epoch_metrics,
-    resume_folder,
-    run_params,
-    summary_metrics,
-    summary_record,
-)
+from hybridrec_ml.training.run_record import best_epoch_alpha, epoch_metrics, resume_folder, run_params, summary_metrics, summary_record
 from hybridrec_ml.training.trainer import EpochStats, train
 
 
