@@ -1,4 +1,4 @@
-"""What one training run records: its MLflow params and metrics, its summary file, and its resume folder."""
+"""What one training run records: its MLflow params and metrics, its model and summary files, and its resume folder."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from hybridrec_ml.config import ALL_COMPONENTS, VariantConfig
+from hybridrec_ml.data.bundle import TrainingBundle
+from hybridrec_ml.models.base import Recommender
+from hybridrec_ml.models.factory import build_model
+from hybridrec_ml.training.checkpoint import load_checkpoint
 from hybridrec_ml.training.trainer import EpochStats, TrainResult
 
 ALPHA_METRICS = tuple(f"alpha_{component}" for component in ALL_COMPONENTS)
@@ -40,6 +44,18 @@ def summary_metrics(summary: dict[str, float | int]) -> dict[str, float | int]:
     """The summary as MLflow metrics: names shared with an epoch curve get a `summary_` prefix, so the
     summary (best epoch, mean samples/s) does not add a point at step 0 to that curve."""
     return {f"summary_{name}" if name in EPOCH_CURVES else name: value for name, value in summary.items()}
+
+
+def model_record(result: TrainResult, variant: str, seed: int, bundle: TrainingBundle) -> dict[str, Any]:
+    """The model file: best-epoch weights, and what they were trained as and on."""
+    return {"model": result.model.state_dict(), "variant": variant, "seed": seed, "n_users": bundle.n_users, "n_items": bundle.n_items}
+
+
+def load_trained_model(variant: VariantConfig, bundle: TrainingBundle, path: Path) -> Recommender:
+    """The variant's model with the weights of a model file written from `model_record`."""
+    model = build_model(variant, bundle)
+    model.load_state_dict(load_checkpoint(path)["model"])
+    return model
 
 
 def summary_record(result: TrainResult, mlflow_run_id: str) -> dict[str, Any]:

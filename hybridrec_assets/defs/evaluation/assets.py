@@ -15,10 +15,9 @@ from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.data.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_evaluation, save_evaluation
-from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.reporting.segment_summary import summarize_segments
 from hybridrec_ml.reporting.tables import segment_table
-from hybridrec_ml.training.checkpoint import load_checkpoint
+from hybridrec_ml.training.run_record import load_trained_model
 
 
 class SegmentConfig(Config):
@@ -43,8 +42,7 @@ def evaluation(
     with warehouse.reader() as con:
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
         test_negatives = load_eval_negatives(con, bundle.test.event_order)
-    model = build_model(variant, bundle)
-    model.load_state_dict(load_checkpoint(store.path(*model_path(name, seed)))["model"])
+    model = load_trained_model(variant, bundle, store.path(*model_path(name, seed)))
     summary = store.read_json(*summary_path(name, seed))
     result = evaluate_variant(
         model, bundle, test_negatives, variant=name, seed=seed, alpha_per_epoch=summary["alpha_per_epoch"],

@@ -18,7 +18,15 @@ from hybridrec_ml.config import VARIANTS, VariantConfig
 from hybridrec_ml.data.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.protocols import make_validator
-from hybridrec_ml.training.run_record import best_epoch_alpha, epoch_metrics, resume_folder, run_params, summary_metrics, summary_record
+from hybridrec_ml.training.run_record import (
+    best_epoch_alpha,
+    epoch_metrics,
+    model_record,
+    resume_folder,
+    run_params,
+    summary_metrics,
+    summary_record,
+)
 from hybridrec_ml.training.trainer import EpochStats, train
 
 
@@ -91,10 +99,7 @@ def trained_model(
         result = train(variant, bundle, validate=validate, checkpoint_dir=resume_dir, on_epoch=log_epoch)
         summary = result.summary_metadata()
         run.log_metrics(summary_metrics(summary))
-        path = store.save_model(
-            {"model": result.model.state_dict(), "variant": name, "seed": seed, "n_users": bundle.n_users, "n_items": bundle.n_items},
-            *model_path(name, seed),
-        )
+        path = store.save_model(model_record(result, name, seed, bundle), *model_path(name, seed))
         store.write_json(summary_record(result, run.run_id), *summary_path(name, seed))
         run.log_artifact(path, "model")
     alpha = best_epoch_alpha(result, variant.has_learned_gate)

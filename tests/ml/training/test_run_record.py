@@ -1,18 +1,24 @@
 """What a training run logs and keeps, on hand-built epoch stats and results."""
 
 import pytest
+import torch
 
 from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.training.run_record import (
     EPOCH_CURVES,
     best_epoch_alpha,
     epoch_metrics,
+    load_trained_model,
+    model_record,
     resume_folder,
     run_params,
     summary_metrics,
     summary_record,
 )
+from hybridrec_ml.models.factory import build_model
+from hybridrec_ml.training.checkpoint import save_checkpoint
 from hybridrec_ml.training.trainer import EpochStats, TrainResult
+from tests.ml.training.planted import planted_bundle
 
 
 def _stats(epoch, val, alpha, regularizers=None):
@@ -26,9 +32,9 @@ def _stats(epoch, val, alpha, regularizers=None):
 GATED = [_stats(1, 0.25, (0.5, 0.25, 0.25), {"entropy": 0.125}), _stats(2, 0.5, (0.75, 0.125, 0.125), {"entropy": 0.0625})]
 
 
-def _result(history, best_epoch):
+def _result(history, best_epoch, model=None):
     return TrainResult(
-        model=None, history=history, best_epoch=best_epoch, best_val_ndcg_at_10=0.5, train_seconds=4.0,
+        model=model, history=history, best_epoch=best_epoch, best_val_ndcg_at_10=0.5, train_seconds=4.0,
         device="cpu", resumed_from_epoch=0,
     )  # fmt: skip
 
@@ -82,3 +88,22 @@ def test_resume_folder_is_removed_after_a_finished_run_and_kept_after_a_failed_o
         (folder / "last.pt").write_bytes(b"x")
         raise RuntimeError("killed")
     assert (tmp_path / "failed" / "last.pt").read_bytes() == b"x"
+
+
+def test_a_model_file_loads_back_into_the_same_weights(tmp_path):
+    bundle = planted_bundle(n_users=6, per_user=5)
+    variant = VARIANTS["bpr_mf"]
+    torch.manual_seed(1)
+    trained = build_model(variant, bundle)
+    record = model_record(_result([], best_epoch=0, model=trained), "bpr_mf", 43, bundle)
+    assert {k: record[k] for k in ("variant", "seed", "n_users", "n_items")} == {
+        "variant": "bpr_mf", "seed": 43, "n_users": bundle.n_users, "n_items": bundle.n_items,
+    }  # fmt: skip
+    save_checkpoint(record, tmp_path / "model.pt")
+
+    torch.manual_seed(2)  # a fresh initialisation differs: the weights must come from the file
+    loaded = load_trained_model(variant, bundle, tmp_path / "model.pt")
+    expected = trained.state_dict()
+    assert list(loaded.state_dict()) == list(expected)
+    assert all(torch.equal(loaded.state_dict()[name], expected[name]) for name in expected)
+    assert not all(torch.equal(build_model(variant, bundle).state_dict()[n], expected[n]) for n in expected)
