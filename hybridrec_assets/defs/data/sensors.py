@@ -1,9 +1,7 @@
-"""Sensors: new or changed source files refresh the data layer; automation sensors carry it on."""
+"""source_files_changed: new or changed source files refresh the data layer."""
 
 from dagster import (
     AssetKey,
-    AssetSelection,
-    AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
@@ -12,8 +10,8 @@ from dagster import (
     sensor,
 )
 
-from hybridrec_assets.assets.ingest import SOURCE_KEY
-from hybridrec_assets.jobs import data_job
+from hybridrec_assets.defs.data.ingest import SOURCE_KEY
+from hybridrec_assets.defs.data.jobs import data_job
 from hybridrec_assets.resources import DataSource
 from hybridrec_ml.data.sources import fingerprints
 
@@ -54,19 +52,3 @@ def _warehouse_source_key(context: SensorEvaluationContext) -> str:
     event = context.instance.get_latest_materialization_event(AssetKey("raw_reviews"))
     entry = event.asset_materialization.metadata.get(SOURCE_KEY) if event and event.asset_materialization else None
     return str(entry.value) if entry is not None else "none"
-
-
-# Evaluation, segments and the report follow their upstream: cheap, so on by default.
-follow_upstream = AutomationConditionSensorDefinition(
-    "follow_upstream",
-    target=AssetSelection.groups("evaluation", "report"),
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Evaluates a partition after its model is retrained; rewrites the report after evaluations settle",
-)
-# Retraining every trained partition after new data is expensive: off until the user switches it on.
-retrain_on_new_data = AutomationConditionSensorDefinition(
-    "retrain_on_new_data",
-    target=AssetSelection.groups("model"),
-    default_status=DefaultSensorStatus.STOPPED,
-    description="Retrains every already-trained (variant, seed) partition after the data layer changed",
-)

@@ -3,9 +3,10 @@
 from dagster import AssetKey, AssetSelection, DagsterInstance
 from mlflow.tracking import MlflowClient
 
-from hybridrec_assets.assets.training import EPOCH_CURVES, default_torch_threads
-from hybridrec_assets.checks import collapse_result
+from hybridrec_assets.defs.model.checks import collapse_result
 from hybridrec_assets.partitions import run_partition_key
+from hybridrec_assets.torch_threads import default_torch_threads
+from hybridrec_ml.training.run_record import EPOCH_CURVES
 
 MODEL = AssetSelection.assets("trained_model")
 ONE_EPOCH = {"ops": {"trained_model": {"config": {"epochs": 1, "torch_threads": 1}}}}

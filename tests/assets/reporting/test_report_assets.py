@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 import numpy as np
 from dagster import AssetKey, AssetSelection
 
-from hybridrec_assets.assets.evaluation import evaluation_path
+from hybridrec_assets.artifacts import evaluation_path
 from hybridrec_assets.partitions import run_partition_key
 from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
 

@@ -3,7 +3,8 @@
 from dagster import Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from hybridrec_assets.assets.features import temporal_split
+from hybridrec_assets.artifacts import recbole_folder
+from hybridrec_assets.defs.data.assets import temporal_split
 from hybridrec_assets.resources import ArtifactStore, Warehouse
 from hybridrec_ml.data.transforms.recbole_export import export_recbole
 
@@ -15,7 +16,7 @@ class RecBoleConfig(Config):
 @asset(deps=[temporal_split, "raw_items"], group_name="data", kinds={"recbole"})
 def recbole_export(config: RecBoleConfig, warehouse: Warehouse, store: ArtifactStore) -> MaterializeResult:
     """`.inter`, `.item` and `train/valid/test.inter` under artifacts/recbole/<name>; RecBole's `data_path` is its parent."""
-    folder = store.path("recbole", config.dataset_name)
+    folder = store.path(*recbole_folder(config.dataset_name))
     with warehouse.reader() as con:
         written = export_recbole(con, folder, config.dataset_name)
     return MaterializeResult(

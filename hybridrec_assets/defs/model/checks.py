@@ -1,4 +1,4 @@
-"""Turning plain check outcomes from hybridrec_ml into Dagster check results, and the gate-collapse check."""
+"""The gate-collapse check: its partitioned spec and its result from a mean α (training and segment views)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,8 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, Metada
 
 from hybridrec_assets.partitions import RUN_PARTITIONS
 from hybridrec_ml.config import ALPHA_COLUMNS
-from hybridrec_ml.data.warehouse.checks import CheckOutcome
 
-
-def check_result(name: str, outcome: CheckOutcome) -> AssetCheckResult:
-    return AssetCheckResult(
-        check_name=name,
-        passed=outcome.passed,
-        severity=AssetCheckSeverity(outcome.severity),
-        description=outcome.description,
-        metadata=outcome.metadata,
-    )
+GATE_CHECK = "gate_not_collapsed"  # on trained_model; segment_report's is f"{GATE_CHECK}_by_segment"
 
 
 def collapse_check_blocking() -> bool:

@@ -4,8 +4,8 @@
 from dagster import AssetCheckSpec, AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
-from hybridrec_assets.assets.ingest import WRITER_POOL
-from hybridrec_assets.checks import check_result
+from hybridrec_assets.defs.data.ingest import WRITER_POOL
+from hybridrec_assets.defs.data.checks import check_result
 from hybridrec_assets.resources import Warehouse
 from hybridrec_ml.tensors.bundle_loader import load_evaluation_rows
 from hybridrec_ml.data.warehouse.checks import (

@@ -4,29 +4,20 @@ import torch
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from hybridrec_assets.assets.training import (
-    GATE_CHECK,
-    TrainingConfig,
-    default_torch_threads,
-    model_path,
-    summary_path,
-    trained_model,
-)
-from hybridrec_assets.checks import collapse_result, collapse_spec
+from hybridrec_assets.artifacts import evaluation_path, model_path, summary_path
 from hybridrec_assets.automation import FOLLOW_UPSTREAM
+from hybridrec_assets.defs.model.assets import trained_model
+from hybridrec_assets.defs.model.checks import GATE_CHECK, collapse_result, collapse_spec
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
-from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD, VARIANTS
+from hybridrec_assets.torch_threads import default_torch_threads
+from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, VARIANTS
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_evaluation, save_evaluation
-from hybridrec_ml.models.factory import build_model
+from hybridrec_ml.reporting.segment_summary import summarize_segments
 from hybridrec_ml.reporting.tables import segment_table
-from hybridrec_ml.training.checkpoint import load_checkpoint
-
-
-def evaluation_path(variant: str, seed: int) -> tuple[str, ...]:
-    return ("evaluation", variant, f"seed-{seed}", "evaluation.npz")
+from hybridrec_ml.training.run_record import load_trained_model
 
 
 class SegmentConfig(Config):
@@ -46,13 +37,12 @@ def evaluation(
 ) -> MaterializeResult:
     """Sampled (stored 99 negatives) and full-catalogue ranking of the test interactions."""
     name, seed = variant_and_seed(context.partition_key)
-    variant = TrainingConfig().variant(name, seed)
+    variant = VARIANTS[name].with_train(seed=seed)
     torch.set_num_threads(default_torch_threads(context.instance))
     with warehouse.reader() as con:
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
         test_negatives = load_eval_negatives(con, bundle.test.event_order)
-    model = build_model(variant, bundle)
-    model.load_state_dict(load_checkpoint(store.path(*model_path(name, seed)))["model"])
+    model = load_trained_model(variant, bundle, store.path(*model_path(name, seed)))
     summary = store.read_json(*summary_path(name, seed))
     result = evaluate_variant(
         model, bundle, test_negatives, variant=name, seed=seed, alpha_per_epoch=summary["alpha_per_epoch"],
@@ -76,21 +66,15 @@ def evaluation(
 def segment_report(context: AssetExecutionContext, config: SegmentConfig, store: ArtifactStore) -> MaterializeResult:
     """Test users bucketed by training-history length: NDCG@10, Recall@10 and mean α per bucket."""
     name, seed = variant_and_seed(context.partition_key)
-    result = load_evaluation(store.path(*evaluation_path(name, seed)))
-    segments = result.segments
-    alpha_columns = list(ALPHA_COLUMNS)
-    has_gate = VARIANTS[name].has_learned_gate
-    populated = segments[segments["n_rows"] > 0]
-    worst = populated.loc[populated[alpha_columns].max(axis=1).idxmax()] if has_gate and len(populated) else None
+    segments = load_evaluation(store.path(*evaluation_path(name, seed))).segments
+    summary = summarize_segments(segments, has_learned_gate=VARIANTS[name].has_learned_gate)
     check = collapse_result(
         f"{GATE_CHECK}_by_segment",
-        tuple(float(worst[c]) for c in alpha_columns) if worst is not None else None,
+        summary.alpha_mean,
         config.collapse_threshold,
         "WARN",
-        f"most concentrated segment: {worst['segment']}" if worst is not None else "all segments",
+        f"most concentrated segment: {summary.most_concentrated}" if summary.most_concentrated else "all segments",
     )
-    metadata = {"segments": MetadataValue.md(segment_table(segments.assign(variant=name, seed=seed), config.collapse_threshold))}
-    for _, row in populated.iterrows():
-        key = row["segment"].split(" ")[0].replace("-", "_")
-        metadata |= {f"{key}_ndcg_at_10": float(row["ndcg@10"]), f"{key}_rows": int(row["n_rows"])}
+    table = segment_table(segments.assign(variant=name, seed=seed), config.collapse_threshold)
+    metadata = {"segments": MetadataValue.md(table), **summary.metrics}
     return MaterializeResult(metadata=metadata, check_results=[check])

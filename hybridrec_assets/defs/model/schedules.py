@@ -2,7 +2,7 @@
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule
 
-from hybridrec_assets.jobs import variant_job
+from hybridrec_assets.defs.model.jobs import variant_job
 from hybridrec_assets.partitions import RUN_PARTITIONS
 
 WEEKLY_CRON = "0 3 * * 0"  # Sundays 03:00 UTC

@@ -2,7 +2,8 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from hybridrec_assets.assets.evaluation import evaluation, evaluation_path
+from hybridrec_assets.artifacts import evaluation_path, report_path
+from hybridrec_assets.defs.evaluation.assets import evaluation
 from hybridrec_assets.automation import REPORT_WHEN_EVALUATIONS_SETTLE
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
@@ -28,7 +29,7 @@ def results_report(
     evaluations = [load_evaluation(path) for path in paths if path.exists()]
     with warehouse.reader() as con:
         planted = planted_mechanism_shares(con) if table_exists(con, schema.GROUND_TRUTH) else None
-    report = build_results_report(evaluations, store.path("reports", "results.html"), planted_shares=planted)
+    report = build_results_report(evaluations, store.path(*report_path()), planted_shares=planted)
     with tracker.run(run_name="results_report", tags={"dagster_run_id": context.run.run_id, "kind": "report"}) as run:
         run.log_artifact(report.path)
     return MaterializeResult(
