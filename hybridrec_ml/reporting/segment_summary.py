@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS
+from hybridrec_ml.config import ALPHA_COLUMNS
 
 
 @dataclass(frozen=True)
