@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from hybridrec_ml.evaluation.protocols import EvalResult, evaluate_full, evaluat
 from hybridrec_ml.evaluation.run_result import VariantRunResult
 from hybridrec_ml.evaluation.segments import DEFAULT_SEGMENT_BOUNDS, alpha_by_context_bucket, segment_report
 from hybridrec_ml.models.base import Recommender
+from hybridrec_ml.tensors.batch import Batch
 from hybridrec_ml.tensors.bundle import TrainingBundle
 
 
@@ -62,10 +63,14 @@ def evaluate_variant(
     alpha_per_epoch: Sequence[Sequence[float]] = (),
     segment_bounds: tuple[int, ...] = DEFAULT_SEGMENT_BOUNDS,
     collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD,
+    make_query: Callable[[torch.Tensor], Batch] | None = None,
 ) -> VariantEvaluation:
-    """Both protocols on `bundle.test`, then per-segment and per-context-bucket breakdowns."""
-    sampled = evaluate_sampled(model, bundle.test, test_negatives)
-    full = evaluate_full(model, bundle.test, bundle.train_items_by_user, bundle.n_items)
+    """Both protocols on `bundle.test` (on the model's device), then per-segment and per-context-bucket breakdowns.
+
+    `make_query` gives test rows their history on the model's path (tensors.sequences.batch_maker).
+    """
+    sampled = evaluate_sampled(model, bundle.test, test_negatives, make_query=make_query)
+    full = evaluate_full(model, bundle.test, bundle.train_items_by_user, bundle.n_items, make_query=make_query)
     history_length = bundle.user_train_count[bundle.test.user].numpy()
     segments = segment_report(full, history_length, bounds=segment_bounds, collapse_threshold=collapse_threshold)
     segments["collapsed"] &= gate_can_collapse(variant)

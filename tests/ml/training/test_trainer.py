@@ -92,7 +92,7 @@ def test_epoch_stats_and_summary_carry_the_gate_and_the_regularisers():
     summary = result.summary_metadata()
     assert set(summary) == {
         "best_val_ndcg_at_10", "best_epoch", "epochs", "train_seconds", "samples_per_s",
-        "alpha_static", "alpha_dynamic", "alpha_content", "max_alpha_mean", "entropy_term", "balance_term",
+        "max_epochs", "stopped_early", "profile", "alpha_static", "alpha_dynamic", "alpha_content", "max_alpha_mean", "entropy_term", "balance_term",
     }
     best = result.history[result.best_epoch - 1]
     assert (summary["epochs"], summary["alpha_dynamic"]) == (2, best.alpha_mean[1])
