@@ -6,7 +6,8 @@ of `chunk_len` rows; the GRU input of a chunk is the `prefix` items before the c
 (fewer at the start of the sequence) followed by the chunk's own items, so the row at offset i in
 its chunk sees the last prefix + i items of its user (all of them when the user has fewer).
 With prefix = max_history - chunk_len + 1 a row sees between `prefix` and `max_history` previous
-items, and every row with at most `max_history` earlier items sees exactly its per-row window.
+items (fewer only when its user has fewer), and when chunk_len divides max_history every row with
+fewer than `max_history` earlier items sees exactly its per-row window.
 """
 
 from __future__ import annotations
