@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,8 @@ class VariantEvaluation:
     segments: pd.DataFrame  # segment_report of the full-ranking protocol
     context_alpha: pd.DataFrame | None  # mean α per context bucket; None without a gate
     alpha_per_epoch: tuple[tuple[float, float, float], ...]
+    # how the model was trained: profile, best_epoch, epochs, max_epochs, stopped_early (None: not recorded)
+    training: dict[str, Any] | None = None
 
     def run_result(self) -> VariantRunResult:
         return VariantRunResult.from_evaluation(
@@ -64,6 +67,7 @@ def evaluate_variant(
     segment_bounds: tuple[int, ...] = DEFAULT_SEGMENT_BOUNDS,
     collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD,
     make_query: Callable[[torch.Tensor], Batch] | None = None,
+    training: dict[str, Any] | None = None,
 ) -> VariantEvaluation:
     """Both protocols on `bundle.test` (on the model's device), then per-segment and per-context-bucket breakdowns.
 
@@ -78,6 +82,7 @@ def evaluate_variant(
     return VariantEvaluation(
         variant, seed, sampled, full, segments, context_alpha,
         tuple((float(s), float(d), float(c)) for s, d, c in alpha_per_epoch),
+        training,
     )
 
 
@@ -87,6 +92,7 @@ def save_evaluation(evaluation: VariantEvaluation, path: Path) -> Path:
         "variant": evaluation.variant,
         "seed": evaluation.seed,
         "alpha_per_epoch": evaluation.alpha_per_epoch,
+        "training": evaluation.training,
         "segments": evaluation.segments.to_dict(orient="list"),
         "context_alpha": None if evaluation.context_alpha is None else evaluation.context_alpha.to_dict(orient="list"),
     }
@@ -119,4 +125,5 @@ def load_evaluation(path: Path) -> VariantEvaluation:
         pd.DataFrame(header["segments"]),
         None if context_alpha is None else pd.DataFrame(context_alpha),
         tuple(tuple(epoch) for epoch in header["alpha_per_epoch"]),
+        header.get("training"),
     )

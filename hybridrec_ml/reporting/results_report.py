@@ -21,6 +21,7 @@ from hybridrec_ml.reporting.tables import (
     significance_table,
     significance_tests,
     tidy_results,
+    training_table,
 )
 
 ABLATIONS = ("v1", "no_dynamic", "no_content", "no_attention", "static_only")
@@ -63,6 +64,7 @@ def build_results_report(
             significance_table(significance_tests(runs, [r for r in ("v1", "static_only") if r in present], protocol))
             for protocol in ("sampled", "full")
         ),
+        "training": training_table([(e.variant, e.seed, e.training) for e in evaluations]),
     }
     sections = [
         ReportSection(
@@ -70,6 +72,11 @@ def build_results_report(
             "Test split. Sampled protocol: the positive against 99 stored negatives; full ranking: against "
             "the whole catalogue with the user's training items masked. Mean ± 95% CI over seeds; ties "
             "count against the positive.\n\n" + tables["main"],
+        ),
+        ReportSection(
+            "Training (profile, best epoch, what ended the run)",
+            "Each run returns its best epoch on validation (full ranking, mean over users). 'patience': "
+            "validation stopped improving before the cap; 'epoch cap': the budget ended it.\n\n" + tables["training"],
         ),
         ReportSection("Ablations (Δ vs v1)", tables["ablation"]),
         ReportSection("Per user segment (full ranking)", tables["segments"]),

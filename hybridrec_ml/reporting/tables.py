@@ -7,7 +7,9 @@ on the same test rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -225,4 +227,20 @@ def significance_table(tests: pd.DataFrame) -> str:
         ]  # fmt: skip
         for record in tests.itertuples(index=False)
     ]
+    return markdown_table(headers, rows)
+
+
+def training_table(runs: Sequence[tuple[str, int, Mapping[str, Any] | None]]) -> str:
+    """One row per (variant, seed, training record): the profile, the best epoch of the epochs run, and what ended the run."""
+    headers = ["Variant", "Seed", "Profile", "Best epoch", "Epochs run (cap)", "Ended by"]
+    rows = []
+    for variant, seed, training in runs:
+        if training is None:
+            rows.append([variant, str(seed), "—", "—", "—", "not recorded"])
+            continue
+        ended = "nothing to train" if training["epochs"] == 0 else "patience" if training["stopped_early"] else "epoch cap"
+        rows.append([
+            variant, str(seed), str(training["profile"]), str(training["best_epoch"]),
+            f"{training['epochs']} ({training['max_epochs']})", ended,
+        ])  # fmt: skip
     return markdown_table(headers, rows)

@@ -49,17 +49,21 @@ def evaluation(
     result = evaluate_variant(
         model, bundle, test_negatives, variant=name, seed=seed, alpha_per_epoch=summary["alpha_per_epoch"],
         segment_bounds=tuple(config.bounds), collapse_threshold=config.collapse_threshold,
-        make_query=batch_maker(variant, bundle, "test"),
+        make_query=batch_maker(variant, bundle, "test"), training=training_of(summary["summary"]),
     )
     path = save_evaluation(result, store.path(*evaluation_path(name, seed)))
     metrics = result.metadata()
     tracker.existing(summary["mlflow_run_id"]).log_metrics(metrics)  # same run as the training: one place to look
-    trained = {key: summary["summary"][key] for key in ("profile", "best_epoch", "max_epochs", "stopped_early")}
     return MaterializeResult(
-        metadata=metrics | trained | {
+        metadata=metrics | result.training | {
             "test_rows": len(bundle.test), "device": str(model_device(model)), "evaluation_file": MetadataValue.path(str(path)),
         }
     )
+
+
+def training_of(summary: dict) -> dict:
+    """What every result row says about its training: profile, best epoch, epochs run, the cap, stopped early."""
+    return {key: summary[key] for key in ("profile", "best_epoch", "epochs", "max_epochs", "stopped_early")}
 
 
 def evaluation_device(trained_on: str) -> torch.device:
