@@ -57,15 +57,6 @@ class SequenceLayout:
         item = torch.cat([s.item for s in splits.values()])[torch.from_numpy(order)]
         return cls(item, torch.from_numpy(window_start), torch.from_numpy(chunk_start), position, chunk_len)
 
-    def history_of(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The items the rows at `flat` see, as a per-row window [B, L] (item + 1, 0 = right padding) and lengths."""
-        lengths = flat - self.window_start[flat]
-        width = int(lengths.max()) if flat.numel() else 0
-        offsets = torch.arange(width)
-        valid = offsets < lengths.unsqueeze(1)
-        take = (self.window_start[flat].unsqueeze(1) + offsets).clamp(max=max(self.item.numel() - 1, 0))
-        return torch.where(valid, self.item[take] + 1, 0), lengths
-
     def chunks_of(self, flat: torch.Tensor) -> SequenceChunks:
         """One GRU input per chunk touched by the rows at `flat` (up to the last of them), and where each row's state is."""
         chunk, row_chunk = torch.unique(self.chunk_start[flat], return_inverse=True)

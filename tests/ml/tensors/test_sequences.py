@@ -8,8 +8,12 @@ BUNDLE = planted_bundle(n_users=3, per_user=8, max_history=6)
 
 
 def walk(user: int) -> list[int]:
-    rows = [(s, i) for s, i, u in zip(BUNDLE.train.event_order.tolist(), BUNDLE.train.item.tolist(), BUNDLE.train.user.tolist()) if u == user]
-    rows += [(int(s.event_order[r]), int(s.item[r])) for s in (BUNDLE.val, BUNDLE.test) for r in range(len(s)) if int(s.user[r]) == user]
+    rows = [
+        (int(split.event_order[r]), int(split.item[r]))
+        for split in (BUNDLE.train, BUNDLE.val, BUNDLE.test)
+        for r in range(len(split))
+        if int(split.user[r]) == user
+    ]
     return [item for _, item in sorted(rows)]
 
 
@@ -17,9 +21,9 @@ def test_a_row_sees_its_whole_window_up_to_max_history_then_the_chunk_prefix():
     layout = SequenceLayout.build(BUNDLE, max_history=6, chunk_len=3)  # prefix 4: a row sees 4..6 items
     for name in ("train", "val", "test"):
         split = getattr(BUNDLE, name)
-        history, lengths = layout.history_of(layout.position[name])
         for row in range(len(split)):
-            seen = (history[row, : lengths[row]] - 1).tolist()
+            alone = layout.chunks_of(layout.position[name][row : row + 1])  # the pass up to this row alone
+            seen = (alone.items[0, : alone.lengths[0]] - 1).tolist()
             offset = int(split.event_order[row]) // BUNDLE.n_users  # the row's step in its user's walk
             earlier = walk(int(split.user[row]))[:offset]
             if offset < 6:  # fewer than max_history earlier items (3 divides 6): as the per-row window
@@ -28,7 +32,8 @@ def test_a_row_sees_its_whole_window_up_to_max_history_then_the_chunk_prefix():
             assert seen == earlier[max(0, chunk_start - 4) :]
     # the test row of user 0 (step 7, chunk 6..8): steps 2..6, five items, where the window holds six
     test_row = int(torch.nonzero(BUNDLE.test.user == 0))
-    assert lengths[test_row] == 5
+    alone = layout.chunks_of(layout.position["test"][test_row : test_row + 1])
+    assert (alone.lengths.tolist(), alone.state_at.tolist()) == ([5], [4])
 
 
 def test_one_pass_per_chunk_and_each_row_reads_the_state_before_it():
