@@ -47,3 +47,14 @@ def test_evaluation_on_either_path_ranks_identically():
     ]  # fmt: skip
     assert results[0].ranks.tolist() == results[1].ranks.tolist()
     assert (results[0].alpha == results[1].alpha).all()
+
+
+def test_the_packed_gru_used_on_cuda_gives_the_stepwise_outputs():
+    """Checked on the CPU: packing, the empty chunk and the padding of the cuDNN path give the same numbers."""
+    dynamic = _model().components["dynamic"]
+    items = torch.tensor([[3, 1, 4, 1, 5], [9, 2, 6, 0, 0], [0, 0, 0, 0, 0]])
+    lengths = torch.tensor([5, 3, 0])
+    stepwise, packed = dynamic.outputs_stepwise(items, lengths), dynamic.outputs_packed(items, lengths)
+    assert stepwise.shape == packed.shape == (3, 5, DIMS.gru_hidden)
+    torch.testing.assert_close(packed[0], stepwise[0], rtol=0, atol=1e-6)
+    torch.testing.assert_close(packed[1, :3], stepwise[1, :3], rtol=0, atol=1e-6)  # past a row's length: unused
