@@ -1,24 +1,34 @@
-"""Training throughput (rows/s) of the hybrid model (v1): our training step vs a straightforward one.
+"""Training throughput (rows/s) of v1 on both history paths, `no_dynamic` and `bpr_mf`, against references.
 
-Ours: `hybridrec_ml.training.trainer.train` for one epoch (vectorised CSR batches, packed GRU run
-once per row, EmbeddingBag over sparse TF-IDF, item sides once per distinct candidate, tensor-wide
-negatives). Reference: the same architecture and step written the usual way, a per-sample torch
-Dataset + DataLoader returning a padded history and DENSE TF-IDF rows, a rejection loop for the
-negative, the content MLP's first layer as nn.Linear(vocab, 512), and the model called once for
-the positive and once for the negative. The reference runs a few batches only; rates compare.
+Ours: `hybridrec_ml.training.trainer.train` for one epoch of each of
+  v1 (chunks)  the sequence path: one GRU pass per user-sequence chunk (the default),
+  v1 (window)  the per-row path: the GRU re-reads each row's window of up to 50 items,
+  no_dynamic, bpr_mf  (no GRU at all),
+with the ratio of the two v1 paths. References measured in the same run:
+  - the straightforward step (the same architecture written the usual way: a per-sample torch
+    Dataset + DataLoader, padded history, DENSE TF-IDF rows, the model called once per positive
+    and once per negative), a few batches only (--reference-batches, 0 skips it);
+  - RecBole 1.2.1 GRU4Rec (one 2-layer GRU, hidden 128, BPR with one negative) and NeuMF (BCE, one
+    negative), one epoch each on the same training rows exported as RecBole atomic files, in their
+    own virtualenv under bench/.cache (built on first use: numpy<2, setuptools<81, pandas<2.2,
+    torch==2.13.0, recbole==1.2.1); --no-recbole skips them.
 
-Data: the `demo` synthetic world through the real pipeline (generate -> ingest -> 5-core -> split
--> sequences -> context -> TF-IDF -> load_training_bundle), or with --data generated a bundle of
-demo size built in code (4K users, 1.5K items, 60K interactions, vocab 5000, 40 terms per item).
+Data: --data pipeline (default): the `demo` synthetic world through the real pipeline (generate ->
+ingest -> 5-core -> split -> sequences -> context -> TF-IDF -> load_training_bundle);
+--data generated: a demo-size bundle built in code (4K users, 1.5K items, 60K interactions);
+--data long: built in code, 200 users x 120 interactions each (1.5K items), so most training rows
+and every evaluated row have a history at the 50-item cap.
 
-    python bench/training_throughput.py [--data pipeline|generated] [--reference-batches 8] [--threads 1]
+    python bench/training_throughput.py --data long [--threads 2] [--reference-batches 0] [--no-recbole]
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +39,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 from torch.utils.data import DataLoader, Dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this checkout, whatever is installed
 
 from hybridrec_ml.config import VARIANTS, VariantConfig
 from hybridrec_ml.models.losses import bpr_loss
@@ -66,11 +78,20 @@ def generated_bundle(
     terms_per_item: int = 40,
     max_history: int = 50,
     seed: int = 0,
+    per_user: int | None = None,
 ) -> TrainingBundle:
-    """A demo-size bundle without the pipeline: Zipf-like popularity, random times, random sparse text."""
+    """A bundle without the pipeline: Zipf-like popularity, random times, random sparse text.
+
+    per_user: every user has exactly this many interactions (n_interactions = n_users * per_user),
+    spread at random over time; otherwise each interaction's user is drawn uniformly.
+    """
     rng = np.random.default_rng(seed)
     popularity = 1.0 / np.arange(1, n_items + 1) ** 0.8
-    user = torch.from_numpy(rng.integers(0, n_users, n_interactions))
+    if per_user is not None:
+        n_interactions = n_users * per_user
+        user = torch.from_numpy(rng.permutation(np.repeat(np.arange(n_users), per_user)))
+    else:
+        user = torch.from_numpy(rng.integers(0, n_users, n_interactions))
     item = torch.from_numpy(rng.choice(n_items, n_interactions, p=popularity / popularity.sum()))
     context = torch.from_numpy(rng.random((n_interactions, 5), dtype=np.float32))
     # rows are in event order; a row's history is the user's previous <= max_history items, read
@@ -221,15 +242,91 @@ def reference_rate(bundle: TrainingBundle, variant: VariantConfig, n_batches: in
 
 
 def our_rate(bundle: TrainingBundle, variant: VariantConfig) -> tuple[float, float]:
-    """(rows/s, seconds) of one epoch through `train` (validation stubbed out)."""
+    """(rows/s, seconds) of one training epoch through `train` (validation stubbed out)."""
     result = train(variant.with_train(epochs=1), bundle, validate=lambda model: 0.0)
     return result.history[0].samples_per_s, result.history[0].seconds
 
 
+# ------------------------------------------------------------------------------------ RecBole 1.2.1
+
+RECBOLE_REQUIREMENTS = ("recbole==1.2.1", "numpy<2", "setuptools<81", "pandas<2.2", "torch==2.13.0")
+CACHE = Path(__file__).resolve().parent / ".cache"
+# One epoch of a RecBole model on the exported files, timed around Trainer.fit (no validation).
+RECBOLE_EPOCH = """
+import json, sys, time, torch
+from recbole.config import Config
+from recbole.data import create_dataset, data_preparation
+from recbole.utils import get_model, get_trainer, init_seed
+settings = json.loads(sys.argv[1])
+torch.set_num_threads(settings.pop("threads"))
+config = Config(model=settings.pop("model"), dataset=settings.pop("dataset"), config_dict=settings)
+init_seed(config["seed"], config["reproducibility"])
+dataset = create_dataset(config)
+train_data, valid_data, _ = data_preparation(config, dataset)
+model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+started = time.perf_counter()
+trainer._train_epoch(train_data, 0, show_progress=False)
+print(json.dumps({"seconds": time.perf_counter() - started, "rows": len(train_data.dataset)}))
+"""
+RECBOLE_MODELS = {
+    "GRU4Rec": {"embedding_size": 64, "hidden_size": 128, "num_layers": 2, "dropout_prob": 0.0, "loss_type": "BPR",
+                "MAX_ITEM_LIST_LENGTH": 50},
+    "NeuMF": {"mf_embedding_size": 64, "mlp_embedding_size": 64, "mlp_hidden_size": [128, 64], "dropout_prob": 0.0},
+}  # fmt: skip
+
+
+def recbole_python() -> Path:
+    """The RecBole virtualenv's interpreter, built on first use (torch from /opt/wheels when present)."""
+    venv = CACHE / "recbole-venv"
+    python, marker = venv / "bin" / "python", venv / ".installed"
+    wanted = "\n".join(RECBOLE_REQUIREMENTS)
+    if marker.exists() and marker.read_text() == wanted:
+        return python
+    print(f"building the RecBole virtualenv in {venv} (once, a few minutes) ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--find-links", "/opt/wheels", *RECBOLE_REQUIREMENTS], check=True)
+    marker.write_text(wanted)
+    return python
+
+
+def export_split(bundle: TrainingBundle, folder: Path, name: str) -> None:
+    """The bundle's train/val/test rows as RecBole benchmark files (event_order as the timestamp)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, suffix in (("train", "train"), ("val", "valid"), ("test", "test")):
+        rows = getattr(bundle, split)
+        lines = ["user_id:token\titem_id:token\ttimestamp:float"]
+        lines += [f"u{u}\ti{i}\t{t}" for u, i, t in zip(rows.user.tolist(), rows.item.tolist(), rows.event_order.tolist())]
+        (folder / f"{name}.{suffix}.inter").write_text("\n".join(lines) + "\n")
+
+
+def recbole_epoch_seconds(bundle: TrainingBundle, model: str, threads: int, batch_size: int) -> tuple[float, int]:
+    """(seconds, training rows) of one RecBole epoch of `model` on the bundle's split."""
+    with tempfile.TemporaryDirectory() as data_path:
+        export_split(bundle, Path(data_path) / "bench", "bench")
+        settings = {
+            "model": model, "dataset": "bench", "data_path": data_path, "threads": threads,
+            "benchmark_filename": ["train", "valid", "test"], "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
+            "train_neg_sample_args": {"distribution": "uniform", "sample_num": 1}, "train_batch_size": batch_size,
+            "epochs": 1, "eval_step": 0, "device": "cpu", "use_gpu": False, "seed": 42, "reproducibility": True,
+            "checkpoint_dir": str(Path(data_path) / "saved"), "show_progress": False, "log_wandb": False,
+            **RECBOLE_MODELS[model],
+        }  # fmt: skip
+        done = subprocess.run(
+            [str(recbole_python()), "-c", RECBOLE_EPOCH, json.dumps(settings)],
+            capture_output=True, text=True, cwd=data_path, env={"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"RecBole {model} failed:\n{done.stderr[-3000:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        return result["seconds"], result["rows"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", choices=("pipeline", "generated"), default="pipeline")
+    parser.add_argument("--data", choices=("pipeline", "generated", "long"), default="pipeline")
     parser.add_argument("--reference-batches", type=int, default=8)
+    parser.add_argument("--no-recbole", action="store_true")
     # 1 by default: on a shared 2-core machine more threads than free cores make every small op wait
     # for a descheduled thread (measured: 10x slower); compare implementations at equal threads
     parser.add_argument("--threads", type=int, default=1)
@@ -241,26 +338,44 @@ def main() -> None:
     if args.data == "pipeline":
         with tempfile.TemporaryDirectory() as work_dir:
             bundle = pipeline_bundle(Path(work_dir), variant.dims.max_history)
-    else:
+    elif args.data == "generated":
         bundle = generated_bundle(max_history=variant.dims.max_history)
+    else:
+        bundle = generated_bundle(n_users=200, per_user=120, max_history=variant.dims.max_history)
     terms = bundle.tfidf.index.numel() / bundle.n_items
-    mean_history = float((bundle.train.history.ptr[1:] - bundle.train.history.ptr[:-1]).float().mean())
+    history = (bundle.train.history.ptr[1:] - bundle.train.history.ptr[:-1]).float()
     print(
         f"data ({args.data}, {time.perf_counter() - started:.1f}s): {bundle.n_users} users, {bundle.n_items} items, "
         f"{len(bundle.train)} train rows, vocab {bundle.tfidf.n_cols}, {terms:.1f} terms/item, "
-        f"mean history {mean_history:.1f}; torch threads {torch.get_num_threads()}"
+        f"mean history {float(history.mean()):.1f} ({float((history == variant.dims.max_history).float().mean()):.0%} "
+        f"at the cap); torch threads {torch.get_num_threads()}"
     )
 
-    cpu = dataclasses.replace(variant).with_train(device="cpu")
-    ours, seconds = our_rate(bundle, cpu)
-    print(f"ours      (cpu, fp32): {ours:10.0f} rows/s  (one epoch of {len(bundle.train)} rows in {seconds:.1f}s)")
-    reference = reference_rate(bundle, cpu, args.reference_batches)
-    print(f"reference (cpu, fp32): {reference:10.0f} rows/s  ({args.reference_batches} batches)")
-    print(f"speed-up: {ours / reference:.1f}x")
+    rates: dict[str, tuple[float, float]] = {}
+    runs = {
+        "v1 (chunks)": VARIANTS["v1"].with_train(sequence="chunks"),
+        "v1 (window)": VARIANTS["v1"].with_train(sequence="window"),
+        "no_dynamic": VARIANTS["no_dynamic"],
+        "bpr_mf": VARIANTS["bpr_mf"],
+    }
+    for label, run in runs.items():
+        rates[label] = our_rate(bundle, run.with_train(device="cpu"))
+        print(f"{label:<12} (cpu, fp32): {rates[label][0]:10.0f} rows/s  (epoch of {len(bundle.train)} rows: {rates[label][1]:.1f}s)")
+    print(f"v1 chunks / v1 window: {rates['v1 (chunks)'][0] / rates['v1 (window)'][0]:.1f}x rows/s")
+    if args.reference_batches:
+        reference = reference_rate(bundle, variant.with_train(device="cpu"), args.reference_batches)
+        print(f"straightforward step (cpu, fp32): {reference:10.0f} rows/s ({args.reference_batches} batches); "
+              f"v1 chunks / it: {rates['v1 (chunks)'][0] / reference:.1f}x")
+    if not args.no_recbole:
+        v1_epoch = rates["v1 (chunks)"][1]
+        for model in RECBOLE_MODELS:
+            seconds, rows = recbole_epoch_seconds(bundle, model, args.threads, variant.train.batch_size)
+            print(f"RecBole 1.2.1 {model:<8}: epoch {seconds:.1f}s ({rows} rows, {rows / seconds:.0f} rows/s); "
+                  f"v1 (chunks) epoch / it: {v1_epoch / seconds:.2f}")
     if torch.cuda.is_available():
-        gpu = variant.with_train(device="cuda")
-        ours_gpu, _ = our_rate(bundle, gpu)
-        print(f"ours      (cuda, mixed precision): {ours_gpu:10.0f} rows/s")
+        for label in ("v1 (chunks)", "v1 (window)"):
+            gpu_rate, gpu_seconds = our_rate(bundle, runs[label].with_train(device="cuda"))
+            print(f"{label:<12} (cuda, mixed precision): {gpu_rate:10.0f} rows/s (epoch {gpu_seconds:.1f}s)")
 
 
 if __name__ == "__main__":

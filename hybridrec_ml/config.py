@@ -29,20 +29,34 @@ class ModelDims:
     context_dim: int = 5
 
 
+Profile = Literal["demo", "research"]
+# The epoch budget and early-stopping patience of each profile: `demo` keeps the main command short,
+# `research` trains every model (baselines included) until validation stops improving.
+PROFILES: dict[str, dict[str, int]] = {
+    "demo": {"epochs": 6, "patience": 2},
+    "research": {"epochs": 100, "patience": 5},
+}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings; defaults suit the `demo` dataset on 2 CPU cores."""
 
     lr: float = 2e-3
     weight_decay: float = 0.0
-    batch_size: int = 1024
-    epochs: int = 6
-    patience: int = 2  # epochs without val NDCG@10 improvement before stopping
+    batch_size: int = 1024  # training rows per step (on the sequence path: whole chunks up to about this many rows)
+    profile: Profile = "demo"  # names the epochs / patience pair below (see PROFILES and `with_profile`)
+    epochs: int = PROFILES["demo"]["epochs"]
+    patience: int = PROFILES["demo"]["patience"]  # epochs without val NDCG@10 improvement before stopping
     n_negatives: int = 1  # per positive, for BPR
     loss: Literal["bpr", "bce"] = "bpr"
     seed: int = 42
     device: str = "auto"  # auto -> cuda if available else cpu
-    val_max_rows: int = 5000  # validation interactions scored per epoch (sampled protocol)
+    val_max_rows: int = 5000  # validation interactions ranked per epoch (full-ranking protocol, user-level mean)
+    # "chunks": one GRU pass per user-sequence chunk of `sequence_chunk` rows (tensors.sequences);
+    # "window": the GRU re-reads each row's own window of up to max_history items
+    sequence: Literal["chunks", "window"] = "chunks"
+    sequence_chunk: int = 25
     # share of training rows whose user id is replaced by the unknown user, which trains the row that
     # scores users without a training interaction (models/users.py)
     user_dropout: float = 0.05
@@ -68,6 +82,12 @@ class VariantConfig:
     def with_train(self, **overrides: object) -> VariantConfig:
         """The same variant with some training settings overridden (e.g. from a Dagster Config)."""
         return replace(self, train=replace(self.train, **overrides))
+
+    def with_profile(self, profile: str) -> VariantConfig:
+        """The same variant with the epoch budget and patience of a named profile (PROFILES)."""
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+        return self.with_train(profile=profile, **PROFILES[profile])
 
 
 VARIANTS: dict[str, VariantConfig] = {

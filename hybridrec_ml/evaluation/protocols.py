@@ -116,12 +116,16 @@ def evaluate_sampled(
     max_history: int = 50,
     batch_size: int | None = None,
     rows: torch.Tensor | None = None,
+    make_query: Callable[[torch.Tensor], Batch] | None = None,
 ) -> EvalResult:
     """Rank each positive among itself + its stored negatives [N, n] (row-aligned with `split`).
 
     `rows` restricts evaluation to some row positions of `split` (the validator's subset);
-    batch_size defaults by device (small on CPU, large on GPU).
+    batch_size defaults by device (small on CPU, large on GPU). `make_query` builds the query side
+    of row positions (tensors.sequences.batch_maker: the variant's history path); by default each
+    row's window of up to `max_history` items.
     """
+    make_query = make_query or (lambda chunk: make_batch(split, chunk, max_history))
     rows = torch.arange(len(split)) if rows is None else rows
     device = model_device(model)
     batch_size = _chunk("batch_size", batch_size, device)
@@ -130,7 +134,7 @@ def evaluate_sampled(
     saw_nan = torch.zeros((), dtype=torch.bool, device=device)
     with evaluating(model):
         for chunk in rows.split(batch_size):
-            batch = make_batch(split, chunk, max_history).to(device)
+            batch = make_query(chunk).to(device)
             candidates = torch.cat([split.item[chunk].unsqueeze(1), negatives[chunk]], dim=1).to(device)
             scored = model.score_candidates(batch, candidates)
             saw_nan |= torch.isnan(scored.scores).any()
@@ -188,6 +192,7 @@ def evaluate_full(
     row_chunk: int | None = None,
     item_chunk: int | None = None,
     rows: torch.Tensor | None = None,
+    make_query: Callable[[torch.Tensor], Batch] | None = None,
 ) -> EvalResult:
     """Rank each positive against the whole catalogue, minus what the row's user had before the row.
 
@@ -198,8 +203,9 @@ def evaluate_full(
     `model.score_all_items` when it returns scores, else `score_candidates` over item chunks;
     only a running per-row count of items at or above the positive is kept, never the N x items
     matrix, so memory is row_chunk x item_chunk (row_chunk x n_items on the fast path). Chunk
-    sizes default by device.
+    sizes default by device; `make_query` as in `evaluate_sampled`.
     """
+    make_query = make_query or (lambda chunk: make_batch(split, chunk, max_history))
     rows = torch.arange(len(split)) if rows is None else rows
     device = model_device(model)
     row_chunk, item_chunk = _chunk("row_chunk", row_chunk, device), _chunk("item_chunk", item_chunk, device)
@@ -209,7 +215,7 @@ def evaluate_full(
     saw_nan = torch.zeros((), dtype=torch.bool, device=device)
     with evaluating(model):
         for chunk in rows.split(row_chunk):
-            batch = make_batch(split, chunk, max_history).to(device)
+            batch = make_query(chunk).to(device)
             positives = split.item[chunk].to(device)
             masked = _masked_pairs(seen, batch.user, split.event_order[chunk].to(device), positives, n_items)
             everything = model.score_all_items(batch)
@@ -303,6 +309,7 @@ def evaluate_per_user(
     max_history: int = 50,
     row_chunk: int | None = None,
     item_chunk: int | None = None,
+    make_query: Callable[[torch.Tensor], Batch] | None = None,
 ) -> PerUserResult:
     """RecBole's full-sort protocol: per user, all of its distinct items in `split` are positives at once.
 
@@ -313,8 +320,9 @@ def evaluate_per_user(
     `split`, whose history is everything before the test period, as RecBole's sequential models
     see it; user-only models (Pop, BPR-MF) use just the user id. Ties are pessimistic: an item
     scoring equal to a positive ranks ahead of it, and tied positives take consecutive places.
-    Memory is row_chunk x n_items.
+    Memory is row_chunk x n_items; `make_query` as in `evaluate_sampled`.
     """
+    make_query = make_query or (lambda rows: make_batch(split, rows, max_history))
     n_items = history.n_cols
     device = model_device(model)
     row_chunk, item_chunk = _chunk("row_chunk", row_chunk, device), _chunk("item_chunk", item_chunk, device)
@@ -326,7 +334,7 @@ def evaluate_per_user(
     with evaluating(model):
         for lo in range(0, len(users), row_chunk):
             hi = min(lo + row_chunk, len(users))
-            batch = make_batch(split, first_row[lo:hi], max_history).to(device)
+            batch = make_query(first_row[lo:hi]).to(device)
             scored = _catalogue_scores(model, batch, n_items, item_chunk)
             scores = scored.scores.float().clone()
             saw_nan |= torch.isnan(scores).any()
@@ -377,22 +385,34 @@ def _on_device(seen: UserTimeline, device: torch.device) -> UserTimeline:
 
 def make_validator(
     split: InteractionSet,
-    negatives: torch.Tensor,
-    max_history: int = 50,
+    seen: UserTimeline,
+    n_items: int,
     max_rows: int = 5000,
     *,
-    batch_size: int | None = None,
+    make_query: Callable[[torch.Tensor], Batch] | None = None,
 ) -> Callable[[Recommender], float]:
-    """Sampled NDCG@10 on a fixed subset of `split` (for early stopping).
+    """Full-ranking NDCG@10 on a fixed subset of `split`, as a mean over users (for early stopping).
 
-    The subset is max_rows positions evenly spaced over the split, so it spans the whole
-    validation period instead of only its first days, and is the same every epoch.
+    The protocol (history masked: `seen` is the bundle's timeline), and the user-level mean are
+    those of the main table. The subset is max_rows
+    positions evenly spaced over the split, so it spans the whole validation period instead of
+    only its first days, and is the same every epoch.
     """
     n_rows = len(split)
     rows = torch.arange(n_rows) if max_rows >= n_rows else torch.linspace(0, n_rows - 1, max_rows).round().long()
 
     def validate(model: Recommender) -> float:
-        result = evaluate_sampled(model, split, negatives, max_history=max_history, batch_size=batch_size, rows=rows)
-        return result.metrics["ndcg@10"]
+        result = evaluate_full(model, split, seen, n_items, rows=rows, make_query=make_query)
+        return user_mean(result.ndcg_at_10, split.user[rows].numpy())
 
     return validate
+
+
+def user_mean(values: np.ndarray, users: np.ndarray) -> float:
+    """Mean over users of each user's mean value (every user weighs the same, however many rows)."""
+    if len(values) == 0:
+        return float("nan")
+    _, user_of_row = np.unique(users, return_inverse=True)
+    sums = np.bincount(user_of_row, weights=values)
+    counts = np.bincount(user_of_row)
+    return float((sums / counts).mean())

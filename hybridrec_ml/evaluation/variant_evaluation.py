@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ from hybridrec_ml.evaluation.protocols import (
 )
 from hybridrec_ml.evaluation.segments import alpha_by_context_bucket
 from hybridrec_ml.models.base import Recommender
+from hybridrec_ml.tensors.batch import Batch
 from hybridrec_ml.tensors.bundle import TrainingBundle
 
 # Primary first: per-row full ranking is the study's protocol with an honest candidate set.
@@ -55,6 +57,8 @@ class VariantEvaluation:
     user_train_count: np.ndarray  # int64 [U]: training interactions of per_user.users (0 = cold user)
     context_alpha: pd.DataFrame | None  # mean α per context bucket; None without a gate
     alpha_per_epoch: tuple[tuple[float, float, float], ...]
+    # how the model was trained: profile, best_epoch, epochs, max_epochs, stopped_early (None: not recorded)
+    training: dict[str, Any] | None = None
 
     @cached_property
     def users(self) -> pd.DataFrame:
@@ -134,21 +138,25 @@ def evaluate_variant(
     seed: int,
     alpha_per_epoch: Sequence[Sequence[float]] = (),
     mask: str = "history",
+    make_query: Callable[[torch.Tensor], Batch] | None = None,
+    training: dict[str, Any] | None = None,
 ) -> VariantEvaluation:
     """All three protocols on every test row / test user of `bundle`, cold users and cold items included.
 
     mask "history": a row's full-ranking candidates exclude whatever its user had before it
     (train, val, earlier test); "train_only": only the user's training items (the study's rule).
-    The per-user protocol always masks train + valid, as RecBole defines it.
+    The per-user protocol always masks train + valid, as RecBole defines it. `make_query` gives
+    test rows their history on the model's path (tensors.sequences.batch_maker); scoring runs on
+    the model's device.
     """
     if mask not in MASKS:
         raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
     test = bundle.test
     seen = bundle.timeline if mask == "history" else bundle.timeline.truncated(int(bundle.val.event_order.min()))
-    sampled = evaluate_sampled(model, test, test_negatives)
-    full = evaluate_full(model, test, seen, bundle.n_items)
+    sampled = evaluate_sampled(model, test, test_negatives, make_query=make_query)
+    full = evaluate_full(model, test, seen, bundle.n_items, make_query=make_query)
     history = bundle.timeline.items_before(int(test.event_order.min()))
-    per_user = evaluate_per_user(model, test, history, k_values=PER_USER_KS)
+    per_user = evaluate_per_user(model, test, history, k_values=PER_USER_KS, make_query=make_query)
     context_alpha = alpha_by_context_bucket(full.alpha, test.context) if full.alpha is not None else None
     return VariantEvaluation(
         variant=variant,
@@ -162,6 +170,7 @@ def evaluate_variant(
         user_train_count=bundle.user_train_count[torch.from_numpy(per_user.users)].numpy(),
         context_alpha=context_alpha,
         alpha_per_epoch=tuple((float(s), float(d), float(c)) for s, d, c in alpha_per_epoch),
+        training=training,
     )
 
 
@@ -173,6 +182,7 @@ def save_evaluation(evaluation: VariantEvaluation, path: Path) -> Path:
         "mask": evaluation.mask,
         "k_values": list(evaluation.per_user.k_values),
         "alpha_per_epoch": evaluation.alpha_per_epoch,
+        "training": evaluation.training,
         "context_alpha": None if evaluation.context_alpha is None else evaluation.context_alpha.to_dict(orient="list"),
     }
     arrays = {
@@ -218,4 +228,5 @@ def load_evaluation(path: Path) -> VariantEvaluation:
         user_train_count=arrays["user_train_count"],
         context_alpha=None if context_alpha is None else pd.DataFrame(context_alpha),
         alpha_per_epoch=tuple(tuple(epoch) for epoch in header["alpha_per_epoch"]),
+        training=header.get("training"),
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from hybridrec_ml.config import ModelDims
-from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.batch import Batch, SequenceChunks
 
 
 class DynamicGRU(nn.Module):
@@ -51,7 +51,32 @@ class DynamicGRU(nn.Module):
         On the CPU nn.GRU's backward over a packed batch zero-fills and accumulates a gradient the
         size of the whole packed input at every time step; here each step's input is a piece of one
         `split`, whose backward is a single concatenation, so the cost follows the real tokens.
-        Rows are sorted by length (longest first) so step t works on the first k_t rows.
+        """
+        order, _, _, finished = self._stepwise(history, lengths)
+        final_sorted = torch.cat(finished[::-1])  # longest rows first, as `order`
+        return final_sorted[torch.argsort(order)]
+
+    def outputs_stepwise(self, history: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Last-layer GRU output after every real entry, [rows, T, hidden] (zeros past each row's length)."""
+        order, active, tokens, _ = self._stepwise(history, lengths)
+        out = tokens.new_zeros(*active.shape, self.hidden).index_put((*torch.nonzero(active, as_tuple=True),), tokens)
+        return out.transpose(0, 1)[torch.argsort(order)]
+
+    def outputs_packed(self, history: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """As `outputs_stepwise` with nn.GRU over a packed batch (cuDNN on CUDA); outputs of empty rows are unused."""
+        packed = pack_padded_sequence(
+            self.item_emb(history), lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
+        )
+        outputs, _ = self.gru(packed)
+        return pad_packed_sequence(outputs, batch_first=True, total_length=history.shape[1])[0]
+
+    def _stepwise(
+        self, history: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """(length order, [T, rows] active mask, last-layer outputs time-major [tokens, hidden], final states by step).
+
+        Rows are sorted by length (longest first) so step t works on the first k_t rows; rows of
+        length 0 take no step (and have no final state).
         """
         order = torch.argsort(lengths, descending=True, stable=True)
         lengths = lengths[order]
@@ -59,6 +84,7 @@ class DynamicGRU(nn.Module):
         active = steps.unsqueeze(1) < lengths.unsqueeze(0)  # [T, rows]: row still running at step t
         step_sizes = active.sum(dim=1).tolist()  # k_t, non-increasing
         x = self.item_emb(history[order][:, : len(step_sizes)].T[active])  # [tokens, d], time-major
+        finished: list[torch.Tensor] = []
         for layer in range(self.gru.num_layers):
             w_ih, w_hh = getattr(self.gru, f"weight_ih_l{layer}"), getattr(self.gru, f"weight_hh_l{layer}")
             b_ih, b_hh = getattr(self.gru, f"bias_ih_l{layer}"), getattr(self.gru, f"bias_hh_l{layer}")
@@ -75,11 +101,22 @@ class DynamicGRU(nn.Module):
                 outputs.append(h)
             finished.append(h)
             x = torch.cat(outputs)  # the next layer's time-major input
-        final_sorted = torch.cat(finished[::-1])  # longest rows first, as `order`
-        return final_sorted[torch.argsort(order)]
+        return order, active, x, finished
+
+    def sequence_state(self, sequence: SequenceChunks) -> torch.Tensor:
+        """[B, gru_hidden]: each row's state read from one GRU pass per chunk (the sequence path)."""
+        zero = self.item_emb.weight.new_zeros(1, self.hidden)
+        if sequence.items.shape[1] == 0:
+            return zero.expand(sequence.state_at.numel(), -1)
+        run = self.outputs_packed if sequence.items.is_cuda else self.outputs_stepwise
+        outputs = run(sequence.items, sequence.lengths)  # [S, T, hidden]
+        flat = torch.cat([zero.to(outputs.dtype), outputs.reshape(-1, self.hidden)])
+        return flat[sequence.state_at + 1]
 
     def row_side(self, batch: Batch) -> torch.Tensor:
         """[B, d]"""
+        if batch.sequence is not None:
+            return self.state_in(self.sequence_state(batch.sequence))
         return self.state_in(self.encode(batch.history, batch.history_len))
 
     def item_side(self, items: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Plotly figures of the results report: the accuracy/balance trade-off, α over epochs, α per context.
 
-Each function takes a plain frame (see `tables.tidy_results`, `tables.alpha_epochs_frame`,
+Each function takes a plain frame (see `tables.results_frame`, `tables.alpha_epochs_frame`,
 `evaluation.segments.alpha_by_context_bucket`) and returns a `go.Figure`; writing is the
 report's job.
 """

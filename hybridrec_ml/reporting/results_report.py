@@ -30,6 +30,7 @@ from hybridrec_ml.reporting.tables import (
     significance_table,
     significance_tests,
     summary_lines,
+    training_table,
 )
 
 ABLATIONS = ("v1", "no_dynamic", "no_content", "no_attention", "static_only")
@@ -132,6 +133,7 @@ def build_results_report(
         "significance": "\n\n".join(
             f"#### {PROTOCOL_LABELS[p]}, {pop} users\n\n" + significance_table(t) for (p, pop), t in tests.items()
         ),
+        "training": training_table([(e.variant, e.seed, e.training) for e in evaluations]),
     }
     sections = [
         ReportSection("Summary", summary),
@@ -159,6 +161,11 @@ def build_results_report(
             "and its in-period history). Per-user means; α is the user's mean over its test rows. "
             "The cold-item slice: users with a test row whose item is unseen in training, over those rows. "
             "Collapsed: n/a without a learned gate.\n\n" + tables["segments"],
+        ),
+        ReportSection(
+            "Training (profile, best epoch, what ended the run)",
+            "Each run returns its best epoch on validation (full ranking, mean over users). 'patience': "
+            "validation stopped improving before the cap; 'epoch cap': the budget ended it.\n\n" + tables["training"],
         ),
         ReportSection(
             "Gate over training",

@@ -6,7 +6,8 @@ seeds; comparisons pair per-user means on the same users, with Holm correction p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -301,3 +302,19 @@ def summary_lines(tests: pd.DataFrame, references: Sequence[str]) -> list[str]:
         tail = f"; not distinguishable: {', '.join(same)}" if same else ""
         lines.append(f"Differ from {reference} (Holm p < {SIGNIFICANCE_LEVEL:g}): " + "; ".join(parts) + tail + ".")
     return lines
+
+
+def training_table(runs: Sequence[tuple[str, int, Mapping[str, Any] | None]]) -> str:
+    """One row per (variant, seed, training record): the profile, the best epoch of the epochs run, and what ended the run."""
+    headers = ["Variant", "Seed", "Profile", "Best epoch", "Epochs run (cap)", "Ended by"]
+    rows = []
+    for variant, seed, training in runs:
+        if training is None:
+            rows.append([variant, str(seed), "—", "—", "—", "not recorded"])
+            continue
+        ended = "nothing to train" if training["epochs"] == 0 else "patience" if training["stopped_early"] else "epoch cap"
+        rows.append([
+            variant, str(seed), str(training["profile"]), str(training["best_epoch"]),
+            f"{training['epochs']} ({training['max_epochs']})", ended,
+        ])  # fmt: skip
+    return markdown_table(headers, rows)

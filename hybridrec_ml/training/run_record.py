@@ -39,10 +39,15 @@ def epoch_metrics(stats: EpochStats) -> dict[str, float]:
     return metrics | {f"reg_{name}": value for name, value in stats.regularizers.items()}
 
 
-def summary_metrics(summary: dict[str, float | int]) -> dict[str, float | int]:
-    """The summary as MLflow metrics: names shared with an epoch curve get a `summary_` prefix, so the
-    summary (best epoch, mean samples/s) does not add a point at step 0 to that curve."""
-    return {f"summary_{name}" if name in EPOCH_CURVES else name: value for name, value in summary.items()}
+def summary_metrics(summary: dict[str, float | int | str]) -> dict[str, float | int]:
+    """The summary's numbers as MLflow metrics: names shared with an epoch curve get a `summary_` prefix, so the
+    summary (best epoch, mean samples/s) does not add a point at step 0 to that curve. Text (the profile) is
+    already a run parameter."""
+    return {
+        f"summary_{name}" if name in EPOCH_CURVES else name: value
+        for name, value in summary.items()
+        if not isinstance(value, str)
+    }
 
 
 def model_record(result: TrainResult, variant: str, seed: int, bundle: TrainingBundle) -> dict[str, Any]:
@@ -57,10 +62,13 @@ def load_trained_model(variant: VariantConfig, bundle: TrainingBundle, path: Pat
     return model
 
 
-def summary_record(result: TrainResult, mlflow_run_id: str) -> dict[str, Any]:
-    """The summary file evaluation reads: the run to add test metrics to, and α per epoch for its figures."""
+def summary_record(result: TrainResult, mlflow_run_id: str, variant: VariantConfig) -> dict[str, Any]:
+    """The summary file evaluation reads: the run to add test metrics to, α per epoch for its figures, and
+    the training settings and device, so the test rows see the history path the model was trained on."""
     return {
         "mlflow_run_id": mlflow_run_id,
+        "train_config": dataclasses.asdict(variant.train),
+        "device": result.device,
         "summary": result.summary_metadata(),
         "alpha_per_epoch": [s.alpha_mean for s in result.history if s.alpha_mean is not None],
         "history": [dataclasses.asdict(s) for s in result.history],

@@ -1,5 +1,11 @@
 """The training loop: BPR (or BCE) with sampled negatives, early stopping on val NDCG@10, resumable.
 
+A batch is either random training rows, each with its own history window (`sequence="window"`),
+or whole user-sequence chunks in random order (`sequence="chunks"`, the default): the GRU then
+runs once per chunk and every row of the chunk takes its state from that pass (tensors.sequences).
+The run stops after `patience` epochs without improvement or at the `epochs` cap and always
+returns the best epoch's weights; the result says which of the two ended it.
+
 Everything random comes from `variant.train.seed`: the model initialisation and one torch.Generator
 for shuffling and negatives, so a run is bit-identical on the CPU. After every epoch the model,
 optimizer, scaler, RNG states, history and best weights go to one checkpoint file (atomic write);
@@ -24,6 +30,7 @@ from hybridrec_ml.models.base import Recommender
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.tensors.batching import make_batch
 from hybridrec_ml.tensors.bundle import TrainingBundle
+from hybridrec_ml.tensors.sequences import SequenceLayout, sequence_batch
 from hybridrec_ml.training.checkpoint import load_checkpoint, save_checkpoint
 from hybridrec_ml.training.sampling import NegativeSampler
 
@@ -53,13 +60,19 @@ class TrainResult:
     train_seconds: float  # summed over all epochs, including those of a run this one resumed
     device: str
     resumed_from_epoch: int  # 0 for a fresh run
+    profile: str  # the TrainConfig profile the budget came from ("demo", "research")
+    max_epochs: int  # the epoch cap of the run
+    stopped_early: bool  # True: patience ran out before the cap; False: the cap ended it (or nothing to train)
 
-    def summary_metadata(self) -> dict[str, float | int]:
-        """Numbers for Dagster metadata / MLflow: best validation, length, speed, and the gate at the best epoch."""
-        summary: dict[str, float | int] = {
+    def summary_metadata(self) -> dict[str, float | int | str]:
+        """Numbers for Dagster metadata / MLflow: best validation, how the run ended, speed, and the gate at the best epoch."""
+        summary: dict[str, float | int | str] = {
             "best_val_ndcg_at_10": self.best_val_ndcg_at_10,
             "best_epoch": self.best_epoch,
             "epochs": len(self.history),
+            "max_epochs": self.max_epochs,
+            "stopped_early": int(self.stopped_early),
+            "profile": self.profile,
             "train_seconds": self.train_seconds,
         }
         if self.history:
@@ -88,7 +101,7 @@ def train(
         torch.manual_seed(cfg.seed)
         model = build_model(variant, bundle).to(device)
     if not model.trainable:
-        return _untrained_result(model, validate, device)
+        return _untrained_result(model, validate, device, cfg.profile)
 
     run = _TrainingRun.start(model, variant, bundle, device)
     checkpoint_path = checkpoint_dir / CHECKPOINT_NAME if checkpoint_dir is not None else None
@@ -117,15 +130,20 @@ def train(
         train_seconds=sum(s.seconds for s in run.history),
         device=str(device),
         resumed_from_epoch=resumed_from_epoch,
+        profile=cfg.profile,
+        max_epochs=cfg.epochs,
+        stopped_early=len(run.history) < cfg.epochs,
     )
 
 
-def _untrained_result(model: Recommender, validate: Callable[[Recommender], float], device: torch.device) -> TrainResult:
+def _untrained_result(
+    model: Recommender, validate: Callable[[Recommender], float], device: torch.device, profile: str
+) -> TrainResult:
     """A model with nothing to optimise (popularity): validated once, as it is."""
     started = time.perf_counter()
     val_ndcg = _validate(model, validate)
     model.eval()
-    return TrainResult(model, [], 0, val_ndcg, time.perf_counter() - started, str(device), 0)
+    return TrainResult(model, [], 0, val_ndcg, time.perf_counter() - started, str(device), 0, profile, 0, False)
 
 
 def _best_epoch(history: list[EpochStats]) -> int:
@@ -143,6 +161,7 @@ class _TrainingRun:
     generator: torch.Generator
     sampler: NegativeSampler
     device: torch.device
+    layout: SequenceLayout | None  # the sequence path's chunks; None on the per-row window path
     fingerprint: str
     history: list[EpochStats]
     best_weights: dict[str, torch.Tensor]
@@ -157,8 +176,12 @@ class _TrainingRun:
         amp_dtype = _autocast_dtype(device)
         scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
         generator = torch.Generator().manual_seed(cfg.seed)
+        layout = (
+            SequenceLayout.build(bundle, variant.dims.max_history, cfg.sequence_chunk)
+            if cfg.sequence == "chunks" else None
+        )
         return cls(
-            model, optimizer, scaler, amp_dtype, generator, NegativeSampler(bundle), device,
+            model, optimizer, scaler, amp_dtype, generator, NegativeSampler(bundle), device, layout,
             _fingerprint(variant, bundle), [], _cpu_copy(model.state_dict()),
         )
 
@@ -180,7 +203,7 @@ class _TrainingRun:
         started = time.perf_counter()
         loss, alpha_mean, regularizers, loop_seconds = _train_epoch(
             self.model, self.optimizer, self.scaler, self.amp_dtype, bundle, self.sampler, self.generator, variant,
-            self.device,
+            self.device, self.layout,
         )
         stats = EpochStats(
             epoch=epoch,
@@ -222,6 +245,7 @@ def _train_epoch(
     generator: torch.Generator,
     variant: VariantConfig,
     device: torch.device,
+    layout: SequenceLayout | None,
 ) -> tuple[float, tuple[float, float, float] | None, dict[str, float], float]:
     """One pass over the training rows in a fresh random order: (loss, alpha mean, regularisers, seconds)."""
     cfg, train = variant.train, bundle.train
@@ -231,10 +255,13 @@ def _train_epoch(
     alpha_sum = torch.zeros(len(ALL_COMPONENTS), device=device)
     has_alpha = False
     regularizer_sums: dict[str, torch.Tensor] = {}
-    for rows in torch.randperm(len(train), generator=generator).split(cfg.batch_size):
-        batch = make_batch(train, rows, variant.dims.max_history)
+    for rows in _batches(len(train), cfg.batch_size, layout, generator):
+        if layout is None:
+            batch = make_batch(train, rows, variant.dims.max_history)
+        else:
+            batch = sequence_batch(layout, "train", train, rows)
         if cfg.user_dropout:  # trains the unknown-user row that cold users are scored with
-            dropped = torch.rand(rows.numel(), generator=generator) < cfg.user_dropout
+            dropped = torch.rand(batch.user.shape, generator=generator) < cfg.user_dropout
             batch = dataclasses.replace(batch, user=torch.where(dropped, bundle.n_users, batch.user))
         batch = batch.to(device)
         negatives = sampler.sample(train.user[rows], cfg.n_negatives, generator)
@@ -257,6 +284,25 @@ def _train_epoch(
     regularizer_means = {name: float(total) / n for name, total in regularizer_sums.items()}
     loss_mean = float(loss_sum) / n
     return loss_mean, alpha_mean, regularizer_means, time.perf_counter() - started
+
+
+def _batches(
+    n_rows: int, batch_size: int, layout: SequenceLayout | None, generator: torch.Generator
+) -> list[torch.Tensor]:
+    """Training row ids per step: random rows, or (sequence path) whole chunks in random order, about batch_size rows a step."""
+    if layout is None:
+        return list(torch.randperm(n_rows, generator=generator).split(batch_size))
+    rows_in_flat_order, counts = layout.train_chunks()
+    first = torch.cumsum(counts, 0) - counts
+    order = torch.randperm(counts.numel(), generator=generator)
+    shuffled = rows_in_flat_order[
+        torch.repeat_interleave(first[order], counts[order])
+        + torch.arange(n_rows)
+        - torch.repeat_interleave(torch.cumsum(counts[order], 0) - counts[order], counts[order])
+    ]
+    step = (torch.cumsum(counts[order], 0) - 1) // batch_size  # a chunk joins the step its last row falls in
+    rows_per_step = torch.bincount(step, weights=counts[order].double()).long()
+    return list(shuffled.split(rows_per_step[rows_per_step > 0].tolist()))
 
 
 def _validate(model: Recommender, validate: Callable[[Recommender], float]) -> float:

@@ -14,6 +14,8 @@ from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_assets.torch_threads import default_torch_threads
 from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, VARIANTS
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle
+from hybridrec_ml.tensors.sequences import batch_maker
+from hybridrec_ml.evaluation.protocols import model_device
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.segments import DEFAULT_SEGMENT_BOUNDS
 from hybridrec_ml.evaluation.segments import segment_report as segments_of_users  # the asset below has its name
@@ -50,23 +52,36 @@ def evaluation(
 ) -> MaterializeResult:
     """Per row (stored 99 negatives; full catalogue) and per user (RecBole full sort), every test user."""
     name, seed = variant_and_seed(context.partition_key)
-    variant = VARIANTS[name].with_train(seed=seed)
+    summary = store.read_json(*summary_path(name, seed))
+    variant = VARIANTS[name].with_train(**summary["train_config"])  # the settings the model was trained with
     torch.set_num_threads(default_torch_threads(context.instance))
     with warehouse.reader() as con:
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
         test_negatives = load_eval_negatives(con, bundle.test.event_order)
-    model = load_trained_model(variant, bundle, store.path(*model_path(name, seed)))
-    summary = store.read_json(*summary_path(name, seed))
+    model = load_trained_model(variant, bundle, store.path(*model_path(name, seed))).to(evaluation_device(summary["device"]))
     result = evaluate_variant(
         model, bundle, test_negatives, variant=name, seed=seed, alpha_per_epoch=summary["alpha_per_epoch"],
-        mask=config.mask.value,
+        mask=config.mask.value, make_query=batch_maker(variant, bundle, "test"), training=training_of(summary["summary"]),
     )
     path = save_evaluation(result, store.path(*evaluation_path(name, seed)))
     metrics = result.metadata()
     tracker.existing(summary["mlflow_run_id"]).log_metrics(metrics)  # same run as the training: one place to look
     return MaterializeResult(
-        metadata=metrics | {"mask": config.mask.value, "evaluation_file": MetadataValue.path(str(path))}
+        metadata=metrics | result.training | {
+            "mask": config.mask.value, "device": str(model_device(model)), "evaluation_file": MetadataValue.path(str(path)),
+        }
     )
+
+
+def training_of(summary: dict) -> dict:
+    """What every result row says about its training: profile, best epoch, epochs run, the cap, stopped early."""
+    return {key: summary[key] for key in ("profile", "best_epoch", "epochs", "max_epochs", "stopped_early")}
+
+
+def evaluation_device(trained_on: str) -> torch.device:
+    """Score where the model trained; a CUDA-trained model is scored on the CPU only where no GPU is left."""
+    device = torch.device(trained_on)
+    return device if device.type != "cuda" or torch.cuda.is_available() else torch.device("cpu")
 
 
 @asset(

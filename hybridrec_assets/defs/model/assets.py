@@ -13,10 +13,11 @@ from hybridrec_assets.defs.data.assets import context_features, eval_negatives, 
 from hybridrec_assets.defs.model.checks import GATE_CHECK, collapse_result, collapse_spec
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
+from hybridrec_assets.profile import run_profile
 from hybridrec_assets.torch_threads import default_torch_threads
 from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, VARIANTS, VariantConfig
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle
-from hybridrec_ml.evaluation.negatives import load_eval_negatives
+from hybridrec_ml.tensors.sequences import batch_maker
 from hybridrec_ml.evaluation.protocols import make_validator
 from hybridrec_ml.training.run_record import (
     best_epoch_alpha,
@@ -44,6 +45,9 @@ class Severity(Enum):
 class TrainingConfig(Config):
     """Overrides of the variant's training settings (None keeps the variant's value)."""
 
+    profile: str | None = Field(
+        default=None, description="demo | research (epoch budget and patience); None: $HYBRIDREC_PROFILE, else demo"
+    )
     epochs: int | None = None
     lr: float | None = None
     batch_size: int | None = None
@@ -52,6 +56,7 @@ class TrainingConfig(Config):
     loss: LossKind | None = None
     user_dropout: float | None = Field(default=None, description="share of training user ids replaced by the unknown user")
     device: str | None = Field(default=None, description="auto | cpu | cuda")
+    sequence: str | None = Field(default=None, description="chunks (one GRU pass per sequence chunk) | window (per row)")
     torch_threads: int | None = Field(
         default=None, description="torch intra-op threads (None: the cores divided among the instance's concurrent runs)"
     )
@@ -62,9 +67,9 @@ class TrainingConfig(Config):
         overrides = {
             field.name: value.value if isinstance(value, Enum) else value
             for field in dataclasses.fields(VARIANTS[name].train)
-            if (value := getattr(self, field.name, None)) is not None
+            if field.name != "profile" and (value := getattr(self, field.name, None)) is not None
         }
-        return VARIANTS[name].with_train(seed=seed, **overrides)
+        return VARIANTS[name].with_profile(run_profile(self.profile)).with_train(seed=seed, **overrides)
 
 
 @asset(
@@ -84,8 +89,10 @@ def trained_model(
     torch.set_num_threads(config.torch_threads or default_torch_threads(context.instance))
     with warehouse.reader() as con:  # read-only: partitions train in parallel
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
-        val_negatives = load_eval_negatives(con, bundle.val.event_order)
-    validate = make_validator(bundle.val, val_negatives, variant.dims.max_history, variant.train.val_max_rows)
+    validate = make_validator(
+        bundle.val, bundle.timeline, bundle.n_items, variant.train.val_max_rows,
+        make_query=batch_maker(variant, bundle, "val"),
+    )
     tags = {"dagster_run_id": context.run.run_id, "variant": name, "seed": str(seed), "partition": str(context.partition_key)}
     with (
         resume_folder(store.path(*resume_path(name, seed))) as resume_dir,
@@ -101,7 +108,7 @@ def trained_model(
         summary = result.summary_metadata()
         run.log_metrics(summary_metrics(summary))
         path = store.save_model(model_record(result, name, seed, bundle), *model_path(name, seed))
-        store.write_json(summary_record(result, run.run_id), *summary_path(name, seed))
+        store.write_json(summary_record(result, run.run_id, variant), *summary_path(name, seed))
         run.log_artifact(path, "model")
     alpha = best_epoch_alpha(result, variant.has_learned_gate)
     check = collapse_result(GATE_CHECK, alpha, config.collapse_threshold, config.collapse_severity.value, "training rows, best epoch")

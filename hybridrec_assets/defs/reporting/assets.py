@@ -76,6 +76,7 @@ def results_report(
             "populations": MetadataValue.md(report.tables["populations"]),
             "ablation_table": MetadataValue.md(report.tables["ablation"] or "(v1 not evaluated)"),
             "segment_table": MetadataValue.md(report.tables["segments"]),
+            "training_table": MetadataValue.md(report.tables["training"]),
             "significance": MetadataValue.md(report.tables["significance"]),
             "evaluated_partitions": len(evaluations),
             "missing_partitions": len(missing),

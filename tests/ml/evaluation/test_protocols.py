@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from hybridrec_ml.tensors.bundle import InteractionSet
-from hybridrec_ml.evaluation.protocols import evaluate_full, evaluate_sampled, make_validator
-from hybridrec_ml.tensors.batch import Batch, Scores
+from hybridrec_ml.evaluation.protocols import evaluate_full, evaluate_sampled, make_validator, user_mean
+from hybridrec_ml.models.base import Scores
+from hybridrec_ml.tensors.batch import Batch
 from tests.ml.evaluation.conftest import TableScorer, TableScorerWithCatalogue, sparse_rows, timeline
 
 # Row positives (scores): u0 item 3 (0.5), u0 item 0 (0.9), u1 item 5 (0.6), u1 item 4 (0.0).
@@ -74,15 +75,21 @@ def test_nan_scores_are_refused(test_split, train_items):
         evaluate_full(NanScorer(), test_split, train_items, 6)
 
 
-def test_validator_scores_a_fixed_subset_and_restores_train_mode(test_split):
+def test_validator_ranks_the_full_catalogue_of_a_fixed_subset_as_a_user_mean(test_split, train_items):
     model = TableScorer()
     model.train()
-    validate = make_validator(test_split, NEGATIVES, max_history=50, max_rows=2)
-    # Evenly spaced subset of 4 rows with 2 slots: rows 0 and 3 (ranks 2 and 3).
-    assert validate(model) == pytest.approx((0.5 + 1 / math.log2(5)) / 2)
+    validate = make_validator(test_split, train_items, 6, max_rows=2)
+    # Evenly spaced subset of 4 rows with 2 slots: rows 0 (user 0) and 3 (user 1), full ranks 1 and 4.
+    assert validate(model) == pytest.approx((1 / math.log2(3) + 1 / math.log2(6)) / 2)
     assert model.training
-    everything = make_validator(test_split, NEGATIVES, max_rows=10)
-    assert everything(model) == pytest.approx((0.5 + 1.0 + 1 / math.log2(3) + 1 / math.log2(5)) / 4)
+    everything = make_validator(test_split, train_items, 6, max_rows=10)
+    # Each user's rows are averaged first: user 0 has ranks 1 and 0, user 1 has ranks 1 and 4.
+    user_0, user_1 = (1 / math.log2(3) + 1.0) / 2, (1 / math.log2(3) + 1 / math.log2(6)) / 2
+    assert everything(model) == pytest.approx((user_0 + user_1) / 2)
+
+
+def test_user_mean_weighs_every_user_once():
+    assert user_mean(np.array([1.0, 0.0, 0.0, 0.5]), np.array([7, 7, 7, 2])) == pytest.approx((1 / 3 + 0.5) / 2)
 
 
 def test_both_full_ranking_paths_match_a_brute_force_count_over_the_whole_history():

@@ -93,4 +93,4 @@ def test_results_report_opens_with_what_was_run_and_the_answer(tmp_path, evaluat
     ]
     assert "- No variant differs from v1 at Holm-adjusted p < 0.05 (3 comparisons)." in report.summary
     assert "- Best baseline: pop." in report.summary
-    assert set(report.tables) == {"main", "recall", "populations", "ablation", "segments", "significance"}
+    assert set(report.tables) == {"main", "recall", "populations", "ablation", "segments", "significance", "training"}

@@ -18,6 +18,7 @@ from hybridrec_ml.reporting.tables import (
     significance_table,
     significance_tests,
     summary_lines,
+    training_table,
 )
 from tests.ml.reporting.conftest import evaluation
 
@@ -139,3 +140,18 @@ def test_segment_table_is_per_user_with_cold_users_the_cold_item_slice_and_n_a(e
 
 def test_markdown_table_escapes_bars():
     assert markdown_table(["a", "b"], [["x|y", "1"]]) == "| a | b |\n| --- | --- |\n| x\\|y | 1 |"
+
+
+def test_training_table_says_the_profile_the_best_epoch_and_what_ended_each_run():
+    runs = [
+        ("v1", 42, {"profile": "research", "best_epoch": 7, "epochs": 12, "max_epochs": 100, "stopped_early": 1}),
+        ("bpr_mf", 42, {"profile": "demo", "best_epoch": 6, "epochs": 6, "max_epochs": 6, "stopped_early": 0}),
+        ("pop", 42, {"profile": "demo", "best_epoch": 0, "epochs": 0, "max_epochs": 0, "stopped_early": 0}),
+        ("old", 1, None),
+    ]
+    assert training_table(runs).splitlines()[2:] == [
+        "| v1 | 42 | research | 7 | 12 (100) | patience |",
+        "| bpr_mf | 42 | demo | 6 | 6 (6) | epoch cap |",
+        "| pop | 42 | demo | 0 | 0 (0) | nothing to train |",
+        "| old | 1 | — | — | — | not recorded |",
+    ]

@@ -35,7 +35,7 @@ GATED = [_stats(1, 0.25, (0.5, 0.25, 0.25), {"entropy": 0.125}), _stats(2, 0.5, 
 def _result(history, best_epoch, model=None):
     return TrainResult(
         model=model, history=history, best_epoch=best_epoch, best_val_ndcg_at_10=0.5, train_seconds=4.0,
-        device="cpu", resumed_from_epoch=0,
+        device="cpu", resumed_from_epoch=0, profile="research", max_epochs=100, stopped_early=True,
     )  # fmt: skip
 
 
@@ -50,8 +50,11 @@ def test_epoch_metrics_with_and_without_a_gate():
 
 
 def test_summary_metrics_prefix_only_the_names_of_epoch_curves():
-    summary = {"best_val_ndcg_at_10": 0.5, "best_epoch": 2, "samples_per_s": 150.0, "alpha_static": 0.75, "entropy_term": 0.0625}
-    assert summary_metrics(summary) == {
+    summary = {
+        "best_val_ndcg_at_10": 0.5, "best_epoch": 2, "samples_per_s": 150.0, "alpha_static": 0.75, "entropy_term": 0.0625,
+        "profile": "demo",
+    }  # fmt: skip
+    assert summary_metrics(summary) == {  # the profile, text, is a run parameter instead
         "best_val_ndcg_at_10": 0.5, "best_epoch": 2, "summary_samples_per_s": 150.0, "summary_alpha_static": 0.75,
         "entropy_term": 0.0625,
     }  # fmt: skip
@@ -59,8 +62,13 @@ def test_summary_metrics_prefix_only_the_names_of_epoch_curves():
 
 def test_summary_record_and_best_epoch_alpha():
     result = _result(GATED, best_epoch=2)
-    record = summary_record(result, "run-1")
+    record = summary_record(result, "run-1", VARIANTS["v1"].with_profile("research"))
     assert record["mlflow_run_id"] == "run-1"
+    assert record["train_config"]["profile"] == "research" and record["train_config"]["patience"] == 5
+    assert record["device"] == "cpu"
+    assert {k: record["summary"][k] for k in ("profile", "max_epochs", "stopped_early")} == {
+        "profile": "research", "max_epochs": 100, "stopped_early": 1,
+    }
     assert record["alpha_per_epoch"] == [(0.5, 0.25, 0.25), (0.75, 0.125, 0.125)]
     assert [h["epoch"] for h in record["history"]] == [1, 2]
     assert record["summary"]["best_epoch"] == 2 and record["summary"]["max_alpha_mean"] == 0.75

@@ -82,6 +82,34 @@ def test_early_stopping_keeps_the_best_epoch_weights():
     assert [s.epoch for s in result.history] == [1, 2, 3, 4]  # epochs 3 and 4 did not beat epoch 2
     assert (result.best_epoch, result.best_val_ndcg_at_10) == (2, 0.7)
     assert same_weights(result.model.state_dict(), snapshots[1])
+    assert (result.stopped_early, result.max_epochs, result.profile) == (True, 5, "demo")
+
+
+@pytest.mark.parametrize("sequence", ["chunks", "window"])
+def test_a_run_still_improving_at_the_cap_says_so_and_keeps_the_last_epoch(sequence):
+    snapshots: list[dict[str, torch.Tensor]] = []
+    scores = iter([0.1, 0.3, 0.2, 0.4])
+
+    def scripted_validate(model) -> float:
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return next(scores)
+
+    variant = small("v1", sequence=sequence).with_profile("research").with_train(epochs=4)
+    result = train(variant, BUNDLE, validate=scripted_validate)
+    assert (result.best_epoch, result.stopped_early, result.profile) == (4, False, "research")
+    assert same_weights(result.model.state_dict(), snapshots[3])
+    assert {k: result.summary_metadata()[k] for k in ("profile", "best_epoch", "max_epochs", "stopped_early")} == {
+        "profile": "research", "best_epoch": 4, "max_epochs": 4, "stopped_early": 0,
+    }
+
+
+def test_profiles_set_the_epoch_budget_and_patience():
+    research = VARIANTS["bpr_mf"].with_profile("research").train
+    assert (research.profile, research.epochs, research.patience) == ("research", 100, 5)
+    demo = VARIANTS["v1"].train
+    assert (demo.profile, demo.epochs, demo.patience) == ("demo", 6, 2)
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        VARIANTS["v1"].with_profile("fast")
 
 
 def test_epoch_stats_and_summary_carry_the_gate_and_the_regularisers():
@@ -98,6 +126,7 @@ def test_epoch_stats_and_summary_carry_the_gate_and_the_regularisers():
     summary = result.summary_metadata()
     assert set(summary) == {
         "best_val_ndcg_at_10", "best_epoch", "epochs", "train_seconds", "samples_per_s",
+        "max_epochs", "stopped_early", "profile",
         "alpha_static", "alpha_dynamic", "alpha_content", "max_alpha_mean", "entropy_term", "balance_term",
     }
     best = result.history[result.best_epoch - 1]
