@@ -45,7 +45,7 @@ class TrainConfig:
 @dataclass(frozen=True)
 class VariantConfig:
     name: str
-    model: Literal["hybrid", "pop", "bpr_mf"]
+    model: Literal["hybrid", "hybrid_plus", "pop", "bpr_mf", "oracle"]
     description: str
     components: tuple[Component, ...] = ALL_COMPONENTS
     gate: Literal["learned", "uniform", "none"] = "learned"
@@ -82,5 +82,9 @@ VARIANTS: dict[str, VariantConfig] = {
         VariantConfig("static_only", "hybrid", "Ablation: NCF component only", components=("static",), gate="none"),
         VariantConfig("pop", "pop", "Baseline: training-set popularity", gate="none", components=()),
         VariantConfig("bpr_mf", "bpr_mf", "Baseline: matrix factorisation trained with BPR", gate="none", components=()),
+        VariantConfig(
+            "oracle", "oracle", "Ceiling: the synthetic generator's true probabilities (synthetic data only; never trained)",
+            gate="none", components=(),
+        ),
     )
 }

@@ -18,6 +18,7 @@ from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.data.bundle_loader import load_training_bundle
+from hybridrec_ml.data.synthetic_truth import load_planted_truth
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_evaluation, save_evaluation
 from hybridrec_ml.models.factory import build_model
@@ -51,7 +52,8 @@ def evaluation(
     with warehouse.reader() as con:
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
         test_negatives = load_eval_negatives(con, bundle.test.event_order)
-    model = build_model(variant, bundle)
+        truth = load_planted_truth(con) if variant.model == "oracle" else None
+    model = build_model(variant, bundle, truth)
     model.load_state_dict(load_checkpoint(store.path(*model_path(name, seed)))["model"])
     summary = store.read_json(*summary_path(name, seed))
     result = evaluate_variant(

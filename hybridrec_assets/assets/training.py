@@ -16,6 +16,7 @@ from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_ml.config import VARIANTS, VariantConfig
 from hybridrec_ml.data.bundle_loader import load_training_bundle
+from hybridrec_ml.data.synthetic_truth import load_planted_truth
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.protocols import make_validator
 from hybridrec_ml.training.trainer import EpochStats, train
@@ -93,6 +94,7 @@ def trained_model(
     with warehouse.reader() as con:  # read-only: partitions train in parallel
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
         val_negatives = load_eval_negatives(con, bundle.val.event_order)
+        truth = load_planted_truth(con) if variant.model == "oracle" else None
     validate = make_validator(bundle.val, val_negatives, variant.dims.max_history, variant.train.val_max_rows)
     resume_dir = store.path("checkpoints", name, f"seed-{seed}", "resume")
     tags = {"dagster_run_id": context.run.run_id, "variant": name, "seed": str(seed), "partition": str(context.partition_key)}
@@ -110,7 +112,7 @@ def trained_model(
             run.log_metrics(metrics | {f"reg_{k}": v for k, v in stats.regularizers.items()}, step=stats.epoch)
             context.log.info(f"{name} seed {seed} epoch {stats.epoch}: loss {stats.loss:.4f} val NDCG@10 {stats.val_ndcg_at_10:.4f}")
 
-        result = train(variant, bundle, validate=validate, checkpoint_dir=resume_dir, on_epoch=log_epoch)
+        result = train(variant, bundle, validate=validate, checkpoint_dir=resume_dir, on_epoch=log_epoch, truth=truth)
         summary = result.summary_metadata()
         # Per-epoch curves keep their names; the summary (best epoch, mean samples/s) must not add a
         # point at step 0 to them, so its overlapping names get a prefix.
