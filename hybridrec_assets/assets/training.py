@@ -28,6 +28,7 @@ EPOCH_CURVES = {"loss", "val_ndcg_at_10", "samples_per_s", "alpha_static", "alph
 class LossKind(Enum):
     bpr = "bpr"
     bce = "bce"
+    softmax = "softmax"
 
 
 class Severity(Enum):

@@ -9,6 +9,7 @@ from hybridrec_ml.models.base import Recommender
 from hybridrec_ml.models.baselines.bpr_mf import BPRMF
 from hybridrec_ml.models.baselines.pop import Popularity
 from hybridrec_ml.models.hybrid import HybridRecommender
+from hybridrec_ml.models.hybrid_plus import HybridPlus
 from hybridrec_ml.models.oracle import PlantedOracle
 
 
@@ -25,4 +26,6 @@ def build_model(variant: VariantConfig, bundle: TrainingBundle, truth: PlantedTr
         return Popularity(bundle.item_train_count)
     if variant.model == "bpr_mf":
         return BPRMF(bundle.n_users, bundle.n_items, variant.dims.embedding_dim)
+    if variant.model == "hybrid_plus":
+        return HybridPlus(variant, bundle.n_users, bundle.n_items, bundle.tfidf)
     return HybridRecommender(variant, bundle.n_users, bundle.n_items, bundle.tfidf)
