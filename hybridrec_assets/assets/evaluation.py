@@ -20,6 +20,7 @@ from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.data.bundle_loader import load_training_bundle
 from hybridrec_ml.data.synthetic_truth import load_planted_truth
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
+from hybridrec_ml.evaluation.oracle_ceilings import oracle_ceilings
 from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_evaluation, save_evaluation
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.reporting.tables import segment_table
@@ -28,6 +29,10 @@ from hybridrec_ml.training.checkpoint import load_checkpoint
 
 def evaluation_path(variant: str, seed: int) -> tuple[str, ...]:
     return ("evaluation", variant, f"seed-{seed}", "evaluation.npz")
+
+
+def ceilings_path(seed: int) -> tuple[str, ...]:
+    return ("evaluation", "oracle", f"seed-{seed}", "ceilings.json")
 
 
 class SegmentConfig(Config):
@@ -62,6 +67,10 @@ def evaluation(
     )
     path = save_evaluation(result, store.path(*evaluation_path(name, seed)))
     metrics = result.metadata()
+    if variant.model == "oracle":  # what each kind of knowledge is worth, for the report's gate section
+        ceilings = oracle_ceilings(model, bundle.test, bundle.train_items_by_user, bundle.n_items)
+        ceilings.save(store.path(*ceilings_path(seed)))
+        metrics |= {"context_free_oracle_ndcg_at_10": ceilings.context_free, "context_gain": ceilings.context_gain}
     tracker.existing(summary["mlflow_run_id"]).log_metrics(metrics)  # same run as the training: one place to look
     return MaterializeResult(
         metadata=metrics | {"test_rows": len(bundle.test), "evaluation_file": MetadataValue.path(str(path))}

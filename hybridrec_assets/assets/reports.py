@@ -2,13 +2,14 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from hybridrec_assets.assets.evaluation import evaluation, evaluation_path
+from hybridrec_assets.assets.evaluation import ceilings_path, evaluation, evaluation_path
 from hybridrec_assets.automation import REPORT_WHEN_EVALUATIONS_SETTLE
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_ml.data import schema
 from hybridrec_ml.data.context_buckets import planted_mechanism_shares
 from hybridrec_ml.data.warehouse import table_exists
+from hybridrec_ml.evaluation.oracle_ceilings import OracleCeilings
 from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
 from hybridrec_ml.reporting.results_report import build_results_report
 
@@ -28,7 +29,11 @@ def results_report(
     evaluations = [load_evaluation(path) for path in paths if path.exists()]
     with warehouse.reader() as con:
         planted = planted_mechanism_shares(con) if table_exists(con, schema.GROUND_TRUTH) else None
-    report = build_results_report(evaluations, store.path("reports", "results.html"), planted_shares=planted)
+    ceilings = [store.path(*ceilings_path(seed)) for name, seed in keys if name == "oracle"]
+    ceilings = next((OracleCeilings.load(path) for path in ceilings if path.exists()), None)
+    report = build_results_report(
+        evaluations, store.path("reports", "results.html"), planted_shares=planted, ceilings=ceilings
+    )
     with tracker.run(run_name="results_report", tags={"dagster_run_id": context.run.run_id, "kind": "report"}) as run:
         run.log_artifact(report.path)
     return MaterializeResult(

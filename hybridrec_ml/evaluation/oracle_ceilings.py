@@ -1,20 +1,39 @@
 """How much each kind of knowledge of the synthetic world is worth: NDCG@10 of the oracle family.
 
 The Bayes oracle (planted mixture per context bucket), one oracle per mechanism (that mechanism's
-distribution alone, redraw rules included) and the best context-free oracle (the fixed mixture
-that ranks best on the evaluated rows: a grid over the simplex, searched on the very rows it is
-scored on, so it is an optimistic bound for any context-free fusion). All through `evaluate_full`,
-the protocol every model is scored with.
+distribution alone, redraw rules included), the best context-free oracle (the fixed mixture that
+ranks best on the evaluated rows) and the oracle-optimal fusion per context bucket (the fixed
+mixture that ranks best on that bucket's rows: what an ideal gate that sees only the bucket would
+output). Mixtures are searched on a grid over the simplex, on the very rows they are scored on, so
+the context-free figure is an optimistic bound for any context-free fusion. Everything goes
+through `evaluate_full`, the protocol every model is scored with.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
 
 from hybridrec_ml.config import ALL_COMPONENTS
 from hybridrec_ml.data.bundle import InteractionSet, SparseRows
+from hybridrec_ml.data.context_buckets import CONTEXT_BUCKETS
+from hybridrec_ml.evaluation.metrics import ndcg_at_k
 from hybridrec_ml.evaluation.protocols import evaluate_full
-from hybridrec_ml.models.oracle import PlantedOracle
+from hybridrec_ml.models.oracle import PlantedOracle, planted_mixture
+
+Mixture = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class BucketFusion:
+    bucket: str
+    n_rows: int
+    planted: Mixture  # the generator's mixture in this bucket
+    optimal: Mixture  # the fixed fusion of the per-mechanism oracles that ranks best on this bucket's rows
+    optimal_ndcg_at_10: float
 
 
 @dataclass(frozen=True)
@@ -22,33 +41,66 @@ class OracleCeilings:
     oracle: float  # full-ranking NDCG@10 of the context-aware Bayes oracle
     per_mechanism: dict[str, float]  # mechanism -> NDCG@10 of ranking by it alone
     context_free: float  # NDCG@10 of the best fixed mixture
-    context_free_mixture: tuple[float, float, float]  # (static, dynamic, content) weights of that mixture
+    context_free_mixture: Mixture  # (static, dynamic, content) weights of that mixture
+    fusion_by_bucket: tuple[BucketFusion, ...]
 
     @property
     def context_gain(self) -> float:
         """Relative NDCG@10 gain of knowing the context bucket: oracle / context_free - 1."""
         return self.oracle / self.context_free - 1.0
 
+    def save(self, path: Path) -> Path:
+        """JSON, written to a temp file and renamed into place."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.tmp")
+        temp.write_text(json.dumps(asdict(self), indent=1))
+        temp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> OracleCeilings:
+        raw = json.loads(path.read_text())
+        raw["context_free_mixture"] = tuple(raw["context_free_mixture"])
+        raw["fusion_by_bucket"] = tuple(
+            BucketFusion(**(b | {"planted": tuple(b["planted"]), "optimal": tuple(b["optimal"])}))
+            for b in raw["fusion_by_bucket"]
+        )
+        return cls(**raw)
+
+
+def simplex_grid(steps: int) -> list[Mixture]:
+    """Every (static, dynamic, content) mixture with weights in multiples of 1/steps."""
+    return [(i / steps, j / steps, (steps - i - j) / steps) for i in range(steps + 1) for j in range(steps + 1 - i)]
+
 
 def oracle_ceilings(
-    oracle: PlantedOracle, split: InteractionSet, train_items_by_user: SparseRows, n_items: int, *, grid_steps: int = 20
+    oracle: PlantedOracle, split: InteractionSet, train_items_by_user: SparseRows, n_items: int, *, grid_steps: int = 10
 ) -> OracleCeilings:
-    """Full-ranking NDCG@10 of the oracle family on `split`; the simplex grid has step 1/grid_steps."""
+    """The oracle family's full-ranking NDCG@10 on `split`; the simplex grid has step 1/grid_steps."""
 
-    def ndcg(mixture: tuple[float, float, float] | None) -> float:
-        return evaluate_full(oracle.remix(mixture), split, train_items_by_user, n_items).metrics["ndcg@10"]
+    def per_row_ndcg(mixture: Mixture | None) -> np.ndarray:
+        return ndcg_at_k(evaluate_full(oracle.remix(mixture), split, train_items_by_user, n_items).ranks, 10)
 
+    grid = simplex_grid(grid_steps)
     one_hot = {name: tuple(float(k == m) for k in range(len(ALL_COMPONENTS))) for m, name in enumerate(ALL_COMPONENTS)}
-    grid = [
-        (i / grid_steps, j / grid_steps, (grid_steps - i - j) / grid_steps)
-        for i in range(grid_steps + 1)
-        for j in range(grid_steps + 1 - i)
-    ]
-    scored = {mixture: ndcg(mixture) for mixture in grid}
-    best = max(scored, key=scored.__getitem__)
+    mixtures = list(dict.fromkeys([*grid, *one_hot.values()]))
+    ndcg = np.stack([per_row_ndcg(mixture) for mixture in mixtures])  # [mixtures, rows]
+    overall = ndcg[: len(grid)].mean(axis=1)
+    best = int(np.argmax(overall))
+    bucket = oracle.true_buckets(split)
+    planted = planted_mixture(oracle.truth)
+    fusion = []
+    for b, name in enumerate(CONTEXT_BUCKETS):
+        rows = bucket == b
+        if not rows.any():
+            continue
+        in_bucket = ndcg[: len(grid), rows].mean(axis=1)
+        top = int(np.argmax(in_bucket))
+        fusion.append(BucketFusion(name, int(rows.sum()), tuple(map(float, planted[b])), grid[top], float(in_bucket[top])))
     return OracleCeilings(
-        oracle=ndcg(None),
-        per_mechanism={name: scored[mixture] for name, mixture in one_hot.items()},
-        context_free=scored[best],
-        context_free_mixture=best,
+        oracle=float(per_row_ndcg(None).mean()),
+        per_mechanism={name: float(ndcg[mixtures.index(m)].mean()) for name, m in one_hot.items()},
+        context_free=float(overall[best]),
+        context_free_mixture=grid[best],
+        fusion_by_bucket=tuple(fusion),
     )

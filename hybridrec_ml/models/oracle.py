@@ -158,6 +158,14 @@ class PlantedOracle(Recommender):
         self.row_user, self.row_position, self.row_ts = gen_user, position, truth.timeline_ts[found]
         self.row_previous = np.where(position > 0, truth.timeline_item[np.maximum(found - 1, 0)], -1)
 
+    def true_buckets(self, split: InteractionSet) -> np.ndarray:
+        """Context bucket of each row of `split` from its TRUE time (day-granular data floors the stored one)."""
+        key = self._key(split.user.numpy(), _last_history_item(split))
+        at = np.minimum(np.searchsorted(self.sorted_key, key), len(self.sorted_key) - 1)
+        if not np.array_equal(self.sorted_key[at], key):
+            raise ValueError("the oracle was asked about a row outside the splits it was built for")
+        return bucket_of_timestamp(self.row_ts[self.key_order[at]])
+
     def _key(self, user: np.ndarray, last_item: np.ndarray) -> np.ndarray:
         return user.astype(np.int64) * (self.n_items + 1) + last_item + 1
 

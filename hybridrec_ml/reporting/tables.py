@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 
 from hybridrec_ml.config import VARIANTS
+from hybridrec_ml.evaluation.oracle_ceilings import BucketFusion
 from hybridrec_ml.evaluation.protocols import EvalResult
 from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD
 from hybridrec_ml.evaluation.significance import mean_ci, paired_test
 
 PROTOCOLS: tuple[str, ...] = ("sampled", "full")
+ORACLE = "oracle"  # the variant every model is also reported against, as a percentage
 GATE = "gate"  # the tidy frame's protocol value for the α entries (they do not depend on a protocol)
 TIDY_COLUMNS = ["variant", "seed", "protocol", "metric", "value"]
 
@@ -143,7 +145,7 @@ def main_table(
     """The study's main table under both protocols: NDCG@10 and Recall@10 as mean ± 95% CI over seeds."""
     headers = [
         "Variant", "Seeds", "NDCG@10 (sampled)", "Recall@10 (sampled)", "NDCG@10 (full)", "Recall@10 (full)",
-        "α (static, dyn, content)", "Notes",
+        "α (static, dyn, content)", "Notes", "NDCG@10 (full), % of oracle",
     ]  # fmt: skip
     rows = []
     for variant in _variants(frame, variants):
@@ -156,8 +158,37 @@ def main_table(
                 *(_cell(frame, variant, p, m) for p in PROTOCOLS for m in ("ndcg@10", "recall@10")),
                 _format_alpha(alpha),
                 f"collapsed (max α > {collapse_threshold:g})" if collapsed else "",
+                percent_of_oracle(frame, variant),
             ]
         )
+    return markdown_table(headers, rows)
+
+
+def percent_of_oracle(frame: pd.DataFrame, variant: str, protocol: str = "full") -> str:
+    """Mean NDCG@10 of `variant` as a percentage of the `oracle` variant's (synthetic data only; "—" without it)."""
+    ceiling, value = _mean(frame, ORACLE, protocol), _mean(frame, variant, protocol)
+    if not (np.isfinite(ceiling) and np.isfinite(value)) or ceiling == 0:
+        return "—"
+    return f"{100 * value / ceiling:.1f}%"
+
+
+def oracle_fusion_table(fusion: Sequence[BucketFusion], learned: dict[str, pd.DataFrame]) -> str:
+    """Per context bucket: the planted mixture, the oracle-optimal fusion, and each gated variant's mean α.
+
+    `learned` maps a variant to its `segments.alpha_by_context_bucket` frames stacked over seeds.
+    """
+    headers = ["Context bucket", "Rows", "Planted mixture", "Oracle-optimal fusion", "Oracle NDCG@10 with it",
+               *(f"α {variant}" for variant in learned)]  # fmt: skip
+    means = {
+        variant: frames.groupby("bucket", sort=False)[list(ALPHA_COLUMNS)].mean() for variant, frames in learned.items()
+    }
+    rows = [
+        [
+            b.bucket, str(b.n_rows), _format_alpha(b.planted), _format_alpha(b.optimal), f"{b.optimal_ndcg_at_10:.4f}",
+            *(_format_alpha(tuple(m.loc[b.bucket])) if b.bucket in m.index else "—" for m in means.values()),
+        ]
+        for b in fusion
+    ]
     return markdown_table(headers, rows)
 
 

@@ -16,11 +16,11 @@ from hybridrec_ml.data.interactions import build_interactions_5core
 from hybridrec_ml.data.sequences import build_user_sequences
 from hybridrec_ml.data.sources import SyntheticOptions, ingest_source, resolve_source_files
 from hybridrec_ml.data.split import build_temporal_split
-from hybridrec_ml.data.synthetic import Catalogue, _choose_items
+from hybridrec_ml.data.synthetic import MIXTURES, Catalogue, _choose_items
 from hybridrec_ml.data.synthetic_truth import PlantedTruth, PlantedTruthMissing, load_planted_truth
 from hybridrec_ml.data.tfidf import build_item_tfidf
 from hybridrec_ml.evaluation.negatives import draw_split_negatives, load_eval_negatives, store_eval_negatives
-from hybridrec_ml.evaluation.oracle_ceilings import oracle_ceilings
+from hybridrec_ml.evaluation.oracle_ceilings import OracleCeilings, oracle_ceilings, simplex_grid
 from hybridrec_ml.evaluation.protocols import evaluate_full, make_validator
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.models.oracle import PlantedOracle, mechanism_probabilities
@@ -178,9 +178,15 @@ def test_the_oracle_outranks_every_trained_model_on_tiny(tiny, tiny_warehouse):
         assert ndcg < ceiling, (name, ndcg, ceiling)
 
 
-def test_ceilings_per_mechanism_and_context_free(tiny):
+def test_ceilings_per_mechanism_context_free_and_per_bucket(tiny, tmp_path):
     bundle, _, oracle = tiny
     ceilings = oracle_ceilings(oracle, bundle.test, bundle.train_items_by_user, bundle.n_items, grid_steps=2)
+    assert OracleCeilings.load(ceilings.save(tmp_path / "ceilings.json")) == ceilings
+    assert sum(b.n_rows for b in ceilings.fusion_by_bucket) == len(bundle.test)
+    assert [b.planted for b in ceilings.fusion_by_bucket] == [
+        MIXTURES["contrast"][b.bucket] for b in ceilings.fusion_by_bucket
+    ]
+    assert all(b.optimal in simplex_grid(2) for b in ceilings.fusion_by_bucket)
     for m, name in enumerate(ALL_COMPONENTS):
         one_hot = tuple(float(k == m) for k in range(3))
         alone = evaluate_full(oracle.remix(one_hot), bundle.test, bundle.train_items_by_user, bundle.n_items)

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from hybridrec_ml.evaluation.oracle_ceilings import BucketFusion
 from hybridrec_ml.evaluation.protocols import EvalResult
 from hybridrec_ml.reporting.tables import (
     VariantRunResult,
@@ -10,6 +11,8 @@ from hybridrec_ml.reporting.tables import (
     alpha_epochs_frame,
     main_table,
     markdown_table,
+    oracle_fusion_table,
+    percent_of_oracle,
     segment_table,
     segments_frame,
     significance_table,
@@ -33,16 +36,43 @@ def test_main_table_has_ci_over_seeds_alpha_and_collapse_note(runs):
     lines = main_table(tidy_results(runs), collapse_threshold=0.9).splitlines()
     assert lines[0] == (
         "| Variant | Seeds | NDCG@10 (sampled) | Recall@10 (sampled) | NDCG@10 (full) | Recall@10 (full) "
-        "| α (static, dyn, content) | Notes |"
+        "| α (static, dyn, content) | Notes | NDCG@10 (full), % of oracle |"
     )
     assert lines[2] == (
         "| v1 | 2 | 0.3100 ± 0.1271 | 0.4200 ± 0.2541 | 0.1100 ± 0.1271 | 0.2100 ± 0.1271 "
-        "| (0.980, 0.010, 0.010) | collapsed (max α > 0.9) |"
+        "| (0.980, 0.010, 0.010) | collapsed (max α > 0.9) | — |"
     )
-    assert lines[3] == "| v2 | 1 | 0.2700 (n=1) | 0.4100 (n=1) | — | — | (0.350, 0.330, 0.320) |  |"
+    assert lines[3] == "| v2 | 1 | 0.2700 (n=1) | 0.4100 (n=1) | — | — | (0.350, 0.330, 0.320) |  | — |"
     assert lines[4] == (
-        "| static_only | 2 | 0.3200 ± 0.1271 | 0.4400 ± 0.1271 | 0.1200 ± 0.1271 | 0.2200 ± 0.1271 | — |  |"
+        "| static_only | 2 | 0.3200 ± 0.1271 | 0.4400 ± 0.1271 | 0.1200 ± 0.1271 | 0.2200 ± 0.1271 | — |  | — |"
     )
+
+
+def test_every_variant_is_also_a_percentage_of_the_oracle():
+    records = [("oracle", seed, "full", "ndcg@10", 0.4) for seed in (42, 43)]
+    records += [("v1", 42, "full", "ndcg@10", 0.1), ("v1", 43, "full", "ndcg@10", 0.12)]
+    frame = pd.DataFrame.from_records(records, columns=["variant", "seed", "protocol", "metric", "value"])
+    assert percent_of_oracle(frame, "v1") == "27.5%"
+    assert percent_of_oracle(frame, "oracle") == "100.0%"
+    assert percent_of_oracle(frame, "v1", protocol="sampled") == "—"
+    assert main_table(frame).splitlines()[3].endswith("| 27.5% |")
+
+
+def test_oracle_fusion_table_puts_each_gate_next_to_the_oracle_optimal_fusion():
+    fusion = [
+        BucketFusion("weekday_daytime", 10, (0.02, 0.02, 0.96), (0.1, 0.0, 0.9), 0.25),
+        BucketFusion("weekend", 4, (0.96, 0.02, 0.02), (1.0, 0.0, 0.0), 0.3),
+    ]
+    learned = pd.DataFrame(
+        {"bucket": ["weekday_daytime", "weekday_daytime"], "n_rows": [10, 10], "alpha_static": [0.2, 0.4],
+         "alpha_dynamic": [0.3, 0.3], "alpha_content": [0.5, 0.3]}
+    )  # two seeds
+    lines = oracle_fusion_table(fusion, {"hybrid_plus": learned}).splitlines()
+    assert lines[0] == (
+        "| Context bucket | Rows | Planted mixture | Oracle-optimal fusion | Oracle NDCG@10 with it | α hybrid_plus |"
+    )
+    assert lines[2] == "| weekday_daytime | 10 | (0.020, 0.020, 0.960) | (0.100, 0.000, 0.900) | 0.2500 | (0.300, 0.300, 0.400) |"
+    assert lines[3] == "| weekend | 4 | (0.960, 0.020, 0.020) | (1.000, 0.000, 0.000) | 0.3000 | — |"
 
 
 def test_ablation_table_gives_relative_change_to_v1(runs):
