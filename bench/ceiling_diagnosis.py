@@ -1,11 +1,14 @@
 """Why the study's hybrid sits far below the oracle: small controlled runs against the planted ceiling.
 
-    python bench/ceiling_diagnosis.py [--scale demo] [--epochs 3] [--runs v1,v1_softmax,...] [--threads 1]
+    python bench/ceiling_diagnosis.py [--scale demo] [--mixture contrast] [--epochs 3] [--runs v1,v1_softmax,...]
+                                      [--ceilings-grid 10] [--threads 1]
 
 Builds the synthetic world through the real data steps (cached per scale and mixture in
 bench/.cache/), then trains each run on one seed and prints its full-ranking NDCG@10 on the test
 rows, as a % of the Bayes oracle's, overall and per true mechanism of the row (from the ground
-truth), with the training CPU seconds. Each run changes one thing against its neighbour:
+truth), with the training CPU seconds. --ceilings-grid N also prints the oracle family
+(`oracle_ceilings`: per-mechanism, best context-free and per-bucket optimal fusion, simplex step
+1/N). Each run changes one thing against its neighbour:
 
     v1            the study's hybrid: ReLU(a + b) components + linear head, BPR, 1 uniform negative
     v1_softmax    the same model, sampled-softmax loss over 64 negatives          (the loss)
@@ -44,6 +47,7 @@ from hybridrec_ml.data.synthetic_truth import load_planted_truth
 from hybridrec_ml.data.tfidf import build_item_tfidf
 from hybridrec_ml.evaluation.metrics import ndcg_at_k
 from hybridrec_ml.evaluation.negatives import draw_split_negatives, load_eval_negatives, store_eval_negatives
+from hybridrec_ml.evaluation.oracle_ceilings import oracle_ceilings
 from hybridrec_ml.evaluation.protocols import EvalResult, evaluate_full, make_validator
 from hybridrec_ml.models.oracle import PlantedOracle
 from hybridrec_ml.training.trainer import train
@@ -69,14 +73,15 @@ WHERE s.split = 'test'
 """
 
 
-def warehouse(scale: str, mixture: str, cache_dir: Path) -> Path:
+def warehouse(scale: str, mixture: str, cache_dir: Path, *, day_granular: bool = False) -> Path:
     """The scale's DuckDB file with every table training and evaluation read (built once)."""
-    folder = cache_dir / f"diagnosis-{scale}-{mixture}"
+    folder = cache_dir / f"diagnosis-{scale}-{mixture}{'-day' if day_granular else ''}"
     database = folder / "warehouse.duckdb"
     if database.exists():
         return database
     folder.mkdir(parents=True, exist_ok=True)
-    files = resolve_source_files("synthetic", folder, synthetic=SyntheticOptions(scale=scale, mixture=mixture))
+    options = SyntheticOptions(scale=scale, mixture=mixture, day_granular=day_granular)
+    files = resolve_source_files("synthetic", folder, synthetic=options)
     partial = folder / "warehouse.partial.duckdb"
     partial.unlink(missing_ok=True)
     with duckdb.connect(str(partial)) as con:
@@ -116,6 +121,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--runs", default=",".join(RUNS))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--ceilings-grid", type=int, default=0, help="0: skip the oracle family")
     parser.add_argument("--cache-dir", type=Path, default=Path(__file__).parent / ".cache")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -126,13 +132,13 @@ def main() -> None:
         val_negatives = load_eval_negatives(con, bundle.val.event_order)
         truth = load_planted_truth(con)
         mechanism = dict(con.execute(_MECHANISM_SQL).fetchall())
-    oracle = evaluate_full(
-        PlantedOracle(truth, (bundle.train, bundle.val, bundle.test), bundle.n_items),
-        bundle.test, bundle.train_items_by_user, bundle.n_items,
-    )
+    planted = PlantedOracle(truth, (bundle.train, bundle.val, bundle.test), bundle.n_items)
+    oracle = evaluate_full(planted, bundle.test, bundle.train_items_by_user, bundle.n_items)
     ceiling = oracle.metrics["ndcg@10"]
     counts = {m: sum(1 for e in oracle.event_order if mechanism[int(e)] == m) for m in ALL_COMPONENTS}
-    print(f"{args.scale} ({args.mixture}): {len(bundle.test)} test rows {counts}, seed {args.seed}, "
+    warm_users = len(np.unique(bundle.test.user.numpy()))
+    print(f"{args.scale} ({args.mixture}): {len(bundle.test)} test rows of {warm_users} users with a training "
+          f"interaction, by true mechanism {counts}; seed {args.seed}, "
           f"{args.epochs} epochs (plus_long: {args.long_epochs}), {args.threads} thread(s)")
     header = f"{'run':<11} {'NDCG@10':>8} {'% oracle':>8} " + " ".join(f"{m:>8}" for m in ALL_COMPONENTS)
     print(header + f" {'epochs':>6} {'cpu s':>7}")
@@ -144,7 +150,16 @@ def main() -> None:
               + f" {epochs:6d} {seconds:7.0f}", flush=True)
 
     line("oracle", oracle, 0.0, 0)
-    for name in args.runs.split(","):
+    if args.ceilings_grid:
+        ceilings = oracle_ceilings(
+            planted, bundle.test, bundle.train_items_by_user, bundle.n_items, grid_steps=args.ceilings_grid
+        )
+        print(f"per mechanism {ceilings.per_mechanism}; best context-free {ceilings.context_free:.4f} at "
+              f"{ceilings.context_free_mixture}; context-aware oracle {100 * ceilings.context_gain:+.1f}% above it")
+        for bucket in ceilings.fusion_by_bucket:
+            print(f"  {bucket.bucket}: {bucket.n_rows} rows, planted {bucket.planted}, oracle-optimal fusion "
+                  f"{bucket.optimal} (NDCG@10 {bucket.optimal_ndcg_at_10:.4f})")
+    for name in filter(None, args.runs.split(",")):
         variant_name, overrides = RUNS[name]
         epochs = args.long_epochs if name == "plus_long" else args.epochs
         patience = epochs if name == "plus_long" else VARIANTS[variant_name].train.patience

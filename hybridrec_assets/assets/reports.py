@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from hybridrec_assets.assets.evaluation import ceilings_path, evaluation, evaluation_path
 from hybridrec_assets.automation import REPORT_WHEN_EVALUATIONS_SETTLE
-from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
+from hybridrec_assets.partitions import RUN_PARTITIONS, seeds_from_env, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_ml.data import schema
 from hybridrec_ml.data.context_buckets import planted_mechanism_shares
@@ -29,8 +29,8 @@ def results_report(
     evaluations = [load_evaluation(path) for path in paths if path.exists()]
     with warehouse.reader() as con:
         planted = planted_mechanism_shares(con) if table_exists(con, schema.GROUND_TRUTH) else None
-    ceilings = [store.path(*ceilings_path(seed)) for name, seed in keys if name == "oracle"]
-    ceilings = next((OracleCeilings.load(path) for path in ceilings if path.exists()), None)
+    ceilings_file = store.path(*ceilings_path(int(seeds_from_env()[0])))
+    ceilings = OracleCeilings.load(ceilings_file) if ceilings_file.exists() else None
     report = build_results_report(
         evaluations, store.path("reports", "results.html"), planted_shares=planted, ceilings=ceilings
     )
