@@ -12,9 +12,10 @@ truth), with the training CPU seconds. --ceilings-grid N also prints the oracle 
 
     v1            the study's hybrid: ReLU(a + b) components + linear head, BPR, 1 uniform negative
     v1_softmax    the same model, sampled-softmax loss over 64 negatives          (the loss)
+    v1_b256       v1 with batch 256 and lr 3e-3: 4x the optimizer steps          (the budget)
     plus_bpr      hybrid_plus (dot products, mixture of softmaxes), BPR, 1 negative (the form)
     plus_n64      hybrid_plus, sampled softmax over 64 negatives
-    plus          hybrid_plus as registered: sampled softmax over 256 negatives  (more negatives)
+    plus          hybrid_plus as registered: sampled softmax over 256 negatives, batch 256  (more negatives)
     plus_long     hybrid_plus with --long-epochs epochs                          (the budget)
     bpr_mf, pop   baselines as registered
 """
@@ -55,6 +56,7 @@ from hybridrec_ml.training.trainer import train
 RUNS: dict[str, tuple[str, dict[str, object]]] = {
     "v1": ("v1", {}),
     "v1_softmax": ("v1", {"loss": "softmax", "n_negatives": 64}),
+    "v1_b256": ("v1", {"batch_size": 256, "lr": 3e-3}),
     "plus_bpr": ("hybrid_plus", {"loss": "bpr", "n_negatives": 1}),
     "plus_n64": ("hybrid_plus", {"n_negatives": 64}),
     "plus": ("hybrid_plus", {}),

@@ -87,7 +87,8 @@ VARIANTS: dict[str, VariantConfig] = {
             "hybrid_plus",
             "Our hybrid: dot-product components, context-gated mixture of softmaxes, sampled softmax over 256 negatives",
             dims=ModelDims(gru_hidden=64, gru_layers=1),
-            train=TrainConfig(loss="softmax", n_negatives=256),
+            # 4x the optimizer steps of batch 1024 per epoch: val NDCG@10 0.26 vs 0.16 after epoch 1 (README)
+            train=TrainConfig(loss="softmax", n_negatives=256, batch_size=256, lr=3e-3),
         ),
         VariantConfig(
             "oracle", "oracle", "Ceiling: the synthetic generator's true probabilities (synthetic data only; never trained)",
