@@ -36,16 +36,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hybridrec_ml.config import ALL_COMPONENTS, VARIANTS, VariantConfig
-from hybridrec_ml.data import schema
-from hybridrec_ml.data.bundle import TrainingBundle
-from hybridrec_ml.data.bundle_loader import load_evaluation_rows, load_training_bundle
-from hybridrec_ml.data.context import build_context_features
-from hybridrec_ml.data.interactions import build_interactions_5core
-from hybridrec_ml.data.sequences import build_user_sequences
-from hybridrec_ml.data.sources import SyntheticOptions, ingest_source, resolve_source_files
-from hybridrec_ml.data.split import build_temporal_split
-from hybridrec_ml.data.synthetic_truth import load_planted_truth
-from hybridrec_ml.data.tfidf import build_item_tfidf
+from hybridrec_ml.data.warehouse import schema
+from hybridrec_ml.tensors.bundle import TrainingBundle
+from hybridrec_ml.tensors.bundle_loader import load_evaluation_rows, load_training_bundle
+from hybridrec_ml.data.transforms.context import build_context_features
+from hybridrec_ml.data.transforms.interactions import build_interactions_5core
+from hybridrec_ml.data.transforms.sequences import build_user_sequences
+from hybridrec_ml.data.sources.registry import SyntheticOptions, ingest_source, resolve_source_files
+from hybridrec_ml.data.transforms.split import build_temporal_split
+from hybridrec_ml.data.synthetic.truth import load_planted_truth
+from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
 from hybridrec_ml.evaluation.metrics import ndcg_at_k
 from hybridrec_ml.evaluation.negatives import draw_split_negatives, load_eval_negatives, store_eval_negatives
 from hybridrec_ml.evaluation.oracle_ceilings import oracle_ceilings

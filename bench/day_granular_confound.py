@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ceiling_diagnosis import warehouse  # noqa: E402
 
-from hybridrec_ml.data.bundle_loader import load_training_bundle  # noqa: E402
-from hybridrec_ml.data.context_buckets import bucket_of_context  # noqa: E402
-from hybridrec_ml.data.synthetic_truth import load_planted_truth  # noqa: E402
+from hybridrec_ml.tensors.bundle_loader import load_training_bundle  # noqa: E402
+from hybridrec_ml.data.transforms.context_buckets import bucket_of_context  # noqa: E402
+from hybridrec_ml.data.synthetic.truth import load_planted_truth  # noqa: E402
 from hybridrec_ml.evaluation.protocols import evaluate_full  # noqa: E402
 from hybridrec_ml.models.oracle import PlantedOracle, _last_history_item  # noqa: E402
 

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hybridrec_ml.atomic import atomic_write_text
 from hybridrec_ml.config import ALL_COMPONENTS
-from hybridrec_ml.data.bundle import InteractionSet, SparseRows
-from hybridrec_ml.data.context_buckets import CONTEXT_BUCKETS
+from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows
+from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS
 from hybridrec_ml.evaluation.metrics import ndcg_at_k
 from hybridrec_ml.evaluation.protocols import evaluate_full
 from hybridrec_ml.models.oracle import PlantedOracle, planted_mixture
@@ -50,12 +51,9 @@ class OracleCeilings:
         return self.oracle / self.context_free - 1.0
 
     def save(self, path: Path) -> Path:
-        """JSON, written to a temp file and renamed into place."""
+        """JSON, written atomically."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.tmp")
-        temp.write_text(json.dumps(asdict(self), indent=1))
-        temp.replace(path)
-        return path
+        return atomic_write_text(path, json.dumps(asdict(self), indent=1))
 
     @classmethod
     def load(cls, path: Path) -> OracleCeilings:

@@ -25,8 +25,9 @@ import torch
 from torch import nn
 
 from hybridrec_ml.config import ALL_COMPONENTS, VariantConfig
-from hybridrec_ml.data.bundle import SparseRows
-from hybridrec_ml.models.base import Batch, Recommender, Scores
+from hybridrec_ml.tensors.bundle import SparseRows
+from hybridrec_ml.models.base import Recommender, Scores
+from hybridrec_ml.tensors.batch import Batch
 from hybridrec_ml.models.content import ContentMLP
 from hybridrec_ml.models.dynamic import DynamicGRU
 from hybridrec_ml.models.gate import ContextGate

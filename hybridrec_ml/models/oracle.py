@@ -27,10 +27,11 @@ import numpy as np
 import torch
 
 from hybridrec_ml.config import ALL_COMPONENTS
-from hybridrec_ml.data.bundle import InteractionSet
-from hybridrec_ml.data.context_buckets import CONTEXT_BUCKETS, bucket_of_timestamp
-from hybridrec_ml.data.synthetic_truth import PlantedTruth
-from hybridrec_ml.models.base import Batch, Recommender, Scores
+from hybridrec_ml.tensors.bundle import InteractionSet
+from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS, bucket_of_timestamp
+from hybridrec_ml.data.synthetic.truth import PlantedTruth
+from hybridrec_ml.models.base import Recommender, Scores
+from hybridrec_ml.tensors.batch import Batch
 
 STATIC, DYNAMIC, CONTENT = range(len(ALL_COMPONENTS))
 _TIE_BREAK = 1e-4  # relative jitter: far below any gap between distinct probabilities that matters

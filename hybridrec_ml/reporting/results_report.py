@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hybridrec_ml.config import VARIANTS
+from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, VARIANTS
 from hybridrec_ml.evaluation.oracle_ceilings import OracleCeilings
 from hybridrec_ml.evaluation.variant_evaluation import VariantEvaluation
 from hybridrec_ml.reporting.figures import alpha_epochs_figure, context_alpha_figure, tradeoff_figure
@@ -46,7 +46,7 @@ def build_results_report(
     *,
     planted_shares: pd.DataFrame | None = None,
     ceilings: OracleCeilings | None = None,
-    collapse_threshold: float = 0.9,
+    collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD,
     title: str = "HybridRec results",
 ) -> ResultsReport:
     """Main table, ablations, segments, significance, trade-off / α figures; HTML written atomically.

@@ -3,7 +3,7 @@
 import torch
 
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.data.batching import make_batch
+from hybridrec_ml.tensors.batching import make_batch
 from hybridrec_ml.models.factory import build_model
 from tests.ml.training.planted import planted_bundle
 

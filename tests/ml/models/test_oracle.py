@@ -9,16 +9,16 @@ import pytest
 import torch
 
 from hybridrec_ml.config import ALL_COMPONENTS, VARIANTS
-from hybridrec_ml.data import schema
-from hybridrec_ml.data.bundle_loader import load_evaluation_rows, load_training_bundle
-from hybridrec_ml.data.context import build_context_features
-from hybridrec_ml.data.interactions import build_interactions_5core
-from hybridrec_ml.data.sequences import build_user_sequences
-from hybridrec_ml.data.sources import SyntheticOptions, ingest_source, resolve_source_files
-from hybridrec_ml.data.split import build_temporal_split
-from hybridrec_ml.data.synthetic import MIXTURES, Catalogue, _choose_items
-from hybridrec_ml.data.synthetic_truth import PlantedTruth, PlantedTruthMissing, load_planted_truth
-from hybridrec_ml.data.tfidf import build_item_tfidf
+from hybridrec_ml.data.warehouse import schema
+from hybridrec_ml.tensors.bundle_loader import load_evaluation_rows, load_training_bundle
+from hybridrec_ml.data.transforms.context import build_context_features
+from hybridrec_ml.data.transforms.interactions import build_interactions_5core
+from hybridrec_ml.data.transforms.sequences import build_user_sequences
+from hybridrec_ml.data.sources.registry import SyntheticOptions, ingest_source, resolve_source_files
+from hybridrec_ml.data.transforms.split import build_temporal_split
+from hybridrec_ml.data.synthetic.generator import MIXTURES, Catalogue, _choose_items
+from hybridrec_ml.data.synthetic.truth import PlantedTruth, PlantedTruthMissing, load_planted_truth
+from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
 from hybridrec_ml.evaluation.negatives import draw_split_negatives, load_eval_negatives, store_eval_negatives
 from hybridrec_ml.evaluation.oracle_ceilings import OracleCeilings, oracle_ceilings, simplex_grid
 from hybridrec_ml.evaluation.protocols import evaluate_full, make_validator
@@ -151,7 +151,7 @@ def test_every_row_of_the_world_sums_to_one_and_gives_its_item_a_positive_probab
 
 def test_the_oracle_scores_rows_of_every_split_and_sums_to_one_over_the_catalogue(tiny):
     bundle, truth, oracle = tiny
-    from hybridrec_ml.data.batching import make_batch
+    from hybridrec_ml.tensors.batching import make_batch
 
     batch = make_batch(bundle.test, torch.arange(len(bundle.test)), 50)
     probabilities = oracle.row_probabilities(batch)
@@ -209,7 +209,7 @@ def test_without_planted_truth_the_oracle_is_a_clear_error(tiny):
 
 def test_the_oracle_refuses_a_row_it_was_not_built_for(tiny):
     bundle, truth, _ = tiny
-    from hybridrec_ml.data.batching import make_batch
+    from hybridrec_ml.tensors.batching import make_batch
 
     train_only = PlantedOracle(truth, (bundle.train,), bundle.n_items)
     with pytest.raises(ValueError, match="outside the splits it was built for"):
