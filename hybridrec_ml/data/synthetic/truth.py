@@ -73,7 +73,9 @@ def planted_blocks(
     def users() -> Iterator[str]:
         yield ",".join(schema.PLANTED_USERS_COLUMNS) + "\n"
         topics, communities = world.user_topics.tolist(), world.user_communities.tolist()
-        yield "".join(f"{user_ids[u]},{t[0]},{t[1]},{c[0]},{c[1]}\n" for u, t, c in zip(range(world.n_users), topics, communities))
+        yield "".join(
+            f"{user_id},{t[0]},{t[1]},{c[0]},{c[1]}\n" for user_id, t, c in zip(user_ids, topics, communities, strict=True)
+        )
 
     def items() -> Iterator[str]:
         yield ",".join(schema.PLANTED_ITEMS_COLUMNS) + "\n"
