@@ -30,6 +30,11 @@ def evaluation_path(variant: str, seed: int) -> tuple[str, ...]:
     return (*_run_folder("evaluation", variant, seed), "evaluation.npz")
 
 
+def ceilings_path(seed: int) -> tuple[str, ...]:
+    """The oracle's evaluation (first seed only): what each kind of knowledge of the synthetic world is worth."""
+    return (*_run_folder("evaluation", "oracle", seed), "ceilings.json")
+
+
 def report_path() -> tuple[str, ...]:
     """results_report's single HTML file."""
     return ("reports", "results.html")

@@ -31,6 +31,7 @@ def default_resources() -> dict[str, object]:
             data_dir=env("HYBRIDREC_SOURCE_DIR", "data/source"),
             synthetic_scale=env("HYBRIDREC_SCALE", "demo"),
             day_granular=env("HYBRIDREC_DAY_GRANULAR", "0") == "1",
+            synthetic_mixture=env("HYBRIDREC_MIXTURE", "contrast"),
         ),
     }
 

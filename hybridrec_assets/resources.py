@@ -25,6 +25,7 @@ from pydantic import Field
 
 from hybridrec_ml.atomic import atomic_write_text
 from hybridrec_ml.data.sources.registry import RemoteFile, SyntheticOptions, resolve_source_files, watched_source_files
+from hybridrec_ml.data.synthetic.generator import DEFAULT_MIXTURE
 from hybridrec_ml.training.checkpoint import save_checkpoint
 
 
@@ -174,6 +175,9 @@ class DataSource(ConfigurableResource):
     synthetic_scale: str = Field(default="demo", description="tiny | demo | full")
     synthetic_seed: int = 0
     day_granular: bool = Field(default=False, description="Synthetic: timestamps at 00:00 UTC, as in Amazon 2018")
+    synthetic_mixture: str = Field(
+        default=DEFAULT_MIXTURE, description="Synthetic: mechanism mixture per context bucket (contrast | balanced)"
+    )
     reviews_path: str | None = None
     meta_path: str | None = None
     folder: str | None = Field(default=None, description="MovieLens: the extracted dataset folder")
@@ -192,7 +196,10 @@ class DataSource(ConfigurableResource):
 
     def files(self, progress=None) -> dict[str, Path]:
         """Every file the source's reader takes, generated or downloaded into data_dir when needed."""
-        options = SyntheticOptions(scale=self.synthetic_scale, seed=self.synthetic_seed, day_granular=self.day_granular)
+        options = SyntheticOptions(
+            scale=self.synthetic_scale, seed=self.synthetic_seed, day_granular=self.day_granular,
+            mixture=self.synthetic_mixture,
+        )
         return resolve_source_files(
             self.kind, Path(self.data_dir), paths=self._paths(), remote=self._remote(), synthetic=options,
             progress=progress,

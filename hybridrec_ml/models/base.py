@@ -49,7 +49,7 @@ class Recommender(nn.Module):
     def calculate_loss(self, batch: Batch, candidates: torch.Tensor, ranking_loss: str) -> TrainingLoss:
         """The full training loss of a batch whose candidates [B, 1 + n] hold the positive first.
 
-        `ranking_loss` names the loss in `LOSSES` ("bpr" or "bce", the variant's training setting).
+        `ranking_loss` names the loss in `LOSSES` ("bpr", "bce" or "softmax", the variant's training setting).
         """
         out = self.score_candidates(batch, candidates)
         ranking = LOSSES[ranking_loss](out.scores[:, 0], out.scores[:, 1:])

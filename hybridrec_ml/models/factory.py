@@ -5,19 +5,31 @@ from __future__ import annotations
 import torch
 
 from hybridrec_ml.config import VariantConfig
+from hybridrec_ml.data.synthetic.truth import PlantedTruth, PlantedTruthMissing
 from hybridrec_ml.models.base import Recommender
 from hybridrec_ml.models.baselines.bpr_mf import BPRMF
 from hybridrec_ml.models.baselines.pop import Popularity
 from hybridrec_ml.models.hybrid import HybridRecommender
+from hybridrec_ml.models.hybrid_plus import HybridPlus
+from hybridrec_ml.models.oracle import PlantedOracle
 from hybridrec_ml.tensors.bundle import TrainingBundle
 
 
-def build_model(variant: VariantConfig, bundle: TrainingBundle) -> Recommender:
-    """A freshly initialised model for `variant` (initialisation draws from torch's global RNG)."""
+def build_model(variant: VariantConfig, bundle: TrainingBundle, truth: PlantedTruth | None = None) -> Recommender:
+    """A freshly initialised model for `variant` (initialisation draws from torch's global RNG).
+
+    `truth` (synthetic data only, `load_planted_truth`) is read by the oracle and by no other model.
+    """
+    if variant.model == "oracle":
+        if truth is None:
+            raise PlantedTruthMissing("the oracle variant needs the planted truth, which only synthetic data has")
+        return PlantedOracle(truth, (bundle.train, bundle.val, bundle.test), bundle.n_items)
     if variant.model == "pop":
         return Popularity(bundle.item_train_count)
     if variant.model == "bpr_mf":
         return BPRMF(bundle.n_users, bundle.n_items, variant.dims.embedding_dim, known_users(bundle))
+    if variant.model == "hybrid_plus":
+        return HybridPlus(variant, bundle.n_users, bundle.n_items, bundle.tfidf, known_users(bundle))
     return HybridRecommender(variant, bundle.n_users, bundle.n_items, bundle.tfidf, known_users(bundle))
 
 

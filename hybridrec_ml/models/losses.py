@@ -20,4 +20,18 @@ def bce_loss(positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, labels)
 
 
-LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"bpr": bpr_loss, "bce": bce_loss}
+def softmax_loss(positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
+    """Sampled-softmax cross-entropy: mean over rows of -log(e^s_pos / (e^s_pos + sum_n e^s_neg)).
+
+    With uniform negatives the log-sampling-probability correction is one constant per row, which
+    cancels; it trains the positive against all n negatives at once rather than pair by pair.
+    """
+    logits = torch.cat([positive.unsqueeze(1), negative], dim=1)
+    return -torch.log_softmax(logits, dim=1)[:, 0].mean()
+
+
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "bpr": bpr_loss,
+    "bce": bce_loss,
+    "softmax": softmax_loss,
+}

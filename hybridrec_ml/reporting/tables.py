@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD, VARIANTS, gate_can_collapse
+from hybridrec_ml.evaluation.oracle_ceilings import BucketFusion
 from hybridrec_ml.evaluation.significance import holm, mean_ci, paired_comparison
 from hybridrec_ml.evaluation.variant_evaluation import (
     POPULATIONS,
@@ -22,6 +23,7 @@ from hybridrec_ml.evaluation.variant_evaluation import (
     VariantEvaluation,
 )
 
+ORACLE = "oracle"  # the variant every model is also reported against, as a percentage
 GATE = "gate"  # the results frame's protocol value for the α entries (they do not depend on a protocol)
 RESULT_COLUMNS = ["variant", "seed", "protocol", "population", "metric", "value"]
 BASELINES: tuple[str, ...] = tuple(name for name, variant in VARIANTS.items() if variant.model != "hybrid")
@@ -119,7 +121,7 @@ def main_table(
     name = metric.replace("ndcg", "NDCG").replace("recall", "Recall")
     headers = ["Variant", "Seeds"]
     headers += [f"{name} {PROTOCOL_LABELS[p]} ({population})" for p in PROTOCOLS for population in POPULATIONS]
-    headers += ["α (static, dyn, content)", "Gate"]
+    headers += ["α (static, dyn, content)", "Gate", f"{name} per row, full ranking (all), % of oracle"]
     rows = []
     for variant in _variants(frame, variants):
         alpha = mean_alpha(frame, variant)
@@ -130,6 +132,7 @@ def main_table(
                 *(_cell(frame, variant, p, metric, population) for p in PROTOCOLS for population in POPULATIONS),
                 _format_alpha(alpha),
                 gate_status(variant, alpha, collapse_threshold),
+                percent_of_oracle(frame, variant, metric),
             ]
         )
     return markdown_table(headers, rows)
@@ -147,6 +150,39 @@ def population_table(evaluation: VariantEvaluation) -> str:
             rows.append([PROTOCOL_LABELS[protocol], population, f"{len(users):,}", f"{n_rows:,} {unit}"])
     rows.append(["cold-item slice (full ranking)", "all", f"{int((evaluation.users['cold_item_rows'] > 0).sum()):,}", f"{counts['cold_item_rows']:,} rows"])
     return markdown_table(["Protocol", "Population", "Users", "Evaluated"], rows)
+
+
+def percent_of_oracle(frame: pd.DataFrame, variant: str, metric: str = "ndcg@10", protocol: str = "full") -> str:
+    """Mean `metric` of `variant` (all users) as a percentage of the `oracle` variant's (synthetic data only; "—" without it)."""
+    ceiling, value = _mean(frame, ORACLE, protocol, metric), _mean(frame, variant, protocol, metric)
+    if not (np.isfinite(ceiling) and np.isfinite(value)) or ceiling == 0:
+        return "—"
+    return f"{100 * value / ceiling:.1f}%"
+
+
+def oracle_fusion_table(fusion: Sequence[BucketFusion], learned: dict[str, pd.DataFrame]) -> str:
+    """Per context bucket: the planted mixture, the oracle-optimal fusion, and each gated variant's mean α.
+
+    `learned` maps a variant to its `segments.alpha_by_context_bucket` frames stacked over seeds.
+    """
+    headers = ["Context bucket", "Rows", "Planted mixture", "Oracle-optimal fusion", "Oracle NDCG@10 with it",
+               *(f"α {variant}" for variant in learned)]  # fmt: skip
+    means = {
+        variant: frames.groupby("bucket", sort=False)[list(ALPHA_COLUMNS)].mean() for variant, frames in learned.items()
+    }
+    rows = [
+        [
+            b.bucket, str(b.n_rows), _format_alpha(b.planted), _format_alpha(b.optimal), f"{b.optimal_ndcg_at_10:.4f}",
+            *(_format_alpha(tuple(m.loc[b.bucket])) if b.bucket in m.index else "—" for m in means.values()),
+        ]
+        for b in fusion
+    ]
+    return markdown_table(headers, rows)
+
+
+def _mean(frame: pd.DataFrame, variant: str, protocol: str, metric: str = "ndcg@10") -> float:
+    values = _values(frame, variant, protocol, metric)
+    return float(values.mean()) if values.size else float("nan")
 
 
 def _delta_percent(value: float, reference: float) -> str:

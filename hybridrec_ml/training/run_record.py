@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridrec_ml.config import ALPHA_COLUMNS, VariantConfig
+from hybridrec_ml.data.synthetic.truth import PlantedTruth
 from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.models.base import Recommender
 from hybridrec_ml.models.factory import build_model
@@ -55,9 +56,11 @@ def model_record(result: TrainResult, variant: str, seed: int, bundle: TrainingB
     return {"model": result.model.state_dict(), "variant": variant, "seed": seed, "n_users": bundle.n_users, "n_items": bundle.n_items}
 
 
-def load_trained_model(variant: VariantConfig, bundle: TrainingBundle, path: Path) -> Recommender:
-    """The variant's model with the weights of a model file written from `model_record`."""
-    model = build_model(variant, bundle)
+def load_trained_model(
+    variant: VariantConfig, bundle: TrainingBundle, path: Path, truth: PlantedTruth | None = None
+) -> Recommender:
+    """The variant's model with the weights of a model file written from `model_record` (`truth`: the oracle's)."""
+    model = build_model(variant, bundle, truth)
     model.load_state_dict(load_checkpoint(path)["model"])
     return model
 

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from hybridrec_ml.config import ALL_COMPONENTS, ALPHA_COLUMNS, VariantConfig
+from hybridrec_ml.data.synthetic.truth import PlantedTruth
 from hybridrec_ml.models.base import Recommender
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.tensors.batching import make_batch
@@ -93,13 +94,17 @@ def train(
     validate: Callable[[Recommender], float],
     checkpoint_dir: Path | None = None,
     on_epoch: Callable[[EpochStats], None] | None = None,
+    truth: PlantedTruth | None = None,
 ) -> TrainResult:
-    """Train `variant` on `bundle.train`; `validate(model)` returns val NDCG@10 (called in eval mode, no grad)."""
+    """Train `variant` on `bundle.train`; `validate(model)` returns val NDCG@10 (called in eval mode, no grad).
+
+    `truth` is passed to the oracle variant only (`build_model`).
+    """
     cfg = variant.train
     device = resolve_device(cfg.device)
     with torch.random.fork_rng(devices=[]):  # seed the initialisation without touching the caller's RNG
         torch.manual_seed(cfg.seed)
-        model = build_model(variant, bundle).to(device)
+        model = build_model(variant, bundle, truth if variant.model == "oracle" else None).to(device)
     if not model.trainable:
         return _untrained_result(model, validate, device, cfg.profile)
 

@@ -1,6 +1,14 @@
 """The artifact layout under the store's root: files written by one asset are found by the next, and by users."""
 
-from hybridrec_assets.artifacts import evaluation_path, model_path, recbole_folder, report_path, resume_path, summary_path
+from hybridrec_assets.artifacts import (
+    ceilings_path,
+    evaluation_path,
+    model_path,
+    recbole_folder,
+    report_path,
+    resume_path,
+    summary_path,
+)
 from hybridrec_assets.resources import ArtifactStore
 
 
@@ -9,6 +17,7 @@ def test_paths_of_one_partition():
     assert summary_path("v2", 43) == ("models", "v2", "seed-43", "summary.json")
     assert resume_path("v2", 43) == ("checkpoints", "v2", "seed-43", "resume")
     assert evaluation_path("v2", 43) == ("evaluation", "v2", "seed-43", "evaluation.npz")
+    assert ceilings_path(42) == ("evaluation", "oracle", "seed-42", "ceilings.json")
     assert report_path() == ("reports", "results.html")
     assert recbole_folder("hybridrec") == ("recbole", "hybridrec")
 

@@ -4,19 +4,21 @@ import torch
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from hybridrec_assets.artifacts import evaluation_path, model_path, summary_path
+from hybridrec_assets.artifacts import ceilings_path, evaluation_path, model_path, summary_path
 from hybridrec_assets.defs.data.assets import MaskKind
 from hybridrec_assets.automation import FOLLOW_UPSTREAM
 from hybridrec_assets.defs.model.assets import trained_model
 from hybridrec_assets.defs.model.checks import GATE_CHECK, collapse_result, collapse_spec
-from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
+from hybridrec_assets.partitions import RUN_PARTITIONS, seeds_from_env, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_assets.torch_threads import default_torch_threads
 from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, VARIANTS
+from hybridrec_ml.data.synthetic.truth import load_planted_truth
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.tensors.sequences import batch_maker
 from hybridrec_ml.evaluation.protocols import model_device
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
+from hybridrec_ml.evaluation.oracle_ceilings import oracle_ceilings
 from hybridrec_ml.evaluation.segments import DEFAULT_SEGMENT_BOUNDS
 from hybridrec_ml.evaluation.segments import segment_report as segments_of_users  # the asset below has its name
 from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_evaluation, save_evaluation
@@ -58,13 +60,20 @@ def evaluation(
     with warehouse.reader() as con:
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
         test_negatives = load_eval_negatives(con, bundle.test.event_order)
-    model = load_trained_model(variant, bundle, store.path(*model_path(name, seed))).to(evaluation_device(summary["device"]))
+        truth = load_planted_truth(con) if variant.model == "oracle" else None
+    model = load_trained_model(variant, bundle, store.path(*model_path(name, seed)), truth).to(evaluation_device(summary["device"]))
     result = evaluate_variant(
         model, bundle, test_negatives, variant=name, seed=seed, alpha_per_epoch=summary["alpha_per_epoch"],
         mask=config.mask.value, make_query=batch_maker(variant, bundle, "test"), training=training_of(summary["summary"]),
     )
     path = save_evaluation(result, store.path(*evaluation_path(name, seed)))
     metrics = result.metadata()
+    # What each kind of knowledge is worth, for the report's gate section: the oracle's seeds are
+    # identical, so only the partition of the first seed computes it (~66 full-ranking passes).
+    if variant.model == "oracle" and str(seed) == seeds_from_env()[0]:
+        ceilings = oracle_ceilings(model, bundle.test, bundle.timeline, bundle.n_items)
+        ceilings.save(store.path(*ceilings_path(seed)))
+        metrics |= {"context_free_oracle_ndcg_at_10": ceilings.context_free, "context_gain": ceilings.context_gain}
     tracker.existing(summary["mlflow_run_id"]).log_metrics(metrics)  # same run as the training: one place to look
     return MaterializeResult(
         metadata=metrics | result.training | {

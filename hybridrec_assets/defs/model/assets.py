@@ -16,6 +16,7 @@ from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_assets.profile import run_profile
 from hybridrec_assets.torch_threads import default_torch_threads
 from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, VARIANTS, VariantConfig
+from hybridrec_ml.data.synthetic.truth import load_planted_truth
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.tensors.sequences import batch_maker
 from hybridrec_ml.evaluation.protocols import make_validator
@@ -35,6 +36,7 @@ from hybridrec_ml.training.trainer import EpochStats, train
 class LossKind(Enum):
     bpr = "bpr"
     bce = "bce"
+    softmax = "softmax"
 
 
 class Severity(Enum):
@@ -89,6 +91,7 @@ def trained_model(
     torch.set_num_threads(config.torch_threads or default_torch_threads(context.instance))
     with warehouse.reader() as con:  # read-only: partitions train in parallel
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
+        truth = load_planted_truth(con) if variant.model == "oracle" else None
     validate = make_validator(
         bundle.val, bundle.timeline, bundle.n_items, variant.train.val_max_rows,
         make_query=batch_maker(variant, bundle, "val"),
@@ -104,7 +107,7 @@ def trained_model(
             run.log_metrics(epoch_metrics(stats), step=stats.epoch)
             context.log.info(f"{name} seed {seed} epoch {stats.epoch}: loss {stats.loss:.4f} val NDCG@10 {stats.val_ndcg_at_10:.4f}")
 
-        result = train(variant, bundle, validate=validate, checkpoint_dir=resume_dir, on_epoch=log_epoch)
+        result = train(variant, bundle, validate=validate, checkpoint_dir=resume_dir, on_epoch=log_epoch, truth=truth)
         summary = result.summary_metadata()
         run.log_metrics(summary_metrics(summary))
         path = store.save_model(model_record(result, name, seed, bundle), *model_path(name, seed))

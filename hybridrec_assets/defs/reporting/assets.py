@@ -6,14 +6,15 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from hybridrec_assets.artifacts import evaluation_path, report_path, summary_path
+from hybridrec_assets.artifacts import ceilings_path, evaluation_path, report_path, summary_path
 from hybridrec_assets.automation import REPORT_WHEN_EVALUATIONS_SETTLE
 from hybridrec_assets.defs.evaluation.assets import evaluation
-from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
+from hybridrec_assets.partitions import RUN_PARTITIONS, seeds_from_env, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, DataSource, Tracker, Warehouse
 from hybridrec_ml.data.transforms.context_buckets import planted_mechanism_shares
 from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import table_exists
+from hybridrec_ml.evaluation.oracle_ceilings import OracleCeilings
 from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
 from hybridrec_ml.reporting.results_report import RunDescription, build_results_report
 
@@ -64,7 +65,9 @@ def results_report(
         commit=code_commit(),
         date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
-    report = build_results_report(evaluations, store.path(*report_path()), run=run, planted_shares=planted)
+    ceilings_file = store.path(*ceilings_path(int(seeds_from_env()[0])))
+    ceilings = OracleCeilings.load(ceilings_file) if ceilings_file.exists() else None
+    report = build_results_report(evaluations, store.path(*report_path()), run=run, planted_shares=planted, ceilings=ceilings)
     with tracker.run(run_name="results_report", tags={"dagster_run_id": context.run.run_id, "kind": "report"}) as mlflow_run:
         mlflow_run.log_artifact(report.path)
     return MaterializeResult(

@@ -21,7 +21,8 @@ from hybridrec_ml.data.sources.download import Progress, download
 from hybridrec_ml.data.sources.line_reader import SourceFileError
 from hybridrec_ml.data.sources.movielens import detect_movielens_layout, ingest_movielens
 from hybridrec_ml.data.sources.parsed_lines import IngestReport
-from hybridrec_ml.data.synthetic.generator import SyntheticScale, generate_synthetic, ground_truth_build
+from hybridrec_ml.data.synthetic.generator import DEFAULT_MIXTURE, SyntheticScale, generate_synthetic, ground_truth_build
+from hybridrec_ml.data.synthetic.truth import PLANTED_ROLES, planted_builds
 from hybridrec_ml.data.warehouse import schema
 
 
@@ -42,6 +43,7 @@ class SyntheticOptions:
     seed: int = 0
     category: str = "Electronics"
     day_granular: bool = False  # True floors timestamps to 00:00 UTC, as in Amazon 2018
+    mixture: str = DEFAULT_MIXTURE  # synthetic.MIXTURES: mechanism shares per context bucket
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,12 @@ class SourceSpec:
     reader: Callable[..., IngestReport]
 
 
-def _ingest_synthetic(con: duckdb.DuckDBPyConnection, reviews: Path, meta: Path, ground_truth: Path) -> IngestReport:
-    """Synthetic files are Amazon 2018 files plus the planted mechanisms, swapped in with the raw tables."""
-    return ingest_amazon2018(con, reviews, meta, with_tables=[ground_truth_build(ground_truth)])
+def _ingest_synthetic(
+    con: duckdb.DuckDBPyConnection, reviews: Path, meta: Path, ground_truth: Path, *planted: Path
+) -> IngestReport:
+    """Synthetic files are Amazon 2018 files plus the planted truth, swapped in with the raw tables."""
+    truth = [ground_truth_build(ground_truth), *planted_builds(dict(zip(PLANTED_ROLES, planted, strict=True)))]
+    return ingest_amazon2018(con, reviews, meta, with_tables=truth)
 
 
 SOURCES: dict[str, SourceSpec] = {
@@ -66,7 +71,7 @@ SOURCES: dict[str, SourceSpec] = {
         SourceSpec(
             "synthetic",
             "Seeded generator writing Amazon 2018 files with planted structure, read by the 2018 reader",
-            ("reviews", "meta", "ground_truth"),
+            ("reviews", "meta", "ground_truth", *PLANTED_ROLES),
             "generate",
             _ingest_synthetic,
         ),
@@ -128,9 +133,9 @@ def resolve_source_files(
             raise ValueError(f"{kind}: files are generated; pass `synthetic` options, not paths or URLs")
         files = generate_synthetic(
             synthetic.scale, Path(data_dir), seed=synthetic.seed, category=synthetic.category,
-            day_granular=synthetic.day_granular,
+            day_granular=synthetic.day_granular, mixture=synthetic.mixture,
         )
-        return {"reviews": files.reviews, "meta": files.meta, "ground_truth": files.ground_truth}
+        return {"reviews": files.reviews, "meta": files.meta, "ground_truth": files.ground_truth, **files.planted}
     if spec.obtain == "local" and remote:
         raise ValueError(f"{kind}: files are read from a local path only; remote: {sorted(remote)}")
     resolved: dict[str, Path] = {}
@@ -183,7 +188,7 @@ def _input_files(path: Path) -> list[Path]:
 def ingest_source(con: duckdb.DuckDBPyConnection, kind: str, files: Mapping[str, Path]) -> IngestReport:
     """Run `kind`'s reader on `files` (from `resolve_source_files`), rewriting the raw tables.
 
-    Any other source first drops the synthetic ground truth: an interrupted or failed ingest may
+    Any other source first drops the synthetic ground truth and planted tables: an interrupted or failed ingest may
     then leave it missing, but never describing data other than the raw tables next to it.
     """
     spec = source_spec(kind)
@@ -191,7 +196,8 @@ def ingest_source(con: duckdb.DuckDBPyConnection, kind: str, files: Mapping[str,
     if missing:
         raise ValueError(f"{kind}: missing file role(s) {missing}; roles: {', '.join(spec.roles)}")
     if spec.obtain != "generate":
-        con.execute(f"DROP TABLE IF EXISTS {schema.GROUND_TRUTH}").fetchall()
+        for table in (schema.GROUND_TRUTH, schema.PLANTED_USERS, schema.PLANTED_ITEMS, schema.PLANTED_STORY):
+            con.execute(f"DROP TABLE IF EXISTS {table}").fetchall()
     return spec.reader(con, *(Path(files[role]) for role in spec.roles))
 
 

@@ -8,6 +8,9 @@ RAW_REVIEWS = "raw_reviews"
 RAW_ITEMS = "raw_items"
 QUARANTINE = "quarantine"
 GROUND_TRUTH = "synthetic_ground_truth"
+PLANTED_USERS = "synthetic_planted_users"
+PLANTED_ITEMS = "synthetic_planted_items"
+PLANTED_STORY = "synthetic_planted_story"
 USER_INDEX = "user_index"
 ITEM_INDEX = "item_index"
 INTERACTIONS_5CORE = "interactions_5core"
@@ -52,9 +55,28 @@ QUARANTINE_COLUMNS = {
 GROUND_TRUTH_COLUMNS = {
     "user_id": "VARCHAR NOT NULL",
     "item_id": "VARCHAR NOT NULL",
-    "ts": "BIGINT NOT NULL",
+    "ts": "BIGINT NOT NULL",  # the TRUE time (also in day-granular mode, where raw_reviews is floored)
     "mechanism": "VARCHAR NOT NULL",  # static | dynamic | content
 }
+# The synthetic world's latent parameters (synthetic/truth.py), read only by the oracle.
+PLANTED_USERS_COLUMNS = {
+    "reviewer_id": "VARCHAR NOT NULL",
+    "main_topic": "INTEGER NOT NULL",
+    "side_topic": "INTEGER NOT NULL",
+    "main_community": "INTEGER NOT NULL",
+    "side_community": "INTEGER NOT NULL",
+}
+PLANTED_ITEMS_COLUMNS = {
+    "asin": "VARCHAR NOT NULL",
+    "topic": "INTEGER NOT NULL",
+    "community": "INTEGER NOT NULL",
+    "popularity": "DOUBLE NOT NULL",  # relative draw weight within the community
+    "release_ts": "BIGINT NOT NULL",
+    "next_1": "VARCHAR NOT NULL",  # asins of the three 'next' items, most likely first
+    "next_2": "VARCHAR NOT NULL",
+    "next_3": "VARCHAR NOT NULL",
+}
+PLANTED_STORY_COLUMNS = {"name": "VARCHAR NOT NULL", "value": "DOUBLE NOT NULL"}
 INTERACTIONS_5CORE_COLUMNS = {
     "event_order": "BIGINT NOT NULL",  # 0..N-1, global order by (ts, user_id, item_id): the tie-break
     "user_idx": "INTEGER NOT NULL",

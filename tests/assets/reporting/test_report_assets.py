@@ -73,3 +73,24 @@ def test_report_holds_the_evaluation_numbers(env_with_data):
     assert "<h2>Summary</h2>" in html and html.index("<h2>Summary</h2>") < html.index("<h2>Main results: NDCG@10</h2>")
     assert re.search(r"no_attention \| 1 \|.*\(0\.333, 0\.333, 0\.333\) \| n/a \(no learned gate\) \|", metadata["main_table"])
     assert np.isfinite(evaluations["v1"]["test_alpha_static"])
+
+
+def test_the_oracle_partition_sets_the_ceiling_the_report_measures_against(env_with_data):
+    evaluations = {}
+    for variant in ("oracle", "v1"):
+        result = env_with_data.materialize(PARTITION_ASSETS, str(run_partition_key(variant, 42)), ONE_EPOCH)
+        assert result.success
+        evaluations[variant] = _metadata(result, "evaluation")
+    oracle, v1 = (evaluations[v]["test_full_ndcg_at_10"] for v in ("oracle", "v1"))
+    assert oracle > v1
+    assert evaluations["oracle"]["context_gain"] == (
+        oracle / evaluations["oracle"]["context_free_oracle_ndcg_at_10"] - 1
+    )
+    report = env_with_data.materialize(AssetSelection.assets("results_report"))
+    metadata = _metadata(report, "results_report")
+    rows = {line.split("|")[1].strip(): line for line in metadata["main_table"].splitlines()}
+    assert rows["oracle"].endswith("| 100.0% |")
+    assert rows["v1"].endswith(f"| {100 * v1 / oracle:.1f}% |")
+    html = open(metadata["report"]).read()
+    assert "Gate vs the oracle-optimal fusion per context bucket" in html
+    assert f"Bayes oracle {oracle:.4f}" in html

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from hybridrec_ml.models.losses import bce_loss, bpr_loss
+from hybridrec_ml.models.losses import bce_loss, bpr_loss, softmax_loss
 from hybridrec_ml.models.regularizers import load_balance, mean_negative_entropy
 
 approx = functools.partial(pytest.approx, rel=1e-6, abs=1e-7)  # float32 arithmetic
@@ -23,6 +23,13 @@ def test_bce_labels_positives_one_and_negatives_zero():
     # -log sigmoid(0), -log sigmoid(2), -log(1 - sigmoid(0)), -log(1 - sigmoid(-1))
     expected = (math.log(2) + math.log1p(math.exp(-2)) + math.log(2) + math.log1p(math.exp(-1))) / 4
     assert float(bce_loss(positive, negative)) == approx(expected)
+
+
+def test_softmax_loss_is_the_cross_entropy_of_the_positive_among_its_negatives():
+    positive = torch.tensor([1.0, 0.0])
+    negative = torch.tensor([[0.0, 0.0], [2.0, -1.0]])
+    expected = (-math.log(math.e / (math.e + 2)) - math.log(1 / (1 + math.exp(2) + math.exp(-1)))) / 2
+    assert float(softmax_loss(positive, negative)) == approx(expected)
 
 
 def test_uniform_alpha_has_entropy_term_minus_log_3_and_no_imbalance():

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from hybridrec_ml.evaluation.oracle_ceilings import BucketFusion
 from hybridrec_ml.evaluation.segments import segment_report
 from hybridrec_ml.reporting.tables import (
     ablation_table,
@@ -11,6 +12,8 @@ from hybridrec_ml.reporting.tables import (
     gate_status,
     main_table,
     markdown_table,
+    oracle_fusion_table,
+    percent_of_oracle,
     population_table,
     results_frame,
     segment_table,
@@ -51,15 +54,15 @@ def test_main_table_has_all_and_warm_columns_ci_over_seeds_and_one_gate_rule(eva
     assert lines[0] == (
         "| Variant | Seeds | NDCG@10 per row, full ranking (all) | NDCG@10 per row, full ranking (warm) "
         "| NDCG@10 per row, 99 sampled (all) | NDCG@10 per row, 99 sampled (warm) | NDCG@10 per user (RecBole) (all) "
-        "| NDCG@10 per user (RecBole) (warm) | α (static, dyn, content) | Gate |"
+        "| NDCG@10 per user (RecBole) (warm) | α (static, dyn, content) | Gate | NDCG@10 per row, full ranking (all), % of oracle |"
     )
     # v1: 0.625 and 0.75 -> 0.6875 ± 12.7062 * 0.0625
     assert lines[2].startswith("| v1 | 2 | 0.6875 ± 0.7941 | 0.9167 ± 1.0589 | 0.6875 ± 0.7941 |")
-    assert lines[2].endswith("| (0.980, 0.010, 0.010) | collapsed (max α 0.98 > 0.9) |")
-    assert lines[3].endswith("| (0.350, 0.330, 0.320) | not collapsed (max α 0.35) |")
+    assert lines[2].endswith("| (0.980, 0.010, 0.010) | collapsed (max α 0.98 > 0.9) | — |")  # no oracle evaluated
+    assert lines[3].endswith("| (0.350, 0.330, 0.320) | not collapsed (max α 0.35) | — |")
     assert lines[4].startswith("| static_only | 2 | 0.5000 ± 0.0000 | 0.3333 ± 0.0000 |")
-    assert lines[4].endswith("| (1.000, 0.000, 0.000) | n/a (no learned gate) |")
-    assert lines[5].startswith("| pop | 1 | 1.0000 (n=1) |") and lines[5].endswith("| — | n/a (no learned gate) |")
+    assert lines[4].endswith("| (1.000, 0.000, 0.000) | n/a (no learned gate) | — |")
+    assert lines[5].startswith("| pop | 1 | 1.0000 (n=1) |") and lines[5].endswith("| — | n/a (no learned gate) | — |")
     assert gate_status("no_attention", (1 / 3, 1 / 3, 1 / 3)) == "n/a (no learned gate)"
 
 
@@ -70,6 +73,40 @@ def test_population_table_counts_users_and_rows_per_protocol(evaluations):
     assert lines[6] == "| per user (RecBole) | all | 4 | 5 positives (distinct test items) |"
     assert lines[7] == "| per user (RecBole) | warm | 3 | 4 positives (distinct test items) |"
     assert lines[8] == "| cold-item slice (full ranking) | all | 1 | 1 rows |"
+
+
+def test_every_variant_is_also_a_percentage_of_the_oracle():
+    records = [("oracle", seed, "full", "all", "ndcg@10", 0.4) for seed in (42, 43)]
+    records += [("v1", 42, "full", "all", "ndcg@10", 0.1), ("v1", 43, "full", "all", "ndcg@10", 0.12)]
+    frame = pd.DataFrame.from_records(records, columns=["variant", "seed", "protocol", "population", "metric", "value"])
+    assert percent_of_oracle(frame, "v1") == "27.5%"
+    assert percent_of_oracle(frame, "oracle") == "100.0%"
+    assert percent_of_oracle(frame, "v1", protocol="sampled") == "—"
+    assert main_table(frame).splitlines()[3].endswith("| 27.5% |")
+
+
+def test_oracle_fusion_table_puts_each_gate_next_to_the_oracle_optimal_fusion():
+    fusion = [
+        BucketFusion("weekday_daytime", 10, (0.02, 0.02, 0.96), (0.1, 0.0, 0.9), 0.25),
+        BucketFusion("weekend", 4, (0.96, 0.02, 0.02), (1.0, 0.0, 0.0), 0.3),
+    ]
+    learned = pd.DataFrame(
+        {"bucket": ["weekday_daytime", "weekday_daytime"], "n_rows": [10, 10], "alpha_static": [0.2, 0.4],
+         "alpha_dynamic": [0.3, 0.3], "alpha_content": [0.5, 0.3]}
+    )  # two seeds
+    lines = oracle_fusion_table(fusion, {"hybrid_plus": learned}).splitlines()
+    assert lines[0] == (
+        "| Context bucket | Rows | Planted mixture | Oracle-optimal fusion | Oracle NDCG@10 with it | α hybrid_plus |"
+    )
+    assert lines[2] == "| weekday_daytime | 10 | (0.020, 0.020, 0.960) | (0.100, 0.000, 0.900) | 0.2500 | (0.300, 0.300, 0.400) |"
+    assert lines[3] == "| weekend | 4 | (0.960, 0.020, 0.020) | (1.000, 0.000, 0.000) | 0.3000 | — |"
+
+
+def test_ablation_table_gives_relative_change_to_v1(runs):
+    lines = ablation_table(tidy_results(runs), reference="v1").splitlines()
+    assert lines[2] == "| v1 | 0.3100 | — | 0.1100 | — |"
+    assert lines[3] == "| v2 | 0.2700 | -12.9% | — | — |"
+    assert lines[4] == "| static_only | 0.3200 | +3.2% | 0.1200 | +9.1% |"
 
 
 def test_ablation_table_gives_relative_change_to_v1(evaluations):

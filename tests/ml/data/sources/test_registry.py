@@ -19,7 +19,7 @@ from hybridrec_ml.data.sources.registry import (
     source_spec,
     watched_source_files,
 )
-from hybridrec_ml.data.synthetic.generator import SyntheticScale
+from hybridrec_ml.data.synthetic.generator import MIXTURES, SyntheticScale
 from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import table_exists
 
@@ -50,12 +50,19 @@ def test_synthetic_files_are_generated_and_read_with_their_ground_truth(tmp_path
         "reviews": tmp_path / "Electronics_5.json.gz",
         "meta": tmp_path / "meta_Electronics.json.gz",
         "ground_truth": tmp_path / "ground_truth_Electronics.csv.gz",
+        "planted_users": tmp_path / "planted_users_Electronics.csv.gz",
+        "planted_items": tmp_path / "planted_items_Electronics.csv.gz",
+        "planted_story": tmp_path / "planted_story_Electronics.csv.gz",
     }
     with gzip.open(files["reviews"], "rt") as lines:
         pairs = {(record["reviewerID"], record["asin"]) for record in map(json.loads, lines)}
     assert (report.review_lines, report.reviews) == (300, len(pairs))
     assert con.execute(f"SELECT count(*) FROM {schema.RAW_REVIEWS}").fetchall() == [(len(pairs),)]
     assert con.execute(f"SELECT count(*) FROM {schema.GROUND_TRUTH}").fetchall() == [(300,)]
+    assert con.execute(f"SELECT count(*) FROM {schema.PLANTED_USERS}").fetchall() == [(SMALL_WORLD.n_users,)]
+    assert con.execute(f"SELECT count(*) FROM {schema.PLANTED_ITEMS}").fetchall() == [(SMALL_WORLD.n_items,)]
+    story = dict(con.execute(f"SELECT name, value FROM {schema.PLANTED_STORY}").fetchall())
+    assert story["mixture_weekend_static"] == MIXTURES["contrast"]["weekend"][0] == 0.96
 
 
 def test_amazon2023_files_are_downloaded_and_read(served_dir: tuple[Path, str], tmp_path: Path) -> None:
@@ -71,6 +78,7 @@ def test_amazon2023_files_are_downloaded_and_read(served_dir: tuple[Path, str], 
     data_dir = tmp_path / "data"
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     con.execute(f"CREATE TABLE {schema.GROUND_TRUTH} {schema.ddl(schema.GROUND_TRUTH_COLUMNS)}")  # stale, synthetic
+    con.execute(f"CREATE TABLE {schema.PLANTED_ITEMS} {schema.ddl(schema.PLANTED_ITEMS_COLUMNS)}")
 
     files = resolve_source_files(
         "amazon2023",
@@ -90,6 +98,7 @@ def test_amazon2023_files_are_downloaded_and_read(served_dir: tuple[Path, str], 
         ("P1", "Cable", None, None, "Electronics", "Anker", 9.5, "meta_Electronics.jsonl", 1)
     ]
     assert not table_exists(con, schema.GROUND_TRUTH)
+    assert not table_exists(con, schema.PLANTED_ITEMS)
 
 
 def test_amazon2018_local_files_are_read(tmp_path: Path) -> None:

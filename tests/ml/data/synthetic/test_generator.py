@@ -18,7 +18,7 @@ from hybridrec_ml.data.synthetic.generator import (
     CONTENT,
     DYNAMIC,
     MECHANISMS,
-    PLANTED_MIXTURE,
+    MIXTURES,
     SCALES,
     STATIC,
     SyntheticScale,
@@ -88,8 +88,42 @@ def test_files_and_counts(files):
     ]
     assert (files.n_reviews, files.n_users, files.n_items) == (5_000, 300, 150)
     assert sorted(p.name for p in files.reviews.parent.iterdir()) == sorted(
-        p.name for p in (files.reviews, files.meta, files.ground_truth)
+        p.name for p in (files.reviews, files.meta, files.ground_truth, *files.planted.values())
     )  # no temp files left behind
+
+
+def test_planted_files_hold_the_latent_parameters(files, world):
+    users = [line.split(",") for line in read_csv_lines(files.planted["planted_users"])]
+    items = [line.split(",") for line in read_csv_lines(files.planted["planted_items"])]
+    story = dict(line.split(",") for line in read_csv_lines(files.planted["planted_story"])[1:])
+    assert ",".join(users[0]) == "reviewer_id,main_topic,side_topic,main_community,side_community"
+    assert ",".join(items[0]) == "asin,topic,community,popularity,release_ts,next_1,next_2,next_3"
+    assert len(users) == 1 + 300 and len(items) == 1 + 150  # reviewable items only
+    assert [int(v) for v in users[1][1:]] == [*world.user_topics[0], *world.user_communities[0]]
+    cat = world.catalogue
+    assert [int(items[1][1]), int(items[1][2]), float(items[1][3]), int(items[1][4])] == [
+        cat.topic[0], cat.community[0], cat.popularity[0], cat.release[0]
+    ]
+    asin_of = {i: line[0] for i, line in enumerate(items[1:])}
+    assert items[1][5:] == [asin_of[n] for n in cat.next_items[0]]
+    assert float(story["mixture_weekday_daytime_content"]) == 0.96
+    assert float(story["same_mechanism_attempts"]) == 4 and float(story["next_item_prob_0"]) == 0.6
+
+
+def test_the_balanced_mixture_is_an_option_and_an_unknown_one_is_refused():
+    balanced = simulate("tiny", seed=0, mixture="balanced")
+    bucket = bucket_of_timestamp(balanced.ts)
+    weekend_static = (balanced.mechanism[bucket == 2] == STATIC).mean()
+    assert 0.5 < weekend_static < 0.7  # planted 0.6 (vs 0.96 in the default contrast mixture)
+    with pytest.raises(ValueError, match="unknown mixture 'other'; known: contrast, balanced"):
+        simulate("tiny", mixture="other")
+
+
+def test_most_users_review_before_and_after_the_70_percent_boundary(world):
+    boundary = np.quantile(world.ts, 0.70)
+    before = np.bincount(world.user[world.ts < boundary], minlength=world.n_users) > 0
+    after = np.bincount(world.user[world.ts >= boundary], minlength=world.n_users) > 0
+    assert (before & after).mean() > 0.5
 
 
 def test_review_lines_have_amazon_2018_types(reviews):
@@ -172,10 +206,11 @@ def test_ground_truth_table_and_planted_shares(files):
     shares = planted_mechanism_shares(con)
     assert shares["bucket"].tolist() == list(CONTEXT_BUCKETS)
     for row in shares.itertuples():
-        planted = np.array(PLANTED_MIXTURE[row.bucket])
+        planted = np.array(MIXTURES["contrast"][row.bucket])
         realised = np.array([row.static, row.dynamic, row.content])
         assert np.argmax(realised) == np.argmax(planted)
-        assert np.abs(realised - planted).max() < 0.1
+        # failed dynamic draws turn static (first reviews; 'next' items already reviewed in a 150-item world)
+        assert np.abs(realised - planted).max() < 0.15
 
 
 def test_ground_truth_build_rejects_another_header(tmp_path):
@@ -201,7 +236,9 @@ def test_day_granular_floors_every_time_to_midnight(files, reviews, tmp_path):
     day_reviews = read_json_lines(granular.reviews)
     assert all(r["unixReviewTime"] % 86_400 == 0 for r in day_reviews)
     truth_ts = [int(line.split(",")[2]) for line in read_csv_lines(granular.ground_truth)[1:]]
-    assert all(ts % 86_400 == 0 for ts in truth_ts)
+    # the ground truth keeps the true time: planted shares and oracle buckets are computed from it
+    assert sorted(read_csv_lines(granular.ground_truth)[1:]) == sorted(read_csv_lines(files.ground_truth)[1:])
+    assert sum(ts % 86_400 != 0 for ts in truth_ts) > 0.99 * len(truth_ts)
     floored = sorted((r["reviewerID"], r["asin"], r["unixReviewTime"] // 86_400 * 86_400) for r in reviews)
     assert sorted((r["reviewerID"], r["asin"], r["unixReviewTime"]) for r in day_reviews) == floored
 
@@ -225,7 +262,7 @@ def test_regeneration_replaces_existing_files(tmp_path):
     (tmp_path / "Electronics_5.json.gz").write_bytes(b"stale")
     written = generate_synthetic("tiny", tmp_path, seed=0)
     assert len(read_json_lines(written.reviews)) == 5_000
-    assert len(list(tmp_path.iterdir())) == 3
+    assert len(list(tmp_path.iterdir())) == 6  # reviews, metadata, ground truth, 3 planted files
 
 
 # --- the planted structure ------------------------------------------------------------------------
