@@ -8,6 +8,7 @@ from hybridrec_assets.assets.evaluation import evaluation, segment_report
 from hybridrec_assets.assets.exports import recbole_export
 from hybridrec_assets.assets.features import DATA_ASSETS
 from hybridrec_assets.assets.ingest import raw_tables
+from hybridrec_assets.assets.recommendations import recommendations
 from hybridrec_assets.assets.reports import results_report
 from hybridrec_assets.assets.training import trained_model
 from hybridrec_assets.jobs import data_job, report_job, variant_job
@@ -33,7 +34,7 @@ def default_resources() -> dict[str, object]:
 
 
 defs = Definitions(
-    assets=[raw_tables, *DATA_ASSETS, recbole_export, trained_model, evaluation, segment_report, results_report],
+    assets=[raw_tables, *DATA_ASSETS, recbole_export, trained_model, evaluation, segment_report, recommendations, results_report],
     jobs=[data_job, variant_job, report_job],
     schedules=[weekly_retrain],
     sensors=[source_files_changed, follow_upstream, retrain_on_new_data],

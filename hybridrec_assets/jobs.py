@@ -8,8 +8,8 @@ data_job = define_asset_job(
 )
 variant_job = define_asset_job(
     "variant_job",
-    selection=AssetSelection.groups("model", "evaluation"),
+    selection=AssetSelection.groups("model", "evaluation", "serving"),
     executor_def=in_process_executor,  # one partition's steps are sequential; parallelism is across partitions
-    description="Train, evaluate and segment one (variant, seed) partition",
+    description="Train, evaluate, segment and recommend for one (variant, seed) partition",
 )
 report_job = define_asset_job("report_job", selection=AssetSelection.groups("report"), description="The results report")

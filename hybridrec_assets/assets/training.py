@@ -3,6 +3,7 @@
 import dataclasses
 import os
 import shutil
+from datetime import UTC, datetime
 from enum import Enum
 
 import torch
@@ -116,7 +117,8 @@ def trained_model(
         # point at step 0 to them, so its overlapping names get a prefix.
         run.log_metrics({f"summary_{k}" if k in EPOCH_CURVES else k: v for k, v in summary.items()})
         path = store.save_model(
-            {"model": result.model.state_dict(), "variant": name, "seed": seed, "n_users": bundle.n_users, "n_items": bundle.n_items},
+            {"model": result.model.state_dict(), "variant": name, "seed": seed, "n_users": bundle.n_users, "n_items": bundle.n_items,
+             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"), "mlflow_run_id": run.run_id},
             *model_path(name, seed),
         )
         alpha_per_epoch = [s.alpha_mean for s in result.history if s.alpha_mean is not None]

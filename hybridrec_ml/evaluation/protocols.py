@@ -32,7 +32,8 @@ _DEFAULT_CHUNKS = {
 }
 
 
-def _chunk(setting: str, chosen: int | None, device: torch.device) -> int:
+def default_chunk(setting: str, chosen: int | None, device: torch.device) -> int:
+    """`chosen`, or the device's default for "batch_size", "row_chunk" or "item_chunk"."""
     return chosen if chosen is not None else _DEFAULT_CHUNKS["cuda" if device.type == "cuda" else "cpu"][setting]
 
 
@@ -118,7 +119,7 @@ def evaluate_sampled(
     """
     rows = torch.arange(len(split)) if rows is None else rows
     device = model_device(model)
-    batch_size = _chunk("batch_size", batch_size, device)
+    batch_size = default_chunk("batch_size", batch_size, device)
     ranks: list[torch.Tensor] = []
     alphas: list[torch.Tensor] = []
     saw_nan = torch.zeros((), dtype=torch.bool, device=device)
@@ -202,7 +203,7 @@ def evaluate_full(
     """
     rows = torch.arange(len(split)) if rows is None else rows
     device = model_device(model)
-    row_chunk, item_chunk = _chunk("row_chunk", row_chunk, device), _chunk("item_chunk", item_chunk, device)
+    row_chunk, item_chunk = default_chunk("row_chunk", row_chunk, device), default_chunk("item_chunk", item_chunk, device)
     train = _unique_train_items(train_items_by_user, n_items, device)
     ranks: list[torch.Tensor] = []
     alphas: list[torch.Tensor] = []
