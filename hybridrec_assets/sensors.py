@@ -56,12 +56,13 @@ def _warehouse_source_key(context: SensorEvaluationContext) -> str:
     return str(entry.value) if entry is not None else "none"
 
 
-# Evaluation, segments and the report follow their upstream: cheap, so on by default.
+# Evaluation, segments, recommendations and the report follow their upstream: cheap, so on by default.
 follow_upstream = AutomationConditionSensorDefinition(
     "follow_upstream",
-    target=AssetSelection.groups("evaluation", "report"),
+    target=AssetSelection.groups("evaluation", "serving", "report"),
     default_status=DefaultSensorStatus.RUNNING,
-    description="Evaluates a partition after its model is retrained; rewrites the report after evaluations settle",
+    description="Evaluates a partition and rewrites its recommendations after its model is retrained; rewrites the "
+    "report after evaluations settle",
 )
 # Retraining every trained partition after new data is expensive: off until the user switches it on.
 retrain_on_new_data = AutomationConditionSensorDefinition(
