@@ -239,7 +239,7 @@ def test_a_retrained_checkpoint_is_served_without_a_restart(fresh):
         assert new_sha != old_sha
         _wait_for(lambda: _call(base, "/model")[1]["checkpoint_sha256"] == new_sha)
         after = _call(base, query)[1]
-        assert _call(base, "/reload") == (200, {"reloaded": False, "version": after["model"]["version"]})
+        assert _call(base, "/reload", {}) == (200, {"reloaded": False, "version": after["model"]["version"]})
     table = _recommend_table(fresh, k=5)  # the batch path on the new checkpoint
     assert after["model"]["version"].startswith(new_sha[:16]) and before["model"]["version"].startswith(old_sha[:16])
     assert [i["item"] for i in after["items"]] == [item for item, _ in table[facts["user"]]]
