@@ -36,7 +36,7 @@ from hybridrec_ml.training.checkpoint import load_checkpoint
 
 USER_STATE_TTL_SECONDS = 24 * 3600  # a user's state is recomputed at most daily; its key also moves with new history
 ITEM_SIDES_TTL_SECONDS = 7 * 24 * 3600
-SERVING_ITEM_CHUNK = 16384  # one request scores the catalogue in blocks of this many items
+SERVING_ITEM_CHUNK = 8192  # one request scores the catalogue in blocks of this many items
 
 
 class BadRequest(ValueError):

@@ -65,27 +65,32 @@ def top_k(
     """Each row's k best items, excluded (row, item) pairs left out, scored through `score_item_range`
     on the device of `context` (results stay there).
 
-    Memory is rows x item_chunk for the scores (plus the model's rows x item_chunk x h intermediates).
+    Each item block keeps only its own k best; one stable sort of those candidates at the end gives
+    the answer. Memory is rows x item_chunk for the scores (plus the model's rows x item_chunk x h
+    intermediates) and rows x k per block for the candidates.
     """
-    n_rows, device = context.shape[0], context.device
-    best_scores = torch.empty(n_rows, 0, device=device)
-    best_items = torch.empty(n_rows, 0, dtype=torch.int64, device=device)
+    device = context.device
+    candidate_scores: list[torch.Tensor] = []
+    candidate_items: list[torch.Tensor] = []
     alpha = None
     excluded_rows, excluded_items = (t.to(device) for t in excluded)
     for start in range(0, n_items, item_chunk):
         stop = min(start + item_chunk, n_items)
         scored = model.score_item_range(queries, context, start, stop)
         block = scored.scores.float()
-        if bool(torch.isnan(block).any()):
-            raise ValueError("the model produced NaN scores; a top-K of them would be meaningless")
         if start == 0 and scored.alpha is not None:
             alpha = scored.alpha.float()
         inside = (excluded_items >= start) & (excluded_items < stop)
         block[excluded_rows[inside], excluded_items[inside] - start] = float("-inf")
-        values, columns = _block_top(block, k)
-        # earlier blocks hold lower items: a stable sort of [best, block] keeps (score desc, item asc)
-        merged_scores, order = torch.cat([best_scores, values], dim=1).sort(dim=1, descending=True, stable=True)
-        merged_items = torch.cat([best_items, columns + start], dim=1).gather(1, order)
-        best_scores, best_items = merged_scores[:, :k], merged_items[:, :k]
-    left_out = torch.isneginf(best_scores)
-    return TopK(best_items.masked_fill(left_out, -1), best_scores, alpha)
+        values, columns = _block_top(block, k)  # NaN ranks above everything, so it reaches the candidates
+        candidate_scores.append(values)
+        candidate_items.append(columns + start)
+    scores = torch.cat(candidate_scores, dim=1)
+    if bool(torch.isnan(scores).any()):
+        raise ValueError("the model produced NaN scores; a top-K of them would be meaningless")
+    # blocks in item order, each sorted by (score desc, item asc): a stable sort keeps that order among ties
+    scores, order = scores.sort(dim=1, descending=True, stable=True)
+    items = torch.cat(candidate_items, dim=1).gather(1, order[:, :k])
+    scores = scores[:, :k]
+    left_out = torch.isneginf(scores)
+    return TopK(items.masked_fill(left_out, -1), scores, alpha)
