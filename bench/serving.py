@@ -34,16 +34,16 @@ import uvicorn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, not whatever is installed
 
 from hybridrec_ml.config import VARIANTS  # noqa: E402
-from hybridrec_ml.data.batching import gather_padded  # noqa: E402
-from hybridrec_ml.data.bundle import SparseRows  # noqa: E402
-from hybridrec_ml.data.bundle_loader import csr_from_pairs  # noqa: E402
-from hybridrec_ml.data.context import context_tables  # noqa: E402
-from hybridrec_ml.models.base import Batch  # noqa: E402
+from hybridrec_ml.data.transforms.context import context_tables  # noqa: E402
 from hybridrec_ml.models.hybrid import HybridRecommender  # noqa: E402
 from hybridrec_ml.serving.app import create_app  # noqa: E402
 from hybridrec_ml.serving.cache import InProcessCache  # noqa: E402
 from hybridrec_ml.serving.consumption import ConsumptionLog, context_at  # noqa: E402
 from hybridrec_ml.serving.service import ModelInfo, RecommendationService, ServedModel, with_catalogue_item_sides  # noqa: E402
+from hybridrec_ml.tensors.batch import Batch  # noqa: E402
+from hybridrec_ml.tensors.batching import gather_padded  # noqa: E402
+from hybridrec_ml.tensors.bundle import SparseRows  # noqa: E402
+from hybridrec_ml.tensors.bundle_loader import csr_from_pairs  # noqa: E402
 
 FULL = {"users": 728_719, "items": 160_052, "vocab": 5000, "terms_per_item": (10, 57), "interactions_per_user": (5, 14)}
 AT = 1_600_000_000  # after every logged interaction

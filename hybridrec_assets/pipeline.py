@@ -15,8 +15,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from dagster import AssetSelection, DagsterInstance, materialize
 
-from hybridrec_assets.assets.recommendations import RecommendationsConfig
 from hybridrec_assets.definitions import defs
+from hybridrec_assets.defs.serving.assets import RecommendationsConfig
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_ml.serving.recommendations import RECOMMENDATIONS
 

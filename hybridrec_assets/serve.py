@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import uvicorn
 
-from hybridrec_assets.assets.training import model_path
+from hybridrec_assets.artifacts import model_path
 from hybridrec_assets.definitions import default_resources
 from hybridrec_assets.partitions import run_partition_key, seeds_from_env, variant_and_seed
 from hybridrec_ml.config import VARIANTS

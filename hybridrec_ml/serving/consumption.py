@@ -15,12 +15,12 @@ import duckdb
 import numpy as np
 import torch
 
-from hybridrec_ml.data import schema
-from hybridrec_ml.data.batching import gather_padded
-from hybridrec_ml.data.bundle import SparseRows
-from hybridrec_ml.data.bundle_loader import csr_from_pairs
-from hybridrec_ml.data.context import ContextTables
-from hybridrec_ml.models.base import Batch
+from hybridrec_ml.data.transforms.context import ContextTables
+from hybridrec_ml.data.warehouse import schema
+from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.batching import gather_padded
+from hybridrec_ml.tensors.bundle import SparseRows
+from hybridrec_ml.tensors.bundle_loader import csr_from_pairs
 
 _LOG_SQL = f"SELECT user_idx, item_idx, ts FROM {schema.INTERACTIONS_5CORE} ORDER BY user_idx, event_order"
 _USERS_SQL = f"SELECT user_id FROM {schema.USER_INDEX} ORDER BY user_idx"

@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from hybridrec_ml.data import schema
-from hybridrec_ml.data.checks import CheckOutcome
-from hybridrec_ml.data.context import ContextTables
+from hybridrec_ml.data.transforms.context import ContextTables
+from hybridrec_ml.data.warehouse import schema
+from hybridrec_ml.data.warehouse.checks import CheckOutcome
 from hybridrec_ml.evaluation.protocols import evaluating, model_device
 from hybridrec_ml.models.base import Recommender
 from hybridrec_ml.serving.consumption import ConsumptionLog, context_at, query_batch

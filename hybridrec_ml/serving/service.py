@@ -23,15 +23,16 @@ import duckdb
 import torch
 
 from hybridrec_ml.config import ALL_COMPONENTS, VARIANTS
-from hybridrec_ml.data.batching import gather_padded
-from hybridrec_ml.data.bundle import SparseRows
-from hybridrec_ml.data.bundle_loader import load_training_bundle
-from hybridrec_ml.data.context import ContextTables, context_tables
-from hybridrec_ml.models.base import Batch, EncodedQueries, Recommender
+from hybridrec_ml.data.transforms.context import ContextTables, context_tables
+from hybridrec_ml.models.base import EncodedQueries, Recommender
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.serving.cache import VectorCache
 from hybridrec_ml.serving.consumption import ConsumptionLog, context_at, load_consumption_log, load_ids, parse_time
 from hybridrec_ml.serving.topk import top_k
+from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.batching import gather_padded
+from hybridrec_ml.tensors.bundle import SparseRows
+from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.training.checkpoint import load_checkpoint
 
 USER_STATE_TTL_SECONDS = 24 * 3600  # a user's state is recomputed at most daily; its key also moves with new history

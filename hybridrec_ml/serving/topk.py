@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
-from hybridrec_ml.data.bundle import SparseRows
 from hybridrec_ml.models.base import EncodedQueries, Recommender
+from hybridrec_ml.tensors.bundle import SparseRows
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,15 @@ import pytest
 import torch
 from dagster import AssetSelection
 
-from hybridrec_assets.assets.training import model_path
+from hybridrec_assets.artifacts import model_path
 from hybridrec_assets.partitions import run_partition_key
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.data.bundle_loader import load_training_bundle
-from hybridrec_ml.data.context import context_tables
+from hybridrec_ml.data.transforms.context import context_tables
 from hybridrec_ml.evaluation.protocols import evaluating
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.serving.consumption import context_at, load_consumption_log, parse_time, query_batch
 from hybridrec_ml.serving.recommendations import RECOMMENDATIONS, check_recommendations
+from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.training.checkpoint import load_checkpoint
 
 MODEL = AssetSelection.assets("trained_model")

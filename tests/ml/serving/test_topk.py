@@ -3,10 +3,11 @@
 import pytest
 import torch
 
-from hybridrec_ml.data.bundle import SparseRows
-from hybridrec_ml.models.base import Batch, Recommender, Scores
+from hybridrec_ml.models.base import Recommender, Scores
 from hybridrec_ml.serving.consumption import ConsumptionLog, query_batch
 from hybridrec_ml.serving.topk import excluded_pairs, top_k
+from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.bundle import SparseRows
 
 SCORES = torch.tensor(
     [
