@@ -7,6 +7,8 @@ with the checkpoint file itself (hash, MLflow run), and with the data (popularit
 import hashlib
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -279,3 +281,20 @@ def test_redis_holds_versioned_vectors_that_a_restart_reuses_and_a_retrain_repla
         }
     finally:
         redis.shutdown()
+
+
+def test_the_readme_curl_example_answers_in_the_documented_shape(trained):
+    """The README's command with only the port and the user id changed (its user is from `demo`, this is `tiny`)."""
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("### Online: `./run.sh serve`", 1)[1]
+    command = next(line for line in section.splitlines() if line.startswith("curl "))
+    documented = json.loads(section.split("```json\n", 1)[1].split("\n```", 1)[0])
+    user = re.search(r"user=([^&']+)", command).group(1)
+    assert user == documented["user"]
+    with serving(trained) as base:
+        line = command.replace("http://127.0.0.1:8000", base).replace(f"user={user}", f"user={_facts(trained)['user']}")
+        done = subprocess.run(shlex.split(line), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert set(answer) == set(documented) and set(answer["model"]) == set(documented["model"])
+    assert (answer["cold_start"], answer["at"], len(answer["items"])) == (False, documented["at"], len(documented["items"]))
+    assert set(answer["alpha"]) == set(documented["alpha"]) and set(answer["items"][0]) == set(documented["items"][0])
