@@ -206,8 +206,9 @@ class RecommendationService:
         if not 1 <= k <= self.max_k:
             raise BadRequest(f"k must be between 1 and {self.max_k}, got {k}")
 
-    def _queries(self, served: ServedModel, user: int, consumed: torch.Tensor) -> EncodedQueries:
-        """The user's encoded query side for this history, from the cache or computed once."""
+    def _queries(self, served: ServedModel, user: int, consumed: torch.Tensor, context: torch.Tensor) -> EncodedQueries:
+        """The user's encoded query side for this history, from the cache or computed once (it does not
+        depend on the context, which is only there to make a well-formed batch)."""
         key = served.key("user", user, consumed.numel())
         queries = self.cache.get(key)
         if queries is not None:
@@ -217,7 +218,7 @@ class RecommendationService:
         history, history_len = gather_padded(
             SparseRows(torch.tensor([0, consumed.numel()]), consumed, None, served.n_items), torch.tensor([0]), served.max_history
         )
-        batch = Batch(torch.tensor([user]), torch.zeros(1, 5), history, history_len)  # the context is not encoded
+        batch = Batch(torch.tensor([user]), context, history, history_len)
         queries = served.model.encode_queries(batch)
         self.cache.put(key, queries, USER_STATE_TTL_SECONDS)
         return queries
@@ -231,10 +232,11 @@ class RecommendationService:
             items = served.popular_items[:k]
             return self._answer(served, user_id, moment, items, served.popularity[items], None, cold_start=True)
         consumed = served.log.user_until(user, moment)
+        context = context_at(served.context, moment).unsqueeze(0)
         with torch.inference_mode():
-            queries = self._queries(served, user, consumed)
-            best = top_k(served.model, queries, context_at(served.context, moment).unsqueeze(0),
-                         (torch.zeros(consumed.numel(), dtype=torch.int64), consumed), k, served.n_items, self.item_chunk)
+            queries = self._queries(served, user, consumed, context)
+            best = top_k(served.model, queries, context, (torch.zeros(consumed.numel(), dtype=torch.int64), consumed), k,
+                         served.n_items, self.item_chunk)
         kept = best.items[0] >= 0
         return self._answer(served, user_id, moment, best.items[0][kept], best.scores[0][kept], best.alpha, cold_start=False)
 
@@ -252,9 +254,10 @@ class RecommendationService:
         if user is None:
             return self._answer(served, user_id, moment, items, served.popularity[items], None, cold_start=True)
         consumed = served.log.user_until(user, moment)
+        context = context_at(served.context, moment).unsqueeze(0)
         with torch.inference_mode():
-            queries = self._queries(served, user, consumed)
-            scored = served.model.score_encoded(queries, context_at(served.context, moment).unsqueeze(0), items.unsqueeze(0))
+            queries = self._queries(served, user, consumed, context)
+            scored = served.model.score_encoded(queries, context, items.unsqueeze(0))
         return self._answer(served, user_id, moment, items, scored.scores[0], scored.alpha, cold_start=False)
 
     def _answer(

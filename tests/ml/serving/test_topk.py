@@ -62,3 +62,17 @@ def test_consumption_log_cuts_history_and_consumed_items_at_a_moment():
     batch = query_batch(until, torch.tensor([0, 1]), torch.arange(5.0), max_history=1)
     assert batch.history.tolist() == [[3], [2]]  # the last item only, as item_idx + 1
     assert batch.context.tolist() == [[0.0, 1.0, 2.0, 3.0, 4.0]] * 2
+
+
+def test_a_nan_score_is_refused_not_ranked():
+    class NaNScorer(TableScorer):
+        def score_candidates(self, batch: Batch, candidates: torch.Tensor) -> Scores:
+            scores = SCORES[batch.user.unsqueeze(1), candidates].clone()
+            scores[candidates == 4] = float("nan")
+            return Scores(scores, None)
+
+    consumed = _consumed([[], [], []])
+    model = NaNScorer()
+    batch = query_batch(consumed, torch.tensor([2]), torch.zeros(5), 50)
+    with pytest.raises(ValueError, match="NaN scores"):
+        top_k(model, model.encode_queries(batch), batch.context, excluded_pairs(consumed, torch.tensor([2])), 2, 6, 3)
