@@ -4,6 +4,7 @@
 #   ./run.sh test [args]      the test suite (pytest)
 #   ./run.sh dev              Dagster UI on http://127.0.0.1:3000
 #   ./run.sh mlflow           MLflow UI on http://127.0.0.1:5000
+#   ./run.sh serve [args]     recommendation API on http://127.0.0.1:8000 (docs: /docs)
 set -euo pipefail
 cd "$(dirname "$0")"
 if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ] || [ constraints.txt -nt .venv/.installed ]; then
@@ -19,6 +20,7 @@ case "$command" in
   pipeline) exec .venv/bin/python -m hybridrec_assets.pipeline "$@" ;;
   test) exec .venv/bin/python -m pytest "$@" ;;
   dev) exec .venv/bin/dagster dev -h 127.0.0.1 -p 3000 "$@" ;;
+  serve) exec .venv/bin/python -m hybridrec_assets.serve "$@" ;;
   mlflow) exec .venv/bin/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri "${MLFLOW_TRACKING_URI:-sqlite:///mlruns.db}" "$@" ;;
-  *) sed -n '2,6p' "$0"; exit 2 ;;
+  *) sed -n '2,7p' "$0"; exit 2 ;;
 esac

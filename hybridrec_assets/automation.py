@@ -30,12 +30,13 @@ REPORT_WHEN_EVALUATIONS_SETTLE = (
     & ~AutomationCondition.in_progress()
 ).with_label("after evaluations settle")
 
-# Evaluation, segments and the report follow their upstream: cheap, so on by default.
+# Evaluation, segments, recommendations and the report follow their upstream: cheap, so on by default.
 follow_upstream = AutomationConditionSensorDefinition(
     "follow_upstream",
-    target=AssetSelection.groups("evaluation", "report"),
+    target=AssetSelection.groups("evaluation", "serving", "report"),
     default_status=DefaultSensorStatus.RUNNING,
-    description="Evaluates a partition after its model is retrained; rewrites the report after evaluations settle",
+    description="Evaluates a partition and rewrites its recommendations after its model is retrained; rewrites the "
+    "report after evaluations settle",
 )
 # Retraining every trained partition after new data is expensive: off until the user switches it on.
 retrain_on_new_data = AutomationConditionSensorDefinition(

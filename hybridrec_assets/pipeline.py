@@ -4,7 +4,7 @@
 
 Every step is a real Dagster run recorded in DAGSTER_HOME, so `dagster dev` shows the same
 materializations, checks and metadata afterwards. Data assets run first (one writer), then every
-(variant, seed) partition of train -> evaluate -> segment report in a pool of worker processes
+(variant, seed) partition of train -> evaluate -> segment report -> recommendations in a pool of worker processes
 (read-only DuckDB), then the results report.
 """
 
@@ -16,7 +16,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dagster import AssetSelection, DagsterInstance, materialize
 
 from hybridrec_assets.definitions import defs
+from hybridrec_assets.defs.serving.assets import RecommendationsConfig
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
+from hybridrec_ml.serving.recommendations import RECOMMENDATIONS
 
 ALL_ASSETS = list(defs.assets)
 # Dagster's per-event DEBUG lines (hundreds per partition) stay in the instance for the UI; the
@@ -40,7 +42,7 @@ def _run(selection: AssetSelection, partition_key: str | None = None, run_config
 
 
 def _run_partition(partition_key: str, training_overrides: dict) -> str:
-    _run(AssetSelection.groups("model", "evaluation"), partition_key, {"ops": {"trained_model": {"config": training_overrides}}})
+    _run(AssetSelection.groups("model", "evaluation", "serving"), partition_key, {"ops": {"trained_model": {"config": training_overrides}}})
     return partition_key
 
 
@@ -74,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     print(metadata["main_table"].value + "\n")
     print(metadata["populations"].value + "\n")
     print(f"Report: {metadata['report'].value}")
+    print(f"Recommendations: table `{RECOMMENDATIONS}` in {os.path.abspath(defs.resources['warehouse'].database)} "
+          f"(top-{RecommendationsConfig().k} per user, one set of rows per variant and seed; serve one: ./run.sh serve)")
     print(f"Artifacts: {os.path.abspath(defs.resources['store'].root)}")
     print("Browse: ./run.sh dev  (Dagster UI)   ./run.sh mlflow  (MLflow UI)")
     return 0

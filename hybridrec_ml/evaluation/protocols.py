@@ -38,7 +38,8 @@ _DEFAULT_CHUNKS = {
 }
 
 
-def _chunk(setting: str, chosen: int | None, device: torch.device) -> int:
+def default_chunk(setting: str, chosen: int | None, device: torch.device) -> int:
+    """`chosen`, or the device's default for "batch_size", "row_chunk" or "item_chunk"."""
     return chosen if chosen is not None else _DEFAULT_CHUNKS["cuda" if device.type == "cuda" else "cpu"][setting]
 
 
@@ -128,7 +129,7 @@ def evaluate_sampled(
     make_query = make_query or (lambda chunk: make_batch(split, chunk, max_history))
     rows = torch.arange(len(split)) if rows is None else rows
     device = model_device(model)
-    batch_size = _chunk("batch_size", batch_size, device)
+    batch_size = default_chunk("batch_size", batch_size, device)
     ranks: list[torch.Tensor] = []
     alphas: list[torch.Tensor] = []
     saw_nan = torch.zeros((), dtype=torch.bool, device=device)
@@ -208,7 +209,7 @@ def evaluate_full(
     make_query = make_query or (lambda chunk: make_batch(split, chunk, max_history))
     rows = torch.arange(len(split)) if rows is None else rows
     device = model_device(model)
-    row_chunk, item_chunk = _chunk("row_chunk", row_chunk, device), _chunk("item_chunk", item_chunk, device)
+    row_chunk, item_chunk = default_chunk("row_chunk", row_chunk, device), default_chunk("item_chunk", item_chunk, device)
     seen = _on_device(seen, device)
     ranks: list[torch.Tensor] = []
     alphas: list[torch.Tensor] = []
@@ -325,7 +326,7 @@ def evaluate_per_user(
     make_query = make_query or (lambda rows: make_batch(split, rows, max_history))
     n_items = history.n_cols
     device = model_device(model)
-    row_chunk, item_chunk = _chunk("row_chunk", row_chunk, device), _chunk("item_chunk", item_chunk, device)
+    row_chunk, item_chunk = default_chunk("row_chunk", row_chunk, device), default_chunk("item_chunk", item_chunk, device)
     users, first_row, ptr, positives = _user_positives(split, n_items)
     if len(users) and int(users.max()) >= history.n_rows:
         raise ValueError(f"history covers {history.n_rows} users, the split has user {int(users.max())}")

@@ -5,6 +5,11 @@ indices to score for each row. The same call serves training (positive + sampled
 sampled evaluation (positive + 99 stored negatives) and full ranking (item chunks of the catalogue).
 The model also owns its whole training loss (`calculate_loss`): the ranking loss plus whatever
 regularisers it adds, so the trainer only backpropagates what it gets.
+
+Scoring splits in two so that a server can cache the expensive query side: `encode_queries`
+(user embeddings, GRU state: a function of the user and the history only, not of the context)
+and `score_encoded` (fusion weights from the context, then the candidates). `score_candidates`
+is exactly the two in sequence.
 """
 
 from __future__ import annotations
@@ -32,15 +37,47 @@ class TrainingLoss:
     alpha: torch.Tensor | None  # the batch's fusion weights [B, 3], for monitoring the gate
 
 
+# The query side of B rows without the context: name -> tensor [B, ...], e.g. {"static": [B, 64]}.
+EncodedQueries = dict[str, torch.Tensor]
+
+
 class Recommender(nn.Module):
-    """Base class: subclasses implement `score_candidates`; the rest has sensible defaults."""
+    """Base class: subclasses implement `encode_queries` + `score_encoded` (or only `score_candidates`)."""
 
     #: False for models with nothing to optimise (e.g. popularity): the trainer skips the loop.
     trainable: bool = True
 
+    def encode_queries(self, batch: Batch) -> EncodedQueries:
+        """The context-free query side of each row; by default the batch's own tensors (nothing precomputed)."""
+        return {"user": batch.user, "history": batch.history, "history_len": batch.history_len}
+
+    def score_encoded(self, queries: EncodedQueries, context: torch.Tensor, candidates: torch.Tensor) -> Scores:
+        """Scores for candidates [B, C] (item_idx) given encoded queries and each row's context [B, context_dim]."""
+        if type(self).score_candidates is Recommender.score_candidates:
+            raise NotImplementedError(f"{type(self).__name__} implements neither score_encoded nor score_candidates")
+        batch = Batch(queries["user"], context, queries["history"], queries["history_len"])
+        return self.score_candidates(batch, candidates)
+
     def score_candidates(self, batch: Batch, candidates: torch.Tensor) -> Scores:
         """Scores for candidates [B, C] (item_idx) given each row's query side."""
-        raise NotImplementedError
+        return self.score_encoded(self.encode_queries(batch), batch.context, candidates)
+
+    def score_item_range(self, queries: EncodedQueries, context: torch.Tensor, start: int, stop: int) -> Scores:
+        """Scores [B, stop - start] against catalogue items start..stop-1, the same for every row.
+
+        Models override it to read their item tables as slices instead of gathering a [B, C] index.
+        """
+        items = torch.arange(start, stop, device=context.device)
+        return self.score_encoded(queries, context, items.expand(context.shape[0], -1))
+
+    def catalogue_item_sides(self) -> dict[str, torch.Tensor]:
+        """Item-side tensors [n_items, h] that scoring computes from the weights once per catalogue (none by default)."""
+        return {}
+
+    def restore_catalogue_item_sides(self, tables: dict[str, torch.Tensor]) -> None:
+        """Adopt `catalogue_item_sides()` computed earlier for these exact weights (e.g. read from a cache)."""
+        if tables:
+            raise ValueError(f"{type(self).__name__} has no catalogue item sides, got {sorted(tables)}")
 
     def score_all_items(self, batch: Batch) -> Scores | None:
         """Optional fast path: scores against the whole catalogue [B, n_items], or None if absent."""

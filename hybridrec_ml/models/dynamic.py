@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -125,4 +124,4 @@ class DynamicGRU(nn.Module):
 
     def combine(self, row: torch.Tensor, item: torch.Tensor) -> torch.Tensor:
         """row [B, d] + item [B, C, d] -> h [B, C, d]"""
-        return F.relu(row.unsqueeze(1) + item)
+        return (row.unsqueeze(1) + item).relu_()  # in place: one [B, C, d] buffer, not two

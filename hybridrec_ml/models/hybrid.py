@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from hybridrec_ml.config import ALL_COMPONENTS, VariantConfig
-from hybridrec_ml.models.base import Recommender, Scores
+from hybridrec_ml.models.base import EncodedQueries, Recommender, Scores
 from hybridrec_ml.models.component import Component
 from hybridrec_ml.models.content import ContentMLP
 from hybridrec_ml.models.dynamic import DynamicGRU
@@ -91,13 +91,27 @@ class HybridRecommender(Recommender):
         k = len(self.components)
         return torch.full((context.shape[0], k), 1.0 / k, device=context.device)
 
-    def score_candidates(self, batch: Batch, candidates: torch.Tensor) -> Scores:
-        alpha = self.fusion_weights(batch.context)  # [B, K]
-        items = self.item_sides(candidates)  # name -> [B, C, h]
+    def encode_queries(self, batch: Batch) -> EncodedQueries:
+        """Each component's row side (user embedding, GRU state): context-free, so cacheable per user."""
+        return {name: component.row_side(batch) for name, component in self.components.items()}
+
+    def score_encoded(self, queries: EncodedQueries, context: torch.Tensor, candidates: torch.Tensor) -> Scores:
+        return self._fuse(queries, context, self.item_sides(candidates))
+
+    def score_item_range(self, queries: EncodedQueries, context: torch.Tensor, start: int, stop: int) -> Scores:
+        """In eval mode, slices of the cached catalogue item sides broadcast over the rows (no gather)."""
+        if self.training:
+            return super().score_item_range(queries, context, start, stop)
+        items = {name: table[start:stop].unsqueeze(0) for name, table in self.catalogue_item_sides().items()}
+        return self._fuse(queries, context, items)
+
+    def _fuse(self, queries: EncodedQueries, context: torch.Tensor, items: dict[str, torch.Tensor]) -> Scores:
+        """Gate-weighted sum of the components' head outputs; items are [B or 1, C, h] per component."""
+        alpha = self.fusion_weights(context)  # [B, K]
         w = self.head.weight[0]  # [d]
         scores = self.head.bias
         for k, (name, component) in enumerate(self.components.items()):
-            h = component.combine(component.row_side(batch), items[name])  # [B, C, d]
+            h = component.combine(queries[name], items[name])  # [B, C, d]
             scores = scores + alpha[:, k : k + 1] * (h @ w)
         full_alpha = alpha.new_zeros(alpha.shape[0], len(ALL_COMPONENTS))
         full_alpha[:, self.positions] = alpha
@@ -121,6 +135,13 @@ class HybridRecommender(Recommender):
                     for name, component in self.components.items()
                 }
         return self._catalogue
+
+    def restore_catalogue_item_sides(self, tables: dict[str, torch.Tensor]) -> None:
+        """Adopt item sides computed earlier for these exact weights (e.g. read from a cache)."""
+        shapes = {name: tuple(table.shape) for name, table in tables.items()}
+        if set(shapes) != set(self.components) or any(shape[0] != self.n_items for shape in shapes.values()):
+            raise ValueError(f"catalogue item sides {shapes} do not fit this model ({list(self.components)}, {self.n_items} items)")
+        self._catalogue = {name: table.to(self.head.weight.device) for name, table in tables.items()}
 
     def clear_catalogue_cache(self) -> None:
         self._catalogue = None

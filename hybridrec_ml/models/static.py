@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from hybridrec_ml.config import ModelDims
@@ -38,4 +37,4 @@ class StaticNCF(nn.Module):
 
     def combine(self, row: torch.Tensor, item: torch.Tensor) -> torch.Tensor:
         """row [B, hidden[0]] + item [B, C, hidden[0]] -> h [B, C, out_dim]"""
-        return self.mlp(F.relu(row.unsqueeze(1) + item))
+        return self.mlp((row.unsqueeze(1) + item).relu_())  # in place: one [B, C, h] buffer, not two

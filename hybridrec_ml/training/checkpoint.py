@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -16,6 +16,6 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
         torch.save(state, handle)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
+def load_checkpoint(path: Path | BinaryIO) -> dict[str, Any]:
     """Tensors land on the CPU; only tensors and plain containers/scalars are accepted (weights_only)."""
     return torch.load(path, map_location="cpu", weights_only=True)

@@ -6,6 +6,7 @@ import dataclasses
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,13 @@ def summary_metrics(summary: dict[str, float | int | str]) -> dict[str, float | 
     }
 
 
-def model_record(result: TrainResult, variant: str, seed: int, bundle: TrainingBundle) -> dict[str, Any]:
-    """The model file: best-epoch weights, and what they were trained as and on."""
-    return {"model": result.model.state_dict(), "variant": variant, "seed": seed, "n_users": bundle.n_users, "n_items": bundle.n_items}
+def model_record(result: TrainResult, variant: str, seed: int, bundle: TrainingBundle, mlflow_run_id: str) -> dict[str, Any]:
+    """The model file: best-epoch weights, what they were trained as and on, when, and in which MLflow run
+    (so a server reading only this file can say which model it serves)."""
+    return {
+        "model": result.model.state_dict(), "variant": variant, "seed": seed, "n_users": bundle.n_users,
+        "n_items": bundle.n_items, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"), "mlflow_run_id": mlflow_run_id,
+    }  # fmt: skip
 
 
 def load_trained_model(

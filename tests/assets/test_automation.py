@@ -142,7 +142,7 @@ def test_weekly_schedule_requests_every_variant_seed_partition_once_per_week():
 def test_evaluation_follows_training_and_training_follows_new_data():
     """Each automation sensor evaluates its own assets, as the daemon does."""
     instance = DagsterInstance.ephemeral()
-    sensors = {"follow_upstream": AssetSelection.groups("evaluation", "report"), "retrain": AssetSelection.groups("model")}
+    sensors = {"follow_upstream": AssetSelection.groups("evaluation", "serving", "report"), "retrain": AssetSelection.groups("model")}
     cursors = {}
 
     def report(asset: str, partition: str | None = None) -> None:
@@ -166,10 +166,11 @@ def test_evaluation_follows_training_and_training_follows_new_data():
     report("trained_model", "42|v2")
     assert tick("retrain") == {}  # its own update does not retrain it
     # Requested together, so the daemon runs them as one run of that partition, in graph order.
-    assert tick("follow_upstream") == {"evaluation": {"42|v2"}, "segment_report": {"42|v2"}}
+    assert tick("follow_upstream") == {"evaluation": {"42|v2"}, "segment_report": {"42|v2"}, "recommendations": {"42|v2"}}
 
     report("evaluation", "42|v2")
     report("segment_report", "42|v2")
+    report("recommendations", "42|v2")
     assert tick("follow_upstream") == {"results_report": {None}}
 
     report("item_tfidf")

@@ -9,7 +9,7 @@ def test_asset_keys_are_stable():
     keys = sorted(key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys())
     assert keys == [
         "context_features", "eval_negatives", "evaluation", "interactions_5core", "item_tfidf", "raw_items",
-        "raw_reviews", "recbole_export", "results_report", "segment_report", "temporal_split", "trained_model", "user_sequences",
+        "raw_reviews", "recbole_export", "recommendations", "results_report", "segment_report", "temporal_split", "trained_model", "user_sequences",
     ]  # fmt: skip
 
 
@@ -21,6 +21,7 @@ def test_checks_are_declared_next_to_their_assets():
         "context_features:context_not_constant",
         "eval_negatives:indices_consistent",
         "interactions_5core:k_core_holds",
+        "recommendations:recommendations_valid",
         "segment_report:gate_not_collapsed_by_segment",
         "temporal_split:no_time_leakage",
         "trained_model:gate_not_collapsed",

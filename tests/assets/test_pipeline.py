@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 from dagster import DagsterInstance
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,6 +39,11 @@ def test_pipeline_materializes_everything_and_prints_the_table_and_report(tmp_pa
     assert re.search(r"^\| pop \| 1 \| 0\.\d{4} \(n=1\) \|.* — \|", out, re.MULTILINE)
     report = tmp_path / "artifacts" / "reports" / "results.html"
     assert f"Report: {report}" in out and report.stat().st_size > 1_000_000  # plotly.js inlined
+    assert f"Recommendations: table `recommendations` in {tmp_path / 'warehouse.duckdb'} " in out
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        per_partition = con.execute("SELECT variant, count(DISTINCT user_idx) FROM recommendations GROUP BY variant ORDER BY variant").fetchall()
+        n_users = con.execute("SELECT count(*) FROM user_index").fetchone()[0]
+    assert per_partition == [("pop", n_users), ("v1", n_users)]
     with DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
     assert len(runs) == 4 and all(run.is_success for run in runs)  # data, two partitions, report

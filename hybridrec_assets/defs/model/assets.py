@@ -110,7 +110,7 @@ def trained_model(
         result = train(variant, bundle, validate=validate, checkpoint_dir=resume_dir, on_epoch=log_epoch, truth=truth)
         summary = result.summary_metadata()
         run.log_metrics(summary_metrics(summary))
-        path = store.save_model(model_record(result, name, seed, bundle), *model_path(name, seed))
+        path = store.save_model(model_record(result, name, seed, bundle, run.run_id), *model_path(name, seed))
         store.write_json(summary_record(result, run.run_id, variant), *summary_path(name, seed))
         run.log_artifact(path, "model")
     alpha = best_epoch_alpha(result, variant.has_learned_gate)

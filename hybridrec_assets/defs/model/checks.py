@@ -19,13 +19,15 @@ def collapse_check_blocking() -> bool:
     return os.environ.get("HYBRIDREC_COLLAPSE_BLOCKING", "0") == "1"
 
 
-def collapse_spec(asset: str, name: str, description: str) -> AssetCheckSpec:
+def run_partitioned_spec(asset: str, name: str, description: str, blocking: bool = False) -> AssetCheckSpec:
     """Partitioned like its asset, so the UI shows each (variant, seed)'s own verdict, not just the latest."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PreviewWarning)  # partitioned check specs are a preview API in 1.13
-        return AssetCheckSpec(
-            name, asset=asset, description=description, blocking=collapse_check_blocking(), partitions_def=RUN_PARTITIONS
-        )
+        return AssetCheckSpec(name, asset=asset, description=description, blocking=blocking, partitions_def=RUN_PARTITIONS)
+
+
+def collapse_spec(asset: str, name: str, description: str) -> AssetCheckSpec:
+    return run_partitioned_spec(asset, name, description, blocking=collapse_check_blocking())
 
 
 def collapse_result(

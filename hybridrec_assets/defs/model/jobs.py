@@ -4,7 +4,7 @@ from dagster import AssetSelection, define_asset_job, in_process_executor
 
 variant_job = define_asset_job(
     "variant_job",
-    selection=AssetSelection.groups("model", "evaluation"),
+    selection=AssetSelection.groups("model", "evaluation", "serving"),
     executor_def=in_process_executor,  # one partition's steps are sequential; parallelism is across partitions
-    description="Train, evaluate and segment one (variant, seed) partition",
+    description="Train, evaluate, segment and recommend for one (variant, seed) partition",
 )

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from hybridrec_ml.data.transforms.interactions import read_interactions
@@ -56,18 +57,41 @@ class ContextReport:
         }
 
 
+@dataclass(frozen=True)
+class ContextTables:
+    """The context features of every second of the day and every weekday: features of any ts by lookup."""
+
+    by_second: np.ndarray  # float32 [86400, 2]: hour_sin, hour_cos
+    by_weekday: np.ndarray  # float32 [7, 3]: dow_sin, dow_cos, is_weekend
+
+    def columns(self, ts: np.ndarray) -> dict[str, np.ndarray]:
+        """Each feature (schema.CONTEXT_FEATURE_NAMES) as float32 [N] for unix seconds ts [N]."""
+        # Floor division and modulo, so pre-1970 stamps get the right day and second.
+        dow, second_of_day = weekday_and_second_of_day(np.asarray(ts, dtype=np.int64))
+        per_row = [table[:, j][index] for table, index in ((self.by_second, second_of_day), (self.by_weekday, dow))
+                   for j in range(table.shape[1])]
+        return dict(zip(schema.CONTEXT_FEATURE_NAMES, per_row, strict=True))
+
+    def features(self, ts: np.ndarray) -> np.ndarray:
+        """float32 [N, 5] in schema.CONTEXT_FEATURE_NAMES order, as a model's `Batch.context`."""
+        return np.stack(list(self.columns(ts).values()), axis=1)
+
+
+def context_tables(con: duckdb.DuckDBPyConnection | None = None) -> ContextTables:
+    """The formulas evaluated by DuckDB once per possible value (an in-memory connection when none is given)."""
+    con = con if con is not None else duckdb.connect()
+    by_second, by_weekday = (
+        np.stack([column.to_numpy() for column in con.sql(sql).to_arrow_table().columns], axis=1)
+        for sql in (_HOUR_FEATURES_SQL, _DAY_FEATURES_SQL)
+    )
+    return ContextTables(by_second=by_second, by_weekday=by_weekday)
+
+
 def build_context_features(con: duckdb.DuckDBPyConnection) -> ContextReport:
     """Write `context_features`, one row per interaction in `event_order`."""
     started = time.perf_counter()
     interactions = read_interactions(con, ["ts"])
-    # Floor division and modulo, so pre-1970 stamps get the right day and second.
-    dow, second_of_day = weekday_and_second_of_day(interactions.column("ts").to_numpy())
-    per_row = [
-        values.to_numpy()[index]
-        for per_value, index in ((_HOUR_FEATURES_SQL, second_of_day), (_DAY_FEATURES_SQL, dow))
-        for values in con.sql(per_value).to_arrow_table().columns
-    ]
-    features = dict(zip(schema.CONTEXT_FEATURE_NAMES, per_row, strict=True))
+    features = context_tables(con).columns(interactions.column("ts").to_numpy())
     con.register(_CONTEXT_ROWS, pa.table({"event_order": interactions.column("event_order"), **features}))
     try:
         (rows,) = replace_tables(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hybridrec_ml.models.base import Recommender, Scores
+from hybridrec_ml.models.base import EncodedQueries, Recommender, Scores
 from hybridrec_ml.models.users import UserEmbedding
 from hybridrec_ml.tensors.batch import Batch
 
@@ -20,10 +20,15 @@ class BPRMF(Recommender):
         nn.init.normal_(self.user_emb.weight, std=0.1)
         nn.init.normal_(self.item_emb.weight, std=0.1)
 
-    def score_candidates(self, batch: Batch, candidates: torch.Tensor) -> Scores:
-        user = self.user_emb(batch.user)  # [B, d]
+    def encode_queries(self, batch: Batch) -> EncodedQueries:
+        return {"user": self.user_emb(batch.user)}  # [B, d]
+
+    def score_encoded(self, queries: EncodedQueries, context: torch.Tensor, candidates: torch.Tensor) -> Scores:
         item = self.item_emb(candidates)  # [B, C, d]
-        return Scores((item @ user.unsqueeze(-1)).squeeze(-1) + self.item_bias[candidates], None)
+        return Scores((item @ queries["user"].unsqueeze(-1)).squeeze(-1) + self.item_bias[candidates], None)
+
+    def score_item_range(self, queries: EncodedQueries, context: torch.Tensor, start: int, stop: int) -> Scores:
+        return Scores(queries["user"] @ self.item_emb.weight[start:stop].T + self.item_bias[start:stop], None)
 
     def score_all_items(self, batch: Batch) -> Scores:
-        return Scores(self.user_emb(batch.user) @ self.item_emb.weight.T + self.item_bias, None)
+        return self.score_item_range(self.encode_queries(batch), batch.context, 0, self.item_bias.numel())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from hybridrec_ml.models.base import Recommender, Scores
+from hybridrec_ml.models.base import EncodedQueries, Recommender, Scores
 from hybridrec_ml.tensors.batch import Batch
 
 
@@ -15,9 +15,15 @@ class Popularity(Recommender):
         super().__init__()
         self.register_buffer("popularity", item_train_count.to(torch.float32))  # [n_items]
 
-    def score_candidates(self, batch: Batch, candidates: torch.Tensor) -> Scores:
+    def encode_queries(self, batch: Batch) -> EncodedQueries:
+        return {}  # the same list for everyone: nothing about the user to encode
+
+    def score_encoded(self, queries: EncodedQueries, context: torch.Tensor, candidates: torch.Tensor) -> Scores:
         return Scores(self.popularity[candidates], None)
 
-    def score_all_items(self, batch: Batch) -> Scores:
+    def score_item_range(self, queries: EncodedQueries, context: torch.Tensor, start: int, stop: int) -> Scores:
         # a copy, not an expanded view, so callers may mask seen items in place
-        return Scores(self.popularity.expand(batch.user.shape[0], -1).clone(), None)
+        return Scores(self.popularity[start:stop].expand(context.shape[0], -1).clone(), None)
+
+    def score_all_items(self, batch: Batch) -> Scores:
+        return self.score_item_range({}, batch.context, 0, self.popularity.numel())

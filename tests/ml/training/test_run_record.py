@@ -1,5 +1,7 @@
 """What a training run logs and keeps, on hand-built epoch stats and results."""
 
+from datetime import datetime
+
 import pytest
 import torch
 
@@ -103,10 +105,11 @@ def test_a_model_file_loads_back_into_the_same_weights(tmp_path):
     variant = VARIANTS["bpr_mf"]
     torch.manual_seed(1)
     trained = build_model(variant, bundle)
-    record = model_record(_result([], best_epoch=0, model=trained), "bpr_mf", 43, bundle)
-    assert {k: record[k] for k in ("variant", "seed", "n_users", "n_items")} == {
-        "variant": "bpr_mf", "seed": 43, "n_users": bundle.n_users, "n_items": bundle.n_items,
+    record = model_record(_result([], best_epoch=0, model=trained), "bpr_mf", 43, bundle, "run-1")
+    assert {k: record[k] for k in ("variant", "seed", "n_users", "n_items", "mlflow_run_id")} == {
+        "variant": "bpr_mf", "seed": 43, "n_users": bundle.n_users, "n_items": bundle.n_items, "mlflow_run_id": "run-1",
     }  # fmt: skip
+    assert datetime.fromisoformat(record["trained_at"]).tzinfo is not None
     save_checkpoint(record, tmp_path / "model.pt")
 
     torch.manual_seed(2)  # a fresh initialisation differs: the weights must come from the file
