@@ -40,6 +40,7 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"  # auto -> cuda if available else cpu
     val_max_rows: int = 5000  # validation interactions scored per epoch (sampled protocol)
+    steps_per_epoch: int | None = None  # cap on optimizer steps per epoch (None: every training row)
 
 
 @dataclass(frozen=True)

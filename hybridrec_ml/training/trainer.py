@@ -41,6 +41,7 @@ class EpochStats:
     alpha_mean: tuple[float, float, float] | None  # mean fusion weights over training rows (static, dynamic, content)
     max_alpha_mean: float | None  # the largest of alpha_mean: near 1 means the gate collapsed
     seconds: float  # wall time of the epoch, validation included
+    rows: int  # training rows the epoch saw (all of them unless `steps_per_epoch` caps the epoch)
     samples_per_s: float  # training rows per second of the training loop alone
     regularizers: dict[str, float]  # mean weighted auxiliary terms added to the loss (v2: entropy, balance)
 
@@ -125,7 +126,7 @@ def train(
     while len(history) < cfg.epochs and len(history) - best_epoch() < cfg.patience:
         epoch = len(history) + 1
         started = time.perf_counter()
-        loss, alpha_mean, regularizers, loop_seconds = _train_epoch(
+        loss, alpha_mean, regularizers, rows_seen, loop_seconds = _train_epoch(
             model, optimizer, scaler, amp_dtype, bundle, sampler, generator, variant, device
         )
         val_ndcg = _validate(model, validate)
@@ -136,7 +137,8 @@ def train(
             alpha_mean=alpha_mean,
             max_alpha_mean=max(alpha_mean) if alpha_mean is not None else None,
             seconds=time.perf_counter() - started,
-            samples_per_s=len(bundle.train) / loop_seconds,
+            rows=rows_seen,
+            samples_per_s=rows_seen / loop_seconds,
             regularizers=regularizers,
         )
         history.append(stats)
@@ -184,8 +186,12 @@ def _train_epoch(
     generator: torch.Generator,
     variant: VariantConfig,
     device: torch.device,
-) -> tuple[float, tuple[float, float, float] | None, dict[str, float], float]:
-    """One pass over the training rows in a fresh random order: (loss, alpha mean, regularisers, seconds)."""
+) -> tuple[float, tuple[float, float, float] | None, dict[str, float], int, float]:
+    """One pass over the training rows in a fresh random order: (loss, alpha mean, regularisers, rows, seconds).
+
+    With `steps_per_epoch` the pass stops after that many batches (a time-boxed epoch); the means
+    are then over the rows it saw.
+    """
     cfg, train = variant.train, bundle.train
     loss_fn = LOSSES[cfg.loss]
     started = time.perf_counter()
@@ -194,7 +200,8 @@ def _train_epoch(
     alpha_sum = torch.zeros(len(ALL_COMPONENTS), device=device)
     has_alpha = False
     regularizer_sums: dict[str, torch.Tensor] = {}
-    for rows in torch.randperm(len(train), generator=generator).split(cfg.batch_size):
+    batches = torch.randperm(len(train), generator=generator).split(cfg.batch_size)[: cfg.steps_per_epoch]
+    for rows in batches:
         batch = make_batch(train, rows, variant.dims.max_history).to(device)
         negatives = sampler.sample(train.user[rows], cfg.n_negatives, generator)
         candidates = torch.cat([train.item[rows].unsqueeze(1), negatives], dim=1).to(device)  # positive first
@@ -214,11 +221,11 @@ def _train_epoch(
             alpha_sum += out.alpha.detach().sum(dim=0)
         for name, value in regularizers.items():
             regularizer_sums[name] = regularizer_sums.get(name, 0) + value.detach() * rows.numel()
-    n = len(train)
+    n = sum(rows.numel() for rows in batches)
     alpha_mean = tuple(float(a) for a in (alpha_sum / n).tolist()) if has_alpha else None
     regularizer_means = {name: float(total) / n for name, total in regularizer_sums.items()}
     loss_mean = float(loss_sum) / n
-    return loss_mean, alpha_mean, regularizer_means, time.perf_counter() - started
+    return loss_mean, alpha_mean, regularizer_means, n, time.perf_counter() - started
 
 
 def _validate(model: Recommender, validate: Callable[[Recommender], float]) -> float:

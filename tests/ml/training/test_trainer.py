@@ -115,3 +115,14 @@ def test_popularity_is_validated_once_and_not_trained():
     assert len(calls) == 1 and result.history == [] and result.best_epoch == 0
     assert result.best_val_ndcg_at_10 == calls[0]
     assert result.summary_metadata()["epochs"] == 0
+
+
+def test_steps_per_epoch_caps_the_rows_an_epoch_sees_and_a_cap_above_the_epoch_changes_nothing():
+    capped = train(small("v1", epochs=2, steps_per_epoch=3), BUNDLE, validate=validate)
+    assert [s.rows for s in capped.history] == [3 * 64, 3 * 64]
+    full = train(small("v1", epochs=1), BUNDLE, validate=validate)
+    assert full.history[0].rows == 480
+    # a cap of more steps than the epoch has is a full epoch: same order, same weights
+    uncapped = train(small("v1", epochs=1, steps_per_epoch=100), BUNDLE, validate=validate)
+    assert uncapped.history[0].rows == 480
+    assert same_weights(uncapped.model.state_dict(), full.model.state_dict())
