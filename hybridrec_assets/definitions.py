@@ -10,6 +10,7 @@ from hybridrec_assets.assets.features import DATA_ASSETS
 from hybridrec_assets.assets.ingest import raw_tables
 from hybridrec_assets.assets.reports import results_report
 from hybridrec_assets.assets.training import trained_model
+from hybridrec_assets.executors import default_executor
 from hybridrec_assets.jobs import data_job, report_job, variant_job
 from hybridrec_assets.resources import ArtifactStore, DataSource, Tracker, Warehouse
 from hybridrec_assets.schedules import weekly_retrain
@@ -22,7 +23,10 @@ def default_resources() -> dict[str, object]:
     return {
         "warehouse": Warehouse(database=env("HYBRIDREC_WAREHOUSE", "data/hybridrec.duckdb")),
         "store": ArtifactStore(root=env("HYBRIDREC_ARTIFACTS", "artifacts")),
-        "tracker": Tracker(tracking_uri=env("MLFLOW_TRACKING_URI", "sqlite:///mlruns.db")),
+        "tracker": Tracker(
+            tracking_uri=env("MLFLOW_TRACKING_URI", "sqlite:///mlruns.db"),
+            artifact_location=env("HYBRIDREC_MLFLOW_ARTIFACTS"),
+        ),
         "source": DataSource(
             kind=env("HYBRIDREC_SOURCE", "synthetic"),
             data_dir=env("HYBRIDREC_SOURCE_DIR", "data/source"),
@@ -38,4 +42,5 @@ defs = Definitions(
     schedules=[weekly_retrain],
     sensors=[source_files_changed, follow_upstream, retrain_on_new_data],
     resources=default_resources(),
+    executor=default_executor(),
 )

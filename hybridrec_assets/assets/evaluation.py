@@ -13,6 +13,7 @@ from hybridrec_assets.assets.training import (
     trained_model,
 )
 from hybridrec_assets.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
+from hybridrec_assets.executors import GPU_STEP_TAGS
 from hybridrec_assets.automation import FOLLOW_UPSTREAM
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
@@ -23,6 +24,7 @@ from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_ev
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.reporting.tables import segment_table
 from hybridrec_ml.training.checkpoint import load_checkpoint
+from hybridrec_ml.training.trainer import resolve_device
 
 
 def evaluation_path(variant: str, seed: int) -> tuple[str, ...]:
@@ -34,15 +36,24 @@ class SegmentConfig(Config):
     collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD
 
 
+class EvaluationConfig(SegmentConfig):
+    """Scoring block sizes (None: per-device defaults); they bound memory and never change a rank."""
+
+    batch_size: int | None = Field(default=None, description="Rows per sampled-protocol scoring call")
+    row_chunk: int | None = Field(default=None, description="Rows per full-ranking block")
+    item_chunk: int | None = Field(default=None, description="Catalogue items per full-ranking block")
+
+
 @asset(
     partitions_def=RUN_PARTITIONS,
     deps=[trained_model],
     group_name="evaluation",
     kinds={"pytorch"},
+    op_tags=GPU_STEP_TAGS,
     automation_condition=FOLLOW_UPSTREAM,
 )
 def evaluation(
-    context: AssetExecutionContext, config: SegmentConfig, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker
+    context: AssetExecutionContext, config: EvaluationConfig, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker
 ) -> MaterializeResult:
     """Sampled (stored 99 negatives) and full-catalogue ranking of the test interactions."""
     name, seed = variant_and_seed(context.partition_key)
@@ -51,16 +62,19 @@ def evaluation(
     with warehouse.reader() as con:
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
         test_negatives = load_eval_negatives(con, bundle.test.event_order)
-    model = build_model(variant, bundle)
+    model = build_model(variant, bundle).to(resolve_device(variant.train.device))  # full ranking on a GPU when present
     model.load_state_dict(load_checkpoint(store.path(*model_path(name, seed)))["model"])
     summary = store.read_json(*summary_path(name, seed))
     result = evaluate_variant(
         model, bundle, test_negatives, variant=name, seed=seed, alpha_per_epoch=summary["alpha_per_epoch"],
         segment_bounds=tuple(config.bounds), collapse_threshold=config.collapse_threshold,
+        batch_size=config.batch_size, row_chunk=config.row_chunk, item_chunk=config.item_chunk,
     )
     path = save_evaluation(result, store.path(*evaluation_path(name, seed)))
     metrics = result.metadata()
-    tracker.existing(summary["mlflow_run_id"]).log_metrics(metrics)  # same run as the training: one place to look
+    run = tracker.existing(summary["mlflow_run_id"])  # same run as the training: one place to look
+    run.log_metrics(metrics)
+    run.log_artifact(path, "evaluation")  # the durable copy: object storage when the tracker's artifacts are there
     return MaterializeResult(
         metadata=metrics | {"test_rows": len(bundle.test), "evaluation_file": MetadataValue.path(str(path))}
     )

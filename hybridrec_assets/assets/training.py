@@ -12,6 +12,7 @@ from pydantic import Field
 from hybridrec_assets.assets.features import context_features, eval_negatives, item_tfidf, user_sequences
 from hybridrec_assets.automation import RETRAIN_ON_NEW_DATA
 from hybridrec_assets.checks import DEFAULT_COLLAPSE_THRESHOLD, collapse_result, collapse_spec
+from hybridrec_assets.executors import GPU_STEP_TAGS
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_ml.config import VARIANTS, VariantConfig
@@ -82,6 +83,7 @@ def summary_path(variant: str, seed: int) -> tuple[str, ...]:
     check_specs=[collapse_spec("trained_model", GATE_CHECK, "Fails when the largest mean α exceeds the threshold")],
     group_name="model",
     kinds={"pytorch", "mlflow"},
+    op_tags=GPU_STEP_TAGS,
 )
 def trained_model(
     context: AssetExecutionContext, config: TrainingConfig, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker

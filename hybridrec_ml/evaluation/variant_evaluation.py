@@ -63,10 +63,18 @@ def evaluate_variant(
     alpha_per_epoch: Sequence[Sequence[float]] = (),
     segment_bounds: tuple[int, ...] = DEFAULT_SEGMENT_BOUNDS,
     collapse_threshold: float = 0.9,
+    batch_size: int | None = None,
+    row_chunk: int | None = None,
+    item_chunk: int | None = None,
 ) -> VariantEvaluation:
-    """Both protocols on `bundle.test`, then per-segment and per-context-bucket breakdowns."""
-    sampled = evaluate_sampled(model, bundle.test, test_negatives)
-    full = evaluate_full(model, bundle.test, bundle.train_items_by_user, bundle.n_items)
+    """Both protocols on `bundle.test`, then per-segment and per-context-bucket breakdowns.
+
+    The chunk sizes (None: the protocols' per-device defaults) bound memory, never the result.
+    """
+    sampled = evaluate_sampled(model, bundle.test, test_negatives, batch_size=batch_size)
+    full = evaluate_full(
+        model, bundle.test, bundle.train_items_by_user, bundle.n_items, row_chunk=row_chunk, item_chunk=item_chunk
+    )
     history_length = bundle.user_train_count[bundle.test.user].numpy()
     segments = segment_report(full, history_length, bounds=segment_bounds, collapse_threshold=collapse_threshold)
     segments["collapsed"] &= VARIANTS[variant].has_learned_gate if variant in VARIANTS else True
