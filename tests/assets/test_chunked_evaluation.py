@@ -13,6 +13,7 @@ from dagster import AssetSelection
 from hybridrec_assets.assets.evaluation import evaluation_path
 from hybridrec_assets.partitions import run_partition_key
 from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
+from hybridrec_ml.models import hybrid
 
 TRAIN = AssetSelection.assets("trained_model")
 EVALUATE = AssetSelection.assets("evaluation")
@@ -24,15 +25,17 @@ def _evaluation_config(batch_size: int, row_chunk: int, item_chunk: int) -> dict
     return {"ops": {"evaluation": {"config": chunks}}}
 
 
-# v1 scores catalogue blocks through score_candidates; bpr_mf takes the whole-catalogue fast path
 @pytest.mark.parametrize("variant", ["v1", "bpr_mf"])
-def test_tiny_blocks_give_exactly_the_ranks_and_alpha_of_one_block(env_with_data, variant):
+def test_tiny_blocks_give_exactly_the_ranks_and_alpha_of_one_block(env_with_data, variant, monkeypatch):
     key = str(run_partition_key(variant, 42))
     trained = env_with_data.materialize(TRAIN, key, {"ops": {"trained_model": {"config": {"epochs": 1, "torch_threads": 1}}}})
     assert trained.success
     stored = env_with_data.root / "artifacts" / "/".join(evaluation_path(variant, 42))
 
-    assert env_with_data.materialize(EVALUATE, key, _evaluation_config(8, 8, 16)).success
+    with monkeypatch.context() as tiny:
+        # the hybrid scores a row block against the catalogue in item blocks of its own: 16 items here
+        tiny.setitem(hybrid.CATALOGUE_BLOCK_PAIRS, "cpu", 8 * 16)
+        assert env_with_data.materialize(EVALUATE, key, _evaluation_config(8, 8, 16)).success
     chunked = load_evaluation(stored)
     assert env_with_data.materialize(EVALUATE, key, _evaluation_config(WHOLE, WHOLE, WHOLE)).success
     whole = load_evaluation(stored)
