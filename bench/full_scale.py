@@ -37,7 +37,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.data.bundle_loader import load_training_bundle
+from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
 from hybridrec_ml.evaluation.protocols import evaluate_full, evaluate_sampled, make_validator
 from hybridrec_ml.training.trainer import CHECKPOINT_NAME, resolve_device, train

@@ -16,11 +16,11 @@ from typing import Literal
 import numpy as np
 import torch
 
-from hybridrec_ml.data.batching import make_batch
-from hybridrec_ml.data.bundle import InteractionSet, SparseRows
 from hybridrec_ml.evaluation.metrics import mean_metrics, ndcg_at_k, positive_rank
 from hybridrec_ml.evaluation.negatives import train_pair_keys
 from hybridrec_ml.models.base import Recommender
+from hybridrec_ml.tensors.batching import make_batch
+from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows
 
 
 # Rows / items per scoring call when the caller does not choose. On CPU, [B, C, d] intermediates

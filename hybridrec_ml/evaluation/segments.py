@@ -10,16 +10,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hybridrec_ml.config import ALL_COMPONENTS
-from hybridrec_ml.data.context_buckets import CONTEXT_BUCKETS, bucket_of_context
+from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD
+from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS, bucket_of_context
 from hybridrec_ml.evaluation.metrics import ndcg_at_k, recall_at_k
 from hybridrec_ml.evaluation.protocols import EvalResult
 
 DEFAULT_SEGMENT_BOUNDS: tuple[int, ...] = (3, 10, 30)
 SEGMENT_NAMES: tuple[str, ...] = ("cold-start", "warm", "hot", "super-hot")
-# A gate whose largest mean weight exceeds this has in effect picked one component.
-DEFAULT_COLLAPSE_THRESHOLD = 0.9
-ALPHA_COLUMNS: tuple[str, ...] = tuple(f"alpha_{component}" for component in ALL_COMPONENTS)
 
 
 def segment_labels(

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +16,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.data.bundle import TrainingBundle
+from hybridrec_ml.atomic import atomic_write_bytes
+from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD, gate_can_collapse
 from hybridrec_ml.evaluation.protocols import EvalResult, evaluate_full, evaluate_sampled
+from hybridrec_ml.evaluation.run_result import VariantRunResult
 from hybridrec_ml.evaluation.segments import DEFAULT_SEGMENT_BOUNDS, alpha_by_context_bucket, segment_report
 from hybridrec_ml.models.base import Recommender
-from hybridrec_ml.reporting.tables import VariantRunResult
+from hybridrec_ml.tensors.bundle import TrainingBundle
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +48,7 @@ class VariantEvaluation:
             for name, value in result.metrics.items()
         }
         if self.sampled.alpha_mean is not None:
-            numbers |= dict(zip(("test_alpha_static", "test_alpha_dynamic", "test_alpha_content"), self.sampled.alpha_mean))
+            numbers |= dict(zip((f"test_{column}" for column in ALPHA_COLUMNS), self.sampled.alpha_mean))
         return numbers
 
 
@@ -62,7 +61,7 @@ def evaluate_variant(
     seed: int,
     alpha_per_epoch: Sequence[Sequence[float]] = (),
     segment_bounds: tuple[int, ...] = DEFAULT_SEGMENT_BOUNDS,
-    collapse_threshold: float = 0.9,
+    collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD,
     batch_size: int | None = None,
     row_chunk: int | None = None,
     item_chunk: int | None = None,
@@ -77,7 +76,7 @@ def evaluate_variant(
     )
     history_length = bundle.user_train_count[bundle.test.user].numpy()
     segments = segment_report(full, history_length, bounds=segment_bounds, collapse_threshold=collapse_threshold)
-    segments["collapsed"] &= VARIANTS[variant].has_learned_gate if variant in VARIANTS else True
+    segments["collapsed"] &= gate_can_collapse(variant)
     context_alpha = alpha_by_context_bucket(full.alpha, bundle.test.context) if full.alpha is not None else None
     return VariantEvaluation(
         variant, seed, sampled, full, segments, context_alpha,
@@ -104,16 +103,7 @@ def save_evaluation(evaluation: VariantEvaluation, path: Path) -> Path:
         arrays |= {"sampled_alpha": evaluation.sampled.alpha, "full_alpha": evaluation.full.alpha}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_evaluation(path: Path) -> VariantEvaluation:

@@ -14,8 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from hybridrec_ml.config import ALL_COMPONENTS
-from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS
+from hybridrec_ml.config import ALL_COMPONENTS, ALPHA_COLUMNS
 from hybridrec_ml.evaluation.significance import mean_ci
 from hybridrec_ml.reporting.tables import GATE
 

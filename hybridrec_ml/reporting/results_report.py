@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hybridrec_ml.config import VARIANTS
+from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, VARIANTS
 from hybridrec_ml.evaluation.variant_evaluation import VariantEvaluation
 from hybridrec_ml.reporting.figures import alpha_epochs_figure, context_alpha_figure, tradeoff_figure
 from hybridrec_ml.reporting.html_report import ReportSection, write_html_report
@@ -43,7 +43,7 @@ def build_results_report(
     path: Path,
     *,
     planted_shares: pd.DataFrame | None = None,
-    collapse_threshold: float = 0.9,
+    collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD,
     title: str = "HybridRec results",
 ) -> ResultsReport:
     """Main table, ablations, segments, significance, trade-off / α figures; HTML written atomically."""

@@ -1,6 +1,6 @@
 """The study's tables as markdown, from results gathered over variants and seeds.
 
-`VariantRunResult` is what one trained (variant, seed) contributes; the Dagster layer only
+The inputs are `VariantRunResult`s (one per trained variant and seed); the Dagster layer only
 gathers them. Every table states uncertainty: mean ± 95% t-interval over seeds, paired tests
 on the same test rows.
 """
@@ -8,63 +8,16 @@ on the same test rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.evaluation.protocols import EvalResult
-from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD
+from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD, gate_can_collapse
+from hybridrec_ml.evaluation.run_result import VariantRunResult
 from hybridrec_ml.evaluation.significance import mean_ci, paired_test
 
 PROTOCOLS: tuple[str, ...] = ("sampled", "full")
 GATE = "gate"  # the tidy frame's protocol value for the α entries (they do not depend on a protocol)
 TIDY_COLUMNS = ["variant", "seed", "protocol", "metric", "value"]
-
-
-@dataclass(frozen=True, eq=False)  # eq would compare numpy arrays elementwise
-class VariantRunResult:
-    """One trained (variant, seed): metric means, mean α, α per epoch and per-row NDCG@10 on the test rows."""
-
-    variant: str
-    seed: int
-    sampled_metrics: dict[str, float]
-    full_metrics: dict[str, float] | None
-    alpha_mean: tuple[float, float, float] | None
-    event_order: np.ndarray  # int64 [N] test rows, the alignment key of the per-row arrays
-    sampled_ndcg_at_10: np.ndarray  # float64 [N]
-    full_ndcg_at_10: np.ndarray | None  # float64 [N]
-    alpha_per_epoch: tuple[tuple[float, float, float], ...] = ()  # mean α after each epoch
-    segments: pd.DataFrame | None = None  # evaluation.segments.segment_report of the test rows
-
-    @classmethod
-    def from_evaluation(
-        cls,
-        variant: str,
-        seed: int,
-        sampled: EvalResult,
-        full: EvalResult | None,
-        alpha_per_epoch: Sequence[Sequence[float]] = (),
-        segments: pd.DataFrame | None = None,
-    ) -> VariantRunResult:
-        if full is not None and not np.array_equal(sampled.event_order, full.event_order):
-            raise ValueError("sampled and full-ranking results cover different test rows")
-        return cls(
-            variant=variant,
-            seed=seed,
-            sampled_metrics=dict(sampled.metrics),
-            full_metrics=dict(full.metrics) if full is not None else None,
-            alpha_mean=sampled.alpha_mean,
-            event_order=sampled.event_order,
-            sampled_ndcg_at_10=sampled.ndcg_at_10,
-            full_ndcg_at_10=full.ndcg_at_10 if full is not None else None,
-            alpha_per_epoch=tuple((float(s), float(d), float(c)) for s, d, c in alpha_per_epoch),
-            segments=segments,
-        )
-
-    def ndcg_per_row(self, protocol: str) -> np.ndarray | None:
-        return self.sampled_ndcg_at_10 if protocol == "sampled" else self.full_ndcg_at_10
 
 
 def tidy_results(runs: Sequence[VariantRunResult]) -> pd.DataFrame:
@@ -130,11 +83,6 @@ def _format_alpha(alpha: tuple[float, ...] | None) -> str:
     return "—" if alpha is None else "(" + ", ".join(f"{a:.3f}" for a in alpha) + ")"
 
 
-def _has_gate(variant: str) -> bool:
-    """Only a learned gate can collapse; fixed fusions (no_attention, single components) are by design."""
-    return VARIANTS[variant].has_learned_gate if variant in VARIANTS else True
-
-
 def main_table(
     frame: pd.DataFrame,
     variants: Sequence[str] | None = None,
@@ -148,7 +96,7 @@ def main_table(
     rows = []
     for variant in _variants(frame, variants):
         alpha = _mean_alpha(frame, variant)
-        collapsed = alpha is not None and max(alpha) > collapse_threshold and _has_gate(variant)
+        collapsed = alpha is not None and max(alpha) > collapse_threshold and gate_can_collapse(variant)
         rows.append(
             [
                 variant,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hybridrec_ml.data.bundle import InteractionSet, SparseRows
-from hybridrec_ml.models.base import Batch, Recommender, Scores
+from hybridrec_ml.models.base import Recommender, Scores
+from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows
 
 SCORE_TABLE = torch.tensor(
     [

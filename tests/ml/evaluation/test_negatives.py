@@ -2,7 +2,7 @@ import duckdb
 import pytest
 import torch
 
-from hybridrec_ml.data import schema
+from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.evaluation.negatives import (
     _draw_width,
     draw_eval_negatives,

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from hybridrec_ml.data.context_buckets import CONTEXT_BUCKETS
+from hybridrec_ml.config import ALPHA_COLUMNS
+from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS
 from hybridrec_ml.evaluation.protocols import EvalResult
 from hybridrec_ml.evaluation.segments import (
-    ALPHA_COLUMNS,
     alpha_by_context_bucket,
     segment_labels,
     segment_of,

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.data.batching import make_batch
+from hybridrec_ml.tensors.batching import make_batch
 from hybridrec_ml.evaluation.protocols import evaluate_full
 from hybridrec_ml.models import hybrid
 from hybridrec_ml.models.factory import build_model

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybridrec_ml.reporting.tables import VariantRunResult
+from hybridrec_ml.evaluation.run_result import VariantRunResult
 
 EVENT_ORDER = np.array([1, 2, 3, 4, 5])
 V1_SEED1, V1_SEED2 = (0.99, 0.006, 0.004), (0.97, 0.014, 0.016)  # mean (0.98, 0.01, 0.01)

@@ -1,0 +1,12 @@
+"""variant_job: train, evaluate and segment one (variant, seed) partition in one run."""
+
+from dagster import AssetSelection, define_asset_job
+
+from hybridrec_assets.executors import model_executor
+
+variant_job = define_asset_job(
+    "variant_job",
+    selection=AssetSelection.groups("model", "evaluation"),
+    executor_def=model_executor(),  # locally one partition's steps run in sequence; parallelism is across partitions
+    description="Train, evaluate and segment one (variant, seed) partition",
+)
