@@ -16,6 +16,7 @@ from hybridrec_assets.defs.model.jobs import variant_job
 from hybridrec_assets.defs.model.schedules import weekly_retrain
 from hybridrec_assets.defs.reporting.assets import results_report
 from hybridrec_assets.defs.reporting.jobs import report_job
+from hybridrec_assets.executors import default_executor
 from hybridrec_assets.defs.serving.assets import recommendations
 from hybridrec_assets.resources import ArtifactStore, DataSource, Tracker, Warehouse
 
@@ -26,7 +27,10 @@ def default_resources() -> dict[str, object]:
     return {
         "warehouse": Warehouse(database=env("HYBRIDREC_WAREHOUSE", "data/hybridrec.duckdb")),
         "store": ArtifactStore(root=env("HYBRIDREC_ARTIFACTS", "artifacts")),
-        "tracker": Tracker(tracking_uri=env("MLFLOW_TRACKING_URI", "sqlite:///mlruns.db")),
+        "tracker": Tracker(
+            tracking_uri=env("MLFLOW_TRACKING_URI", "sqlite:///mlruns.db"),
+            artifact_location=env("HYBRIDREC_MLFLOW_ARTIFACTS"),
+        ),
         "source": DataSource(
             kind=env("HYBRIDREC_SOURCE", "synthetic"),
             data_dir=env("HYBRIDREC_SOURCE_DIR", "data/source"),
@@ -43,4 +47,5 @@ defs = Definitions(
     schedules=[weekly_retrain],
     sensors=[source_files_changed, follow_upstream, retrain_on_new_data],
     resources=default_resources(),
+    executor=default_executor(),
 )

@@ -60,6 +60,7 @@ class TrainConfig:
     # share of training rows whose user id is replaced by the unknown user, which trains the row that
     # scores users without a training interaction (models/users.py)
     user_dropout: float = 0.05
+    steps_per_epoch: int | None = None  # cap on optimizer steps per epoch (None: every training row)
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,9 @@ def evaluate_variant(
     mask: str = "history",
     make_query: Callable[[torch.Tensor], Batch] | None = None,
     training: dict[str, Any] | None = None,
+    batch_size: int | None = None,
+    row_chunk: int | None = None,
+    item_chunk: int | None = None,
 ) -> VariantEvaluation:
     """All three protocols on every test row / test user of `bundle`, cold users and cold items included.
 
@@ -147,16 +150,19 @@ def evaluate_variant(
     (train, val, earlier test); "train_only": only the user's training items (the study's rule).
     The per-user protocol always masks train + valid, as RecBole defines it. `make_query` gives
     test rows their history on the model's path (tensors.sequences.batch_maker); scoring runs on
-    the model's device.
+    the model's device. The chunk sizes (None: the protocols' per-device defaults) bound memory,
+    never the result.
     """
     if mask not in MASKS:
         raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
     test = bundle.test
     seen = bundle.timeline if mask == "history" else bundle.timeline.truncated(int(bundle.val.event_order.min()))
-    sampled = evaluate_sampled(model, test, test_negatives, make_query=make_query)
-    full = evaluate_full(model, test, seen, bundle.n_items, make_query=make_query)
+    sampled = evaluate_sampled(model, test, test_negatives, make_query=make_query, batch_size=batch_size)
+    full = evaluate_full(model, test, seen, bundle.n_items, make_query=make_query, row_chunk=row_chunk, item_chunk=item_chunk)
     history = bundle.timeline.items_before(int(test.event_order.min()))
-    per_user = evaluate_per_user(model, test, history, k_values=PER_USER_KS, make_query=make_query)
+    per_user = evaluate_per_user(
+        model, test, history, k_values=PER_USER_KS, make_query=make_query, row_chunk=row_chunk, item_chunk=item_chunk
+    )
     context_alpha = alpha_by_context_bucket(full.alpha, test.context) if full.alpha is not None else None
     return VariantEvaluation(
         variant=variant,

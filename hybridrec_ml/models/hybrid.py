@@ -26,6 +26,9 @@ from hybridrec_ml.tensors.bundle import SparseRows
 
 # items per forward pass when the whole catalogue's item sides are computed for evaluation
 CATALOGUE_CHUNK = 16384
+# (row, item) pairs per block when rows are scored against the whole catalogue: the [rows, items, d]
+# intermediates stay cache-sized on a CPU (128 rows x 256 items) and fill a GPU
+CATALOGUE_BLOCK_PAIRS = {"cpu": 1 << 15, "cuda": 1 << 22}
 
 
 class HybridRecommender(Recommender):
@@ -113,9 +116,33 @@ class HybridRecommender(Recommender):
         for k, (name, component) in enumerate(self.components.items()):
             h = component.combine(queries[name], items[name])  # [B, C, d]
             scores = scores + alpha[:, k : k + 1] * (h @ w)
+        return Scores(scores.float(), self._reported_alpha(alpha))
+
+    def score_all_items(self, batch: Batch) -> Scores | None:
+        """Scores [B, n_items] in eval mode: each row side once (the GRU runs once per row, not once
+        per block of items), then the cached catalogue item sides in blocks of items."""
+        if self.training:
+            return None
+        alpha = self.fusion_weights(batch.context)  # [B, K]
+        rows = {name: component.row_side(batch) for name, component in self.components.items()}
+        catalogue = self.catalogue_item_sides()
+        w = self.head.weight[0]
+        n_rows = batch.user.shape[0]
+        block = max(1, CATALOGUE_BLOCK_PAIRS["cuda" if w.is_cuda else "cpu"] // max(n_rows, 1))
+        scores = torch.empty(n_rows, self.n_items, device=w.device)
+        for start in range(0, self.n_items, block):
+            part = self.head.bias
+            for k, (name, component) in enumerate(self.components.items()):
+                h = component.combine(rows[name], catalogue[name][start : start + block].unsqueeze(0))  # [B, C, d]
+                part = part + alpha[:, k : k + 1] * (h @ w)
+            scores[:, start : start + block] = part
+        return Scores(scores, self._reported_alpha(alpha))
+
+    def _reported_alpha(self, alpha: torch.Tensor) -> torch.Tensor:
+        """[B, K] weights of the present components -> [B, 3] in (static, dynamic, content) order, float32."""
         full_alpha = alpha.new_zeros(alpha.shape[0], len(ALL_COMPONENTS))
         full_alpha[:, self.positions] = alpha
-        return Scores(scores.float(), full_alpha.float())
+        return full_alpha.float()
 
     def item_sides(self, candidates: torch.Tensor) -> dict[str, torch.Tensor]:
         """Item side of every component for candidates [B, C] -> name -> [B, C, h]."""

@@ -48,6 +48,7 @@ class EpochStats:
     alpha_mean: tuple[float, float, float] | None  # mean fusion weights over training rows (static, dynamic, content)
     max_alpha_mean: float | None  # the largest of alpha_mean: near 1 means the gate collapsed
     seconds: float  # wall time of the epoch, validation included
+    rows: int  # training rows the epoch saw (all of them unless `steps_per_epoch` caps the epoch)
     samples_per_s: float  # training rows per second of the training loop alone
     regularizers: dict[str, float]  # mean weighted auxiliary terms added to the loss (v2: entropy, balance)
 
@@ -206,7 +207,7 @@ class _TrainingRun:
         """Train one epoch, validate, record it, and keep the weights when it is the best so far."""
         epoch = len(self.history) + 1
         started = time.perf_counter()
-        loss, alpha_mean, regularizers, loop_seconds = _train_epoch(
+        loss, alpha_mean, regularizers, rows_seen, loop_seconds = _train_epoch(
             self.model, self.optimizer, self.scaler, self.amp_dtype, bundle, self.sampler, self.generator, variant,
             self.device, self.layout,
         )
@@ -217,7 +218,8 @@ class _TrainingRun:
             alpha_mean=alpha_mean,
             max_alpha_mean=max(alpha_mean) if alpha_mean is not None else None,
             seconds=time.perf_counter() - started,
-            samples_per_s=len(bundle.train) / loop_seconds,
+            rows=rows_seen,
+            samples_per_s=rows_seen / loop_seconds,
             regularizers=regularizers,
         )
         self.history.append(stats)
@@ -251,8 +253,12 @@ def _train_epoch(
     variant: VariantConfig,
     device: torch.device,
     layout: SequenceLayout | None,
-) -> tuple[float, tuple[float, float, float] | None, dict[str, float], float]:
-    """One pass over the training rows in a fresh random order: (loss, alpha mean, regularisers, seconds)."""
+) -> tuple[float, tuple[float, float, float] | None, dict[str, float], int, float]:
+    """One pass over the training rows in a fresh random order: (loss, alpha mean, regularisers, rows, seconds).
+
+    With `steps_per_epoch` the pass stops after that many batches (a time-boxed epoch); the means
+    are then over the rows it saw.
+    """
     cfg, train = variant.train, bundle.train
     started = time.perf_counter()
     # running sums stay on the device: no host sync inside the loop
@@ -260,7 +266,8 @@ def _train_epoch(
     alpha_sum = torch.zeros(len(ALL_COMPONENTS), device=device)
     has_alpha = False
     regularizer_sums: dict[str, torch.Tensor] = {}
-    for rows in _batches(len(train), cfg.batch_size, layout, generator):
+    batches = _batches(len(train), cfg.batch_size, layout, generator)[: cfg.steps_per_epoch]
+    for rows in batches:
         if layout is None:
             batch = make_batch(train, rows, variant.dims.max_history)
         else:
@@ -284,11 +291,11 @@ def _train_epoch(
             alpha_sum += loss.alpha.detach().sum(dim=0)
         for name, value in loss.regularizers.items():
             regularizer_sums[name] = regularizer_sums.get(name, 0) + value.detach() * rows.numel()
-    n = len(train)
+    n = sum(rows.numel() for rows in batches)
     alpha_mean = tuple(float(a) for a in (alpha_sum / n).tolist()) if has_alpha else None
     regularizer_means = {name: float(total) / n for name, total in regularizer_sums.items()}
     loss_mean = float(loss_sum) / n
-    return loss_mean, alpha_mean, regularizer_means, time.perf_counter() - started
+    return loss_mean, alpha_mean, regularizer_means, n, time.perf_counter() - started
 
 
 def _batches(

@@ -9,6 +9,7 @@ from hybridrec_assets.defs.data.assets import MaskKind
 from hybridrec_assets.automation import FOLLOW_UPSTREAM
 from hybridrec_assets.defs.model.assets import trained_model
 from hybridrec_assets.defs.model.checks import GATE_CHECK, collapse_result, collapse_spec
+from hybridrec_assets.executors import GPU_STEP_TAGS
 from hybridrec_assets.partitions import RUN_PARTITIONS, seeds_from_env, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_assets.torch_threads import default_torch_threads
@@ -42,11 +43,20 @@ class SegmentConfig(Config):
     collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD
 
 
+class EvaluationConfig(SegmentConfig):
+    """Scoring block sizes (None: per-device defaults); they bound memory and never change a rank."""
+
+    batch_size: int | None = Field(default=None, description="Rows per sampled-protocol scoring call")
+    row_chunk: int | None = Field(default=None, description="Rows per full-ranking block")
+    item_chunk: int | None = Field(default=None, description="Catalogue items per full-ranking block")
+
+
 @asset(
     partitions_def=RUN_PARTITIONS,
     deps=[trained_model],
     group_name="evaluation",
     kinds={"pytorch"},
+    op_tags=GPU_STEP_TAGS,
     automation_condition=FOLLOW_UPSTREAM,
 )
 def evaluation(
@@ -65,6 +75,7 @@ def evaluation(
     result = evaluate_variant(
         model, bundle, test_negatives, variant=name, seed=seed, alpha_per_epoch=summary["alpha_per_epoch"],
         mask=config.mask.value, make_query=batch_maker(variant, bundle, "test"), training=training_of(summary["summary"]),
+        batch_size=config.batch_size, row_chunk=config.row_chunk, item_chunk=config.item_chunk,
     )
     path = save_evaluation(result, store.path(*evaluation_path(name, seed)))
     metrics = result.metadata()
@@ -74,7 +85,9 @@ def evaluation(
         ceilings = oracle_ceilings(model, bundle.test, bundle.timeline, bundle.n_items)
         ceilings.save(store.path(*ceilings_path(seed)))
         metrics |= {"context_free_oracle_ndcg_at_10": ceilings.context_free, "context_gain": ceilings.context_gain}
-    tracker.existing(summary["mlflow_run_id"]).log_metrics(metrics)  # same run as the training: one place to look
+    run = tracker.existing(summary["mlflow_run_id"])  # same run as the training: one place to look
+    run.log_metrics(metrics)
+    run.log_artifact(path, "evaluation")  # the durable copy: object storage when the tracker's artifacts are there
     return MaterializeResult(
         metadata=metrics | result.training | {
             "mask": config.mask.value, "device": str(model_device(model)), "evaluation_file": MetadataValue.path(str(path)),

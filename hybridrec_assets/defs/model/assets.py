@@ -11,6 +11,7 @@ from hybridrec_assets.artifacts import model_path, resume_path, summary_path
 from hybridrec_assets.automation import RETRAIN_ON_NEW_DATA
 from hybridrec_assets.defs.data.assets import context_features, eval_negatives, item_tfidf, user_sequences
 from hybridrec_assets.defs.model.checks import GATE_CHECK, collapse_result, collapse_spec
+from hybridrec_assets.executors import GPU_STEP_TAGS
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_assets.profile import run_profile
@@ -81,6 +82,7 @@ class TrainingConfig(Config):
     check_specs=[collapse_spec("trained_model", GATE_CHECK, "Fails when the largest mean α exceeds the threshold")],
     group_name="model",
     kinds={"pytorch", "mlflow"},
+    op_tags=GPU_STEP_TAGS,
 )
 def trained_model(
     context: AssetExecutionContext, config: TrainingConfig, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker

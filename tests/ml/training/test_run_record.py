@@ -26,7 +26,7 @@ from tests.ml.training.planted import planted_bundle
 def _stats(epoch, val, alpha, regularizers=None):
     return EpochStats(
         epoch=epoch, loss=0.5 / epoch, val_ndcg_at_10=val, alpha_mean=alpha,
-        max_alpha_mean=max(alpha) if alpha else None, seconds=2.0, samples_per_s=100.0 * epoch,
+        max_alpha_mean=max(alpha) if alpha else None, seconds=2.0, rows=200, samples_per_s=100.0 * epoch,
         regularizers=regularizers or {},
     )  # fmt: skip
 

@@ -180,3 +180,14 @@ def test_v2_regularisers_raise_gate_entropy_and_balance_on_a_fixed_problem():
     entropy, imbalance = gate_entropy_and_imbalance(trained_to_the_last_epoch(regularised))
     assert entropy > plain_entropy + 0.005
     assert imbalance < plain_imbalance
+
+
+def test_steps_per_epoch_caps_the_rows_an_epoch_sees_and_a_cap_above_the_epoch_changes_nothing():
+    capped = train(small("v1", epochs=2, steps_per_epoch=3, sequence="window"), BUNDLE, validate=validate)
+    assert [s.rows for s in capped.history] == [3 * 64, 3 * 64]
+    full = train(small("v1", epochs=1, sequence="window"), BUNDLE, validate=validate)
+    assert full.history[0].rows == 480
+    # a cap of more steps than the epoch has is a full epoch: same order, same weights
+    uncapped = train(small("v1", epochs=1, steps_per_epoch=100, sequence="window"), BUNDLE, validate=validate)
+    assert uncapped.history[0].rows == 480
+    assert same_weights(uncapped.model.state_dict(), full.model.state_dict())

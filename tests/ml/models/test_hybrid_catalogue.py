@@ -1,0 +1,49 @@
+"""The hybrid's whole-catalogue scoring (full ranking's fast path) equals scoring every item as a candidate."""
+
+import pytest
+import torch
+
+from hybridrec_ml.config import VARIANTS
+from hybridrec_ml.tensors.batching import make_batch
+from hybridrec_ml.evaluation.protocols import evaluate_full
+from hybridrec_ml.models import hybrid
+from hybridrec_ml.models.factory import build_model
+from tests.ml.training.planted import planted_bundle
+
+BUNDLE = planted_bundle(n_users=8, per_user=6)
+ROWS = torch.tensor([0, 1, 8, 9, 16, 17, 24, 25, 26, 27, 28, 29])  # histories of length 0 to 3
+BATCH = make_batch(BUNDLE.train, ROWS, 50)
+
+
+def trained_looking(name: str) -> hybrid.HybridRecommender:
+    torch.manual_seed(0)
+    model = build_model(VARIANTS[name], BUNDLE)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", ["v1", "no_dynamic", "no_content", "no_attention", "static_only"])
+def test_catalogue_scores_equal_every_item_scored_as_a_candidate(name, monkeypatch):
+    model = trained_looking(name)
+    with torch.no_grad():
+        candidates = torch.arange(BUNDLE.n_items).expand(len(ROWS), -1)
+        expected = model.score_candidates(BATCH, candidates)
+        monkeypatch.setitem(hybrid.CATALOGUE_BLOCK_PAIRS, "cpu", len(ROWS) * 5)  # blocks of 5 items
+        everything = model.score_all_items(BATCH)
+    assert everything.scores.shape == (len(ROWS), BUNDLE.n_items)
+    torch.testing.assert_close(everything.scores, expected.scores, rtol=0, atol=1e-6)
+    assert torch.equal(everything.alpha, expected.alpha)
+
+
+def test_training_mode_has_no_fast_path():
+    model = trained_looking("v1").train()
+    assert model.score_all_items(BATCH) is None
+
+
+def test_item_blocks_never_change_a_full_ranking_rank(monkeypatch):
+    model = trained_looking("v1")
+    split, train = BUNDLE.test, BUNDLE.train_items_by_user
+    whole = evaluate_full(model, split, train, BUNDLE.n_items, row_chunk=len(split))
+    monkeypatch.setitem(hybrid.CATALOGUE_BLOCK_PAIRS, "cpu", 3 * 7)  # 3 rows x 7 items per block
+    blocked = evaluate_full(model, split, train, BUNDLE.n_items, row_chunk=3)
+    assert BUNDLE.n_items > 7 and len(split) > 3
+    assert torch.equal(torch.from_numpy(blocked.ranks), torch.from_numpy(whole.ranks))
