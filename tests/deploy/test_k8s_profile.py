@@ -108,7 +108,7 @@ def test_every_name_the_instance_refers_to_is_declared_in_the_manifests(on_clust
         if kind != "Deployment":
             continue
         mounts = {m["mountPath"] for m in document["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
-        assert launcher["dagster_home"] in mounts, name  # every Dagster process reads the same instance
+        assert f"{launcher['dagster_home']}/dagster.yaml" in mounts, name  # every Dagster process reads the same instance
 
 
 def _definitions_on(env: dict[str, str]) -> dict:
