@@ -289,23 +289,36 @@ def recbole_python() -> Path:
     return python
 
 
-def export_split(bundle: TrainingBundle, folder: Path, name: str) -> None:
-    """The bundle's train/val/test rows as RecBole benchmark files (event_order as the timestamp)."""
+def export_split(bundle: TrainingBundle, folder: Path, name: str, sequences: bool) -> None:
+    """The bundle's train/val/test rows as RecBole benchmark files (event_order as the timestamp).
+
+    With `sequences` (RecBole's sequential models read benchmark files pre-augmented) each row also
+    carries `item_id_list`, its stored history of <= 50 items, and rows without history are left out.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     for split, suffix in (("train", "train"), ("val", "valid"), ("test", "test")):
         rows = getattr(bundle, split)
-        lines = ["user_id:token\titem_id:token\ttimestamp:float"]
-        lines += [f"u{u}\ti{i}\t{t}" for u, i, t in zip(rows.user.tolist(), rows.item.tolist(), rows.event_order.tolist())]
+        ptr, index = rows.history.ptr.tolist(), rows.history.index.tolist()
+        header = "user_id:token\titem_id:token\ttimestamp:float" + ("\titem_id_list:token_seq" if sequences else "")
+        lines = [header]
+        for r, (u, i, t) in enumerate(zip(rows.user.tolist(), rows.item.tolist(), rows.event_order.tolist())):
+            history = index[ptr[r] : ptr[r + 1]]
+            if not sequences:
+                lines.append(f"u{u}\ti{i}\t{t}")
+            elif history:
+                lines.append(f"u{u}\ti{i}\t{t}\t" + " ".join(f"i{h}" for h in history))
         (folder / f"{name}.{suffix}.inter").write_text("\n".join(lines) + "\n")
 
 
 def recbole_epoch_seconds(bundle: TrainingBundle, model: str, threads: int, batch_size: int) -> tuple[float, int]:
     """(seconds, training rows) of one RecBole epoch of `model` on the bundle's split."""
     with tempfile.TemporaryDirectory() as data_path:
-        export_split(bundle, Path(data_path) / "bench", "bench")
+        sequential = model == "GRU4Rec"
+        export_split(bundle, Path(data_path) / "bench", "bench", sequences=sequential)
+        columns = ["user_id", "item_id", "timestamp", *(["item_id_list"] if sequential else [])]
         settings = {
             "model": model, "dataset": "bench", "data_path": data_path, "threads": threads,
-            "benchmark_filename": ["train", "valid", "test"], "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
+            "benchmark_filename": ["train", "valid", "test"], "load_col": {"inter": columns},
             "train_neg_sample_args": {"distribution": "uniform", "sample_num": 1}, "train_batch_size": batch_size,
             "epochs": 1, "eval_step": 0, "device": "cpu", "use_gpu": False, "seed": 42, "reproducibility": True,
             "checkpoint_dir": str(Path(data_path) / "saved"), "show_progress": False, "log_wandb": False,
