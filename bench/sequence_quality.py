@@ -4,7 +4,7 @@ Both train with the same seed and profile and are validated the way early stoppi
 ranking of the val rows, mean over users), each on its own history path. Prints per path the best
 validation NDCG@10, its epoch, the epochs run and whether the run stopped early.
 
-    python bench/sequence_quality.py --data pipeline|long [--profile demo] [--seeds 42] [--threads 1]
+    python bench/sequence_quality.py --data pipeline|long [--profile demo] [--epochs N] [--users 200] [--seeds 42]
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--profile", default="demo")
     parser.add_argument("--seeds", default="42")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=None, help="override the profile's epoch cap")
+    parser.add_argument("--users", type=int, default=200, help="users of --data long (120 interactions each)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     max_history = VARIANTS["v1"].dims.max_history
@@ -39,11 +41,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as work_dir:
             bundle = pipeline_bundle(Path(work_dir), max_history)
     else:
-        bundle = generated_bundle(n_users=200, per_user=120, max_history=max_history)
+        bundle = generated_bundle(n_users=args.users, per_user=120, max_history=max_history)
     print(f"data {args.data}: {len(bundle.train)} train rows, {len(bundle.val)} val rows; profile {args.profile}")
     for seed in (int(s) for s in args.seeds.split(",")):
         for path in ("chunks", "window"):
             variant = VARIANTS["v1"].with_profile(args.profile).with_train(sequence=path, seed=seed, device="cpu")
+            if args.epochs is not None:
+                variant = variant.with_train(epochs=args.epochs)
             validate = make_validator(
                 bundle.val, bundle.timeline, bundle.n_items, variant.train.val_max_rows,
                 make_query=batch_maker(variant, bundle, "val"),
