@@ -16,6 +16,7 @@ from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Warehouse
 from hybridrec_assets.torch_threads import default_torch_threads
 from hybridrec_ml.config import VARIANTS
+from hybridrec_ml.data.warehouse.checks import CheckOutcome
 from hybridrec_ml.data.transforms.context import context_tables
 from hybridrec_ml.evaluation.protocols import default_chunk
 from hybridrec_ml.serving.consumption import load_consumption_log, load_ids, parse_time, user_indices
@@ -59,6 +60,10 @@ def recommendations(
     """Top-K unconsumed items per user with scores and α, scored in user x item blocks; this partition's rows replaced."""
     name, seed = variant_and_seed(context.partition_key)
     variant = VARIANTS[name]
+    if variant.model == "oracle":  # it ranks only the evaluated rows it was built for: nothing to recommend
+        reason = "not applicable: the oracle scores only the evaluated rows of the planted world"
+        outcome = CheckOutcome(passed=True, severity="ERROR", description=reason, metadata={"applicable": False})
+        return MaterializeResult(metadata={"applicable": False, "rows": 0}, check_results=[check_result(CHECK, outcome)])
     torch.set_num_threads(config.torch_threads or default_torch_threads(context.instance))
     with warehouse.reader() as con:
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
