@@ -77,6 +77,14 @@ class VariantConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     @property
+    def uses_sequence_chunks(self) -> bool:
+        """Whether rows reach the model as user-sequence chunks (a GRU to run once per chunk) rather than
+        per-row windows; models without a dynamic component (and the oracle, which reads the window's
+        last item) always get windows."""
+        has_gru = self.model in ("hybrid", "hybrid_plus") and "dynamic" in self.components
+        return has_gru and self.train.sequence == "chunks"
+
+    @property
     def has_learned_gate(self) -> bool:
         return self.model in ("hybrid", "hybrid_plus") and self.gate == "learned" and len(self.components) > 1
 

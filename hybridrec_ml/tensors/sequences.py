@@ -88,9 +88,9 @@ def sequence_batch(layout: SequenceLayout, split_name: str, split: InteractionSe
 
 
 def batch_maker(variant: VariantConfig, bundle: TrainingBundle, split_name: str) -> Callable[[torch.Tensor], Batch]:
-    """rows of `bundle.<split_name>` -> their query side, on the variant's history path (`train.sequence`)."""
+    """rows of `bundle.<split_name>` -> their query side, on the variant's history path (`uses_sequence_chunks`)."""
     split: InteractionSet = getattr(bundle, split_name)
-    if variant.train.sequence == "window":
+    if not variant.uses_sequence_chunks:
         return lambda rows: make_batch(split, rows, variant.dims.max_history)
     layout = SequenceLayout.build(bundle, variant.dims.max_history, variant.train.sequence_chunk)
     return lambda rows: sequence_batch(layout, split_name, split, rows)

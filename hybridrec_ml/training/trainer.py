@@ -184,7 +184,7 @@ class _TrainingRun:
         generator = torch.Generator().manual_seed(cfg.seed)
         layout = (
             SequenceLayout.build(bundle, variant.dims.max_history, cfg.sequence_chunk)
-            if cfg.sequence == "chunks" else None
+            if variant.uses_sequence_chunks else None
         )
         return cls(
             model, optimizer, scaler, amp_dtype, generator, NegativeSampler(bundle), device, layout,

@@ -34,6 +34,10 @@ class EvaluationConfig(Config):
         description="history: full ranking masks whatever the user had before the row (train, val, earlier test); "
         "train_only: only training items (the study's rule, for comparison)",
     )
+    # scoring block sizes (None: per-device defaults); they bound memory and never change a rank
+    batch_size: int | None = Field(default=None, description="Rows per sampled-protocol scoring call")
+    row_chunk: int | None = Field(default=None, description="Rows per full-ranking block")
+    item_chunk: int | None = Field(default=None, description="Catalogue items per full-ranking block")
 
 
 class SegmentConfig(Config):
@@ -41,14 +45,6 @@ class SegmentConfig(Config):
         default=list(DEFAULT_SEGMENT_BOUNDS), description="Upper bounds of the training-history segments (0 = cold users)"
     )
     collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD
-
-
-class EvaluationConfig(SegmentConfig):
-    """Scoring block sizes (None: per-device defaults); they bound memory and never change a rank."""
-
-    batch_size: int | None = Field(default=None, description="Rows per sampled-protocol scoring call")
-    row_chunk: int | None = Field(default=None, description="Rows per full-ranking block")
-    item_chunk: int | None = Field(default=None, description="Catalogue items per full-ranking block")
 
 
 @asset(

@@ -50,5 +50,7 @@ def test_tiny_blocks_give_exactly_the_ranks_and_alpha_of_one_block(env_with_data
         if a.alpha is not None:
             # the gate's matrix products over 8 rows and over all rows may round the last bit differently
             np.testing.assert_allclose(a.alpha, b.alpha, rtol=0, atol=1e-6)
-    rank_columns = [column for column in whole.segments if not column.startswith("alpha")]
-    assert chunked.segments[rank_columns].equals(whole.segments[rank_columns])
+    assert np.array_equal(chunked.per_user.positions, whole.per_user.positions)
+    assert chunked.per_user.metrics == whole.per_user.metrics
+    rank_columns = [column for column in whole.users if not column.startswith("alpha")]
+    assert chunked.users[rank_columns].equals(whole.users[rank_columns])

@@ -41,9 +41,9 @@ def test_training_mode_has_no_fast_path():
 
 def test_item_blocks_never_change_a_full_ranking_rank(monkeypatch):
     model = trained_looking("v1")
-    split, train = BUNDLE.test, BUNDLE.train_items_by_user
-    whole = evaluate_full(model, split, train, BUNDLE.n_items, row_chunk=len(split))
+    split, seen = BUNDLE.test, BUNDLE.timeline
+    whole = evaluate_full(model, split, seen, BUNDLE.n_items, row_chunk=len(split))
     monkeypatch.setitem(hybrid.CATALOGUE_BLOCK_PAIRS, "cpu", 3 * 7)  # 3 rows x 7 items per block
-    blocked = evaluate_full(model, split, train, BUNDLE.n_items, row_chunk=3)
+    blocked = evaluate_full(model, split, seen, BUNDLE.n_items, row_chunk=3)
     assert BUNDLE.n_items > 7 and len(split) > 3
     assert torch.equal(torch.from_numpy(blocked.ranks), torch.from_numpy(whole.ranks))
