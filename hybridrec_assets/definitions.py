@@ -23,12 +23,7 @@ def default_resources() -> dict[str, object]:
         "warehouse": Warehouse(database=env("HYBRIDREC_WAREHOUSE", "data/hybridrec.duckdb")),
         "store": ArtifactStore(root=env("HYBRIDREC_ARTIFACTS", "artifacts")),
         "tracker": Tracker(tracking_uri=env("MLFLOW_TRACKING_URI", "sqlite:///mlruns.db")),
-        "source": DataSource(
-            kind=env("HYBRIDREC_SOURCE", "synthetic"),
-            data_dir=env("HYBRIDREC_SOURCE_DIR", "data/source"),
-            synthetic_scale=env("HYBRIDREC_SCALE", "demo"),
-            day_granular=env("HYBRIDREC_DAY_GRANULAR", "0") == "1",
-        ),
+        "source": DataSource.from_env(os.environ),
     }
 
 
