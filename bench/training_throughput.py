@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from hybridrec_ml.config import VARIANTS, VariantConfig
 from hybridrec_ml.data.bundle import InteractionSet, SparseRows, TrainingBundle
-from hybridrec_ml.data.bundle_loader import csr_from_pairs, load_training_bundle, unique_items_by_user
+from hybridrec_ml.data.bundle_loader import csr_from_pairs, load_training_bundle, unique_items_by_user, user_timeline
 from hybridrec_ml.training.losses import bpr_loss
 from hybridrec_ml.training.trainer import train
 
@@ -107,6 +107,7 @@ def generated_bundle(
             torch.arange(n_items).repeat_interleave(terms_per_item), terms.flatten(), weights.flatten(), n_items, vocab
         ),
         train_items_by_user=unique_items_by_user(train_set.user, train_set.item, n_users, n_items),
+        timeline=user_timeline(user, item, torch.arange(n_interactions), n_users, n_items),
         user_train_count=torch.bincount(train_set.user, minlength=n_users),
         item_train_count=torch.bincount(train_set.item, minlength=n_items),
     )

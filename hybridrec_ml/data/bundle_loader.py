@@ -13,14 +13,13 @@ import pyarrow as pa
 import torch
 
 from hybridrec_ml.data import schema
-from hybridrec_ml.data.bundle import EvaluationRows, InteractionSet, SparseRows, TrainingBundle
+from hybridrec_ml.data.bundle import EvaluationRows, InteractionSet, SparseRows, TrainingBundle, UserTimeline
 
 SPLITS = ("train", "val", "test")
 
-# The evaluation policy, shared by both loaders: every train row plus the val/test rows whose user
-# has a training interaction, grouped by split and ordered by event_order within each split.
+# Every row of every split (users without a training interaction are evaluated too), grouped by
+# split and ordered by event_order within each split.
 _SPLIT_CODE = "CASE s.split WHEN 'train' THEN 0 WHEN 'val' THEN 1 WHEN 'test' THEN 2 END::TINYINT"
-_KEPT = "(s.split = 'train' OR s.user_in_train)"
 
 # The history is cut to the last `max_history` entries here so that nothing longer is ever materialised.
 _INTERACTIONS_SQL = f"""
@@ -33,18 +32,15 @@ SELECT s.event_order,
 FROM {schema.TEMPORAL_SPLIT} AS s
 JOIN {schema.CONTEXT_FEATURES} AS c ON c.event_order = s.event_order
 JOIN {schema.USER_SEQUENCES} AS q ON q.event_order = s.event_order
-WHERE {_KEPT}
 ORDER BY split_code, s.event_order
 """
-# What drawing negatives reads: the training pairs (any order) and the kept val then test rows.
-_TRAIN_PAIRS_SQL = f"SELECT user_idx, item_idx FROM {schema.TEMPORAL_SPLIT} WHERE split = 'train'"
-_EVALUATED_SQL = f"""
-SELECT s.event_order, s.user_idx, s.item_idx
+# What drawing negatives reads: every pair with its split, val then test rows in event order.
+_PAIRS_SQL = f"""
+SELECT s.event_order, s.user_idx, s.item_idx, {_SPLIT_CODE} AS split_code
 FROM {schema.TEMPORAL_SPLIT} AS s
-WHERE {_KEPT} AND s.split <> 'train'
-ORDER BY {_SPLIT_CODE}, s.event_order
+ORDER BY split_code, s.event_order
 """
-_EXPECTED_ROWS_SQL = f"SELECT s.split, count(*) FROM {schema.TEMPORAL_SPLIT} AS s WHERE {_KEPT} GROUP BY s.split"
+_EXPECTED_ROWS_SQL = f"SELECT s.split, count(*) FROM {schema.TEMPORAL_SPLIT} AS s GROUP BY s.split"
 _TFIDF_SQL = f"SELECT item_idx, term_idx, weight FROM {schema.ITEM_TFIDF} ORDER BY item_idx, term_idx"
 _SIZES_SQL = f"""
 SELECT (SELECT count(*) FROM {schema.USER_INDEX}),
@@ -105,29 +101,43 @@ def load_training_bundle(con: duckdb.DuckDBPyConnection, max_history: int = 50) 
             n_cols=vocab_size,
         ),
         train_items_by_user=unique_items_by_user(train.user, train.item, n_users, n_items),
+        timeline=user_timeline(columns["user_idx"], columns["item_idx"], columns["event_order"], n_users, n_items),
         user_train_count=torch.bincount(train.user, minlength=n_users),
         item_train_count=torch.bincount(train.item, minlength=n_items),
     )
 
 
 def load_evaluation_rows(con: duckdb.DuckDBPyConnection) -> EvaluationRows:
-    """The bundle's val then test rows and training items, read from `temporal_split` alone.
+    """The bundle's val then test rows, and each user's training items and all items, from `temporal_split` alone.
 
     Skips the features, histories and TF-IDF that drawing negatives never reads (at full scale the
     bundle costs seconds and GBs). Unlike `load_training_bundle` it cannot notice rows without
     features; the bundle loader still refuses those wherever features are used.
     """
     n_users, n_items, _ = (int(v) for v in con.execute(_SIZES_SQL).fetchall()[0])
-    train = con.sql(_TRAIN_PAIRS_SQL).to_arrow_table()
-    evaluated = con.sql(_EVALUATED_SQL).to_arrow_table()
-    train_user, train_item = (_int64_column(train, name) for name in ("user_idx", "item_idx"))
+    pairs = con.sql(_PAIRS_SQL).to_arrow_table()
+    user, item = (_int64_column(pairs, name) for name in ("user_idx", "item_idx"))
+    n_train = int((pairs.column("split_code").to_numpy() == 0).sum())
     return EvaluationRows(
         n_items=n_items,
-        event_order=_int64_column(evaluated, "event_order"),
-        user=_int64_column(evaluated, "user_idx"),
-        item=_int64_column(evaluated, "item_idx"),
-        train_items_by_user=unique_items_by_user(train_user, train_item, n_users, n_items),
+        event_order=_int64_column(pairs, "event_order")[n_train:],
+        user=user[n_train:],
+        item=item[n_train:],
+        train_items_by_user=unique_items_by_user(user[:n_train], item[:n_train], n_users, n_items),
+        items_by_user=unique_items_by_user(user, item, n_users, n_items),
     )
+
+
+def user_timeline(
+    user: torch.Tensor, item: torch.Tensor, event_order: torch.Tensor, n_users: int, n_items: int
+) -> UserTimeline:
+    """Interactions grouped by user in event order (any input order)."""
+    stride = int(event_order.max()) + 1 if event_order.numel() else 1
+    key = user * stride + event_order
+    order = torch.from_numpy(np.argsort(key.numpy(), kind="stable"))
+    ptr = torch.zeros(n_users + 1, dtype=torch.int64)
+    ptr[1:] = torch.cumsum(torch.bincount(user, minlength=n_users), 0)
+    return UserTimeline(ptr, item[order], event_order[order], key[order], stride, n_items)
 
 
 def _int64_column(table: pa.Table, name: str) -> torch.Tensor:

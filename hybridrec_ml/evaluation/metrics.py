@@ -1,9 +1,10 @@
-"""Top-K ranking metrics for one held-out positive per interaction, computed from its rank.
+"""Top-K ranking metrics, computed from the 0-based positions of the positives.
 
-Each evaluation row has exactly one relevant item, so every metric is a function of the 0-based
-rank of that positive among the row's candidates. Ties are counted pessimistically: a candidate
-whose score equals the positive's ranks ahead of it, so a model that scores everything equal
-(or constant) gets the worst rank instead of a lucky one.
+Per row (the study's protocol): each evaluation row has exactly one relevant item, so every
+metric is a function of the rank of that positive among the row's candidates. Per user
+(RecBole's full-sort protocol): a user has several positives at once, see `per_user_metrics`.
+Ties are counted pessimistically: a candidate whose score equals a positive's ranks ahead of it,
+so a model that scores everything equal (or constant) gets the worst rank instead of a lucky one.
 """
 
 from __future__ import annotations
@@ -60,3 +61,36 @@ def mean_metrics(ranks: np.ndarray, ks: tuple[int, ...] = KS) -> dict[str, float
     if len(ranks) == 0:
         return {name: float("nan") for name in per_row_metrics(np.zeros(1, dtype=np.int64), ks)}
     return {name: float(values.mean()) for name, values in per_row_metrics(ranks, ks).items()}
+
+
+def per_user_metrics(
+    positive_ptr: np.ndarray, positions: np.ndarray, ks: tuple[int, ...] = (10, 20)
+) -> dict[str, np.ndarray]:
+    """RecBole 1.2.1's top-K metrics per user, from the positions of each user's positives.
+
+    User u's positives sit at 0-based positions[ptr[u]:ptr[u+1]] of its ranked list, n_u of them:
+      hit@K       = 1 if any position < K
+      recall@K    = #(positions < K) / n_u                 (RecBole divides by all positives, not min(n_u, K))
+      precision@K = #(positions < K) / K
+      ndcg@K      = sum_{p < K} 1/log2(p + 2)  /  sum_{j < min(n_u, K)} 1/log2(j + 2)
+      mrr@K       = 1 / (first position + 1) if it is < K, else 0
+    """
+    positive_ptr, positions = np.asarray(positive_ptr, dtype=np.int64), np.asarray(positions, dtype=np.int64)
+    n_users = positive_ptr.size - 1
+    n_positives = np.diff(positive_ptr)
+    if (n_positives <= 0).any():
+        raise ValueError("every user needs at least one positive")
+    owner = np.repeat(np.arange(n_users), n_positives)
+    first = np.minimum.reduceat(positions, positive_ptr[:-1]) if n_users else np.zeros(0, dtype=np.int64)
+    metrics: dict[str, np.ndarray] = {}
+    for k in ks:
+        inside = positions < k
+        hits = np.bincount(owner, weights=inside, minlength=n_users)
+        dcg = np.bincount(owner, weights=np.where(inside, 1.0 / np.log2(positions + 2.0), 0.0), minlength=n_users)
+        ideal = np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))[np.minimum(n_positives, k) - 1]
+        metrics[f"ndcg@{k}"] = dcg / ideal
+        metrics[f"recall@{k}"] = hits / n_positives
+        metrics[f"precision@{k}"] = hits / k
+        metrics[f"hit@{k}"] = (hits > 0).astype(np.float64)
+        metrics[f"mrr@{k}"] = np.where(first < k, 1.0 / (first + 1.0), 0.0)
+    return metrics

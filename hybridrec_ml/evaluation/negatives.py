@@ -2,6 +2,8 @@
 
 Every variant must be ranked against the same 99 negatives per val/test interaction, otherwise
 differences between variants mix model quality with sampling noise; hence draw once, store, load.
+By default a row's negatives avoid every item its user ever had (train, val or test: an item the
+user consumed is no negative); the `train_only` mask, the study's, avoids only training items.
 """
 
 from __future__ import annotations
@@ -22,11 +24,7 @@ from hybridrec_ml.data.warehouse import replace_table
 _FRAME = "eval_negatives_frame"
 
 
-def train_pair_keys(train_items_by_user: SparseRows, n_items: int) -> torch.Tensor:
-    """Sorted unique keys user_idx * n_items + item_idx of every training (user, item) pair."""
-    ptr = train_items_by_user.ptr
-    owners = torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=ptr.device), ptr.diff())
-    return torch.unique(owners * n_items + train_items_by_user.index)
+MASKS = ("history", "train_only")
 
 
 def _draw_width(n: int, n_items: int, typical_allowed: float) -> int:
@@ -42,11 +40,11 @@ def _draw_width(n: int, n_items: int, typical_allowed: float) -> int:
 
 
 def _excluded_keys(
-    users: torch.Tensor, positives: torch.Tensor, train_items_by_user: SparseRows, item_bits: int
+    users: torch.Tensor, positives: torch.Tensor, excluded_by_user: SparseRows, item_bits: int
 ) -> np.ndarray:
-    """Sorted unique keys row << item_bits | item of what each row may not draw: its user's training
+    """Sorted unique keys row << item_bits | item of what each row may not draw: its user's excluded
     items and its own positive. Unique, so they also count each row's forbidden items."""
-    ptr, index = train_items_by_user.ptr.cpu().numpy(), train_items_by_user.index.cpu().numpy()
+    ptr, index = excluded_by_user.ptr.cpu().numpy(), excluded_by_user.index.cpu().numpy()
     users, rows = users.numpy(), np.arange(users.numel())
     start, length = ptr[users], ptr[users + 1] - ptr[users]
     row = np.repeat(rows, length)
@@ -107,7 +105,7 @@ def _first_n(candidates: torch.Tensor, usable: np.ndarray, n: int) -> tuple[np.n
 
 def draw_eval_negatives(
     users: torch.Tensor,
-    train_items_by_user: SparseRows,
+    excluded_by_user: SparseRows,
     n_items: int,
     n: int = 99,
     *,
@@ -115,12 +113,12 @@ def draw_eval_negatives(
     seed: int,
     chunk_rows: int = 32768,
 ) -> torch.Tensor:
-    """n negatives per row [N, n]: uniform over items the row's user never interacted with in train.
+    """n negatives per row [N, n]: uniform over the items outside `excluded_by_user[user]`.
 
-    The row's own positive is excluded as well: a val/test positive is usually not a training
-    item, and drawing it as a "negative" would tie with itself and cost the model a rank.
+    The row's own positive is excluded as well: drawing it as a "negative" would tie with itself
+    and cost the model a rank.
 
-    Oversample uniform draws, reject training pairs, the positive and repeats within a row, keep
+    Oversample uniform draws, reject excluded pairs, the positive and repeats within a row, keep
     the first n survivors: that is sequential sampling without replacement from the allowed items,
     so each row is a uniform n-subset. Rows left short (heavy users) are redrawn exactly from their
     allowed set. Deterministic for (seed, chunk_rows); stored results depend on this exact random
@@ -130,10 +128,10 @@ def draw_eval_negatives(
     if users.numel() == 0:
         return torch.empty((0, n), dtype=torch.int64)
     item_bits = (n_items - 1).bit_length()
-    excluded = _excluded_keys(users, positives, train_items_by_user, item_bits)
+    excluded = _excluded_keys(users, positives, excluded_by_user, item_bits)
     allowed = n_items - torch.from_numpy(np.bincount(excluded >> item_bits, minlength=users.numel()))
     if int(allowed.min()) < n:
-        raise ValueError(f"a user has only {int(allowed.min())} items outside its training items; {n} needed")
+        raise ValueError(f"a user has only {int(allowed.min())} items outside its excluded items; {n} needed")
     generator = torch.Generator().manual_seed(seed)
     width = _draw_width(n, n_items, float(allowed.double().median()))
     if max((users.numel() - 1).bit_length(), (width - 1).bit_length()) + item_bits > 63:
@@ -149,16 +147,16 @@ def draw_eval_negatives(
         negatives[start:stop][complete] = values
         short_rows.extend((start + np.flatnonzero(~complete)).tolist())
     for row in short_rows:
-        negatives[row] = _draw_exact(int(users[row]), int(positives[row]), train_items_by_user, n_items, n, generator)
+        negatives[row] = _draw_exact(int(users[row]), int(positives[row]), excluded_by_user, n_items, n, generator)
     return torch.from_numpy(negatives)
 
 
 def _draw_exact(
-    user: int, positive: int, train_items_by_user: SparseRows, n_items: int, n: int, generator: torch.Generator
+    user: int, positive: int, excluded_by_user: SparseRows, n_items: int, n: int, generator: torch.Generator
 ) -> torch.Tensor:
     """n items uniformly without replacement from the row's allowed set (the rare refill path)."""
     allowed = torch.ones(n_items, dtype=torch.bool)
-    allowed[train_items_by_user.index[train_items_by_user.ptr[user] : train_items_by_user.ptr[user + 1]].cpu()] = False
+    allowed[excluded_by_user.index[excluded_by_user.ptr[user] : excluded_by_user.ptr[user + 1]].cpu()] = False
     allowed[positive] = False
     items = torch.nonzero(allowed).flatten()
     return items[torch.randperm(items.numel(), generator=generator)[:n]]
@@ -210,7 +208,15 @@ def load_eval_negatives(con: duckdb.DuckDBPyConnection, event_order: torch.Tenso
     return torch.from_numpy(np.stack(stored[negatives_column][position]).astype(np.int64))
 
 
-def draw_split_negatives(rows: EvaluationRows, n: int = 99, *, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(event_order, negatives) for every val and test row, drawn once for all variants."""
-    train = rows.train_items_by_user
-    return rows.event_order, draw_eval_negatives(rows.user, train, rows.n_items, n, positives=rows.item, seed=seed)
+def draw_split_negatives(
+    rows: EvaluationRows, n: int = 99, *, seed: int, mask: str = "history"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(event_order, negatives) for every val and test row, drawn once for all variants.
+
+    mask "history" (default): never an item the user had in any split; "train_only": never a
+    training item of the user (the study's rule, kept for comparison).
+    """
+    if mask not in MASKS:
+        raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
+    excluded = rows.items_by_user if mask == "history" else rows.train_items_by_user
+    return rows.event_order, draw_eval_negatives(rows.user, excluded, rows.n_items, n, positives=rows.item, seed=seed)

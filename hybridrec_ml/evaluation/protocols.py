@@ -1,8 +1,14 @@
-"""The two evaluation protocols: sampled (positive + 99 stored negatives) and full-catalogue ranking.
+"""The evaluation protocols, per row and per user.
 
-Both reduce every row to the 0-based rank of its positive (ties pessimistic, see `metrics`), so
-the metrics, segments and paired tests downstream are the same code for either protocol. They
-see a model only through the `Recommender` interface and run on the model's device.
+Per row (the study's): every val/test interaction is one positive, ranked either against 99
+stored negatives (`evaluate_sampled`) or against the whole catalogue minus what the user had
+before the row (`evaluate_full`). Both reduce a row to the 0-based rank of its positive (ties
+pessimistic, see `metrics`), so metrics, segments and paired tests are the same code for either.
+
+Per user (RecBole's full sort, `evaluate_per_user`): all of a user's test items are positives at
+once, ranked against the catalogue minus the user's train + valid items.
+
+They see a model only through the `Recommender` interface and run on the model's device.
 """
 
 from __future__ import annotations
@@ -17,10 +23,9 @@ import numpy as np
 import torch
 
 from hybridrec_ml.data.batching import make_batch
-from hybridrec_ml.data.bundle import InteractionSet, SparseRows
-from hybridrec_ml.evaluation.metrics import mean_metrics, ndcg_at_k, positive_rank
-from hybridrec_ml.evaluation.negatives import train_pair_keys
-from hybridrec_ml.models.base import Recommender
+from hybridrec_ml.data.bundle import InteractionSet, SparseRows, UserTimeline
+from hybridrec_ml.evaluation.metrics import mean_metrics, ndcg_at_k, per_user_metrics, positive_rank
+from hybridrec_ml.models.base import Batch, Recommender, Scores
 
 
 # Rows / items per scoring call when the caller does not choose. On CPU, [B, C, d] intermediates
@@ -134,25 +139,17 @@ def evaluate_sampled(
     return _result("sampled", split, rows, ranks, alphas, saw_nan)
 
 
-def _unique_train_items(train_items_by_user: SparseRows, n_items: int, device: torch.device) -> SparseRows:
-    """The same CSR with repeated (user, item) pairs removed, so a masked item is discounted once."""
-    keys = train_pair_keys(train_items_by_user, n_items).to(device)
-    owners = keys // n_items
-    ptr = torch.searchsorted(owners, torch.arange(train_items_by_user.n_rows + 1, device=device))
-    return SparseRows(ptr=ptr, index=keys % n_items, weight=None, n_cols=n_items)
-
-
 def _masked_pairs(
-    train: SparseRows, users: torch.Tensor, positives: torch.Tensor
+    seen: UserTimeline, users: torch.Tensor, event_order: torch.Tensor, positives: torch.Tensor, n_items: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(row, item) of every training item of each row's user, except the row's own positive."""
-    start = train.ptr[users]
-    length = train.ptr[users + 1] - start
-    row = torch.repeat_interleave(torch.arange(users.numel(), device=users.device), length)
-    row_offset = torch.cumsum(length, dim=0) - length
-    item = train.index[start[row] + torch.arange(row.numel(), device=users.device) - row_offset[row]]
+    """Distinct (row, item) that row r's user had before event_order[r], except the row's own positive.
+
+    Distinct, so an item the user had twice is discounted once.
+    """
+    row, item = seen.pairs_before(users, event_order)
     keep = item != positives[row]
-    return row[keep], item[keep]
+    keys = torch.unique(row[keep] * n_items + item[keep])
+    return keys // n_items, keys % n_items
 
 
 def _count_ahead(
@@ -183,7 +180,7 @@ def _count_ahead(
 def evaluate_full(
     model: Recommender,
     split: InteractionSet,
-    train_items_by_user: SparseRows,
+    seen: UserTimeline,
     n_items: int,
     *,
     max_history: int = 50,
@@ -191,10 +188,12 @@ def evaluate_full(
     item_chunk: int | None = None,
     rows: torch.Tensor | None = None,
 ) -> EvalResult:
-    """Rank each positive against the whole catalogue, the user's training items excluded.
+    """Rank each positive against the whole catalogue, minus what the row's user had before the row.
 
-    A training item of the user never counts ahead of the positive (as if scored -inf), but the
-    positive itself is always ranked even if the user also had it in train. Uses
+    `seen` is the bundle's `timeline` for the default mask (train, val and earlier test items of
+    the user: whatever happened before the row) or `timeline.truncated(first val event)` for the
+    `train_only` mask. A masked item never counts ahead of the positive (as if scored -inf), but
+    the positive itself is always ranked even if the user had it before. Uses
     `model.score_all_items` when it returns scores, else `score_candidates` over item chunks;
     only a running per-row count of items at or above the positive is kept, never the N x items
     matrix, so memory is row_chunk x item_chunk (row_chunk x n_items on the fast path). Chunk
@@ -203,7 +202,7 @@ def evaluate_full(
     rows = torch.arange(len(split)) if rows is None else rows
     device = model_device(model)
     row_chunk, item_chunk = _chunk("row_chunk", row_chunk, device), _chunk("item_chunk", item_chunk, device)
-    train = _unique_train_items(train_items_by_user, n_items, device)
+    seen = _on_device(seen, device)
     ranks: list[torch.Tensor] = []
     alphas: list[torch.Tensor] = []
     saw_nan = torch.zeros((), dtype=torch.bool, device=device)
@@ -211,7 +210,7 @@ def evaluate_full(
         for chunk in rows.split(row_chunk):
             batch = make_batch(split, chunk, max_history).to(device)
             positives = split.item[chunk].to(device)
-            masked = _masked_pairs(train, batch.user, positives)
+            masked = _masked_pairs(seen, batch.user, split.event_order[chunk].to(device), positives, n_items)
             everything = model.score_all_items(batch)
             if everything is not None:
                 if everything.scores.shape != (chunk.numel(), n_items):
@@ -234,6 +233,145 @@ def evaluate_full(
             if alpha is not None:
                 alphas.append(alpha)
     return _result("full", split, rows, ranks, alphas, saw_nan)
+
+
+@dataclass(frozen=True, eq=False)
+class PerUserResult:
+    """RecBole's full-sort outcome: where each evaluated user's positives landed in its ranked list."""
+
+    users: np.ndarray  # int64 [U] user_idx, ascending
+    positive_ptr: np.ndarray  # int64 [U + 1]: user i's positives are positions[ptr[i]:ptr[i+1]]
+    positions: np.ndarray  # int64 [P] 0-based, ascending within each user, ties pessimistic
+    alpha: np.ndarray | None  # float32 [U, 3] fusion weights at the user's query row, None without a gate
+    k_values: tuple[int, ...] = (10, 20)
+
+    protocol = "per_user"
+
+    @property
+    def n_positives(self) -> np.ndarray:
+        return np.diff(self.positive_ptr)
+
+    @cached_property
+    def per_user(self) -> dict[str, np.ndarray]:
+        """Each metric per user ([U] arrays), keyed like "ndcg@10", "recall@10", "hit@10", "mrr@10"."""
+        return per_user_metrics(self.positive_ptr, self.positions, self.k_values)
+
+    @cached_property
+    def metrics(self) -> dict[str, float]:
+        """Means over users, as RecBole reports them (NaN without users)."""
+        if len(self.users) == 0:
+            return {name: float("nan") for name in per_user_metrics(np.array([0, 1]), np.array([0]), self.k_values)}
+        return {name: float(values.mean()) for name, values in self.per_user.items()}
+
+
+def _catalogue_scores(model: Recommender, batch: Batch, n_items: int, item_chunk: int) -> Scores:
+    """Scores [B, n_items]: the model's fast path if it has one, else its pair scoring over item chunks."""
+    everything = model.score_all_items(batch)
+    if everything is not None:
+        if everything.scores.shape != (batch.user.numel(), n_items):
+            raise ValueError(f"score_all_items returned {tuple(everything.scores.shape)} for {n_items} items")
+        return everything
+    device, rows = batch.user.device, batch.user.numel()
+    blocks, alpha = [], None
+    for start in range(0, n_items, item_chunk):
+        items = torch.arange(start, min(start + item_chunk, n_items), device=device)
+        scored = model.score_candidates(batch, items.expand(rows, -1))
+        blocks.append(scored.scores)
+        alpha = scored.alpha
+    return Scores(torch.cat(blocks, dim=1), alpha)
+
+
+def _user_positives(split: InteractionSet, n_items: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(users ascending, row of each user's first interaction in split, CSR ptr and items of its distinct positives)."""
+    keys = np.unique((split.user * n_items + split.item).numpy())
+    owner, item = np.divmod(keys, n_items)
+    users, counts = np.unique(owner, return_counts=True)
+    ptr = np.concatenate([[0], np.cumsum(counts)])
+    first_row = np.full(int(split.user.max()) + 1 if len(split) else 0, -1, dtype=np.int64)
+    user_rows = split.user.numpy()
+    first_row[user_rows[::-1]] = np.arange(len(split))[::-1]  # the last write per user is its first row
+    return (torch.from_numpy(users), torch.from_numpy(first_row[users]), torch.from_numpy(ptr), torch.from_numpy(item))
+
+
+def evaluate_per_user(
+    model: Recommender,
+    split: InteractionSet,
+    history: SparseRows,
+    *,
+    k_values: tuple[int, ...] = (10, 20),
+    max_history: int = 50,
+    row_chunk: int | None = None,
+    item_chunk: int | None = None,
+) -> PerUserResult:
+    """RecBole's full-sort protocol: per user, all of its distinct items in `split` are positives at once.
+
+    Candidates are the whole catalogue minus `history[user]` (the user's train + valid items, e.g.
+    `bundle.timeline.items_before(first test event_order)`); a positive that is also in the
+    history stays ranked. Every user with a row in `split` is evaluated, cold users included.
+    The query side (user id, context, recent items for the GRU) is the user's first row in
+    `split`, whose history is everything before the test period, as RecBole's sequential models
+    see it; user-only models (Pop, BPR-MF) use just the user id. Ties are pessimistic: an item
+    scoring equal to a positive ranks ahead of it, and tied positives take consecutive places.
+    Memory is row_chunk x n_items.
+    """
+    n_items = history.n_cols
+    device = model_device(model)
+    row_chunk, item_chunk = _chunk("row_chunk", row_chunk, device), _chunk("item_chunk", item_chunk, device)
+    users, first_row, ptr, positives = _user_positives(split, n_items)
+    if len(users) and int(users.max()) >= history.n_rows:
+        raise ValueError(f"history covers {history.n_rows} users, the split has user {int(users.max())}")
+    positions, alphas = [], []
+    saw_nan = torch.zeros((), dtype=torch.bool, device=device)
+    with evaluating(model):
+        for lo in range(0, len(users), row_chunk):
+            hi = min(lo + row_chunk, len(users))
+            batch = make_batch(split, first_row[lo:hi], max_history).to(device)
+            scored = _catalogue_scores(model, batch, n_items, item_chunk)
+            scores = scored.scores.float().clone()
+            saw_nan |= torch.isnan(scores).any()
+            # the chunk's positives, padded to [B, P] with -inf (padding never counts as ahead)
+            counts = (ptr[lo + 1 : hi + 1] - ptr[lo:hi]).to(device)
+            owner = torch.repeat_interleave(torch.arange(hi - lo, device=device), counts)
+            slot = torch.arange(owner.numel(), device=device) - (torch.cumsum(counts, 0) - counts)[owner]
+            items = positives[ptr[lo] : ptr[hi]].to(device)
+            positive_score = scores[owner, items]
+            # mask the history, then put the positives back: a positive is never masked
+            start, length = history.ptr[users[lo:hi]], history.ptr[users[lo:hi] + 1] - history.ptr[users[lo:hi]]
+            masked_row = torch.repeat_interleave(torch.arange(hi - lo), length)
+            within = torch.arange(masked_row.numel()) - (torch.cumsum(length, 0) - length)[masked_row]
+            masked_item = history.index[start[masked_row] + within]
+            scores[masked_row.to(device), masked_item.to(device)] = float("-inf")
+            scores[owner, items] = positive_score
+            padded = torch.full((hi - lo, int(counts.max())), float("-inf"), device=device)
+            padded[owner, slot] = positive_score
+            # items (positives included) at or above each positive, minus the positives at or above it
+            at_or_above = n_items - torch.searchsorted(scores.sort(dim=1).values, padded)
+            positives_at_or_above = padded.shape[1] - torch.searchsorted(padded.sort(dim=1).values, padded)
+            others_ahead = at_or_above - positives_at_or_above
+            # best positive first; tied positives take consecutive places
+            order = padded.argsort(dim=1, descending=True, stable=True)
+            ahead_sorted = others_ahead.gather(1, order)
+            place = ahead_sorted + torch.arange(padded.shape[1], device=device)
+            valid = torch.arange(padded.shape[1], device=device) < counts.unsqueeze(1)
+            positions.append(place[valid].cpu())
+            if scored.alpha is not None:
+                alphas.append(scored.alpha.float().cpu())
+    if bool(saw_nan):
+        raise ValueError("the model produced NaN scores; ranks would be meaningless")
+    return PerUserResult(
+        users=users.numpy(),
+        positive_ptr=ptr.numpy(),
+        positions=torch.cat(positions).numpy() if positions else np.zeros(0, dtype=np.int64),
+        alpha=torch.cat(alphas).numpy() if alphas else None,
+        k_values=tuple(k_values),
+    )
+
+
+def _on_device(seen: UserTimeline, device: torch.device) -> UserTimeline:
+    if seen.ptr.device == device:
+        return seen
+    moved = {name: getattr(seen, name).to(device) for name in ("ptr", "item", "event_order", "key")}
+    return UserTimeline(**moved, stride=seen.stride, n_items=seen.n_items)
 
 
 def make_validator(

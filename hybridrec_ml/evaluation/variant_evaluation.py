@@ -66,7 +66,7 @@ def evaluate_variant(
 ) -> VariantEvaluation:
     """Both protocols on `bundle.test`, then per-segment and per-context-bucket breakdowns."""
     sampled = evaluate_sampled(model, bundle.test, test_negatives)
-    full = evaluate_full(model, bundle.test, bundle.train_items_by_user, bundle.n_items)
+    full = evaluate_full(model, bundle.test, bundle.timeline, bundle.n_items)
     history_length = bundle.user_train_count[bundle.test.user].numpy()
     segments = segment_report(full, history_length, bounds=segment_bounds, collapse_threshold=collapse_threshold)
     segments["collapsed"] &= VARIANTS[variant].has_learned_gate if variant in VARIANTS else True

@@ -13,7 +13,7 @@ INTERACTIONS = [
     (3, 0, 1, "train", True, True, [0, 2]),
     (4, 1, 0, "train", True, True, [1]),
     (5, 0, 3, "val", True, False, [0, 2, 1]),
-    (6, 2, 1, "val", False, True, []),  # user 2 has no training row: excluded from evaluation
+    (6, 2, 1, "val", False, True, []),  # user 2 has no training row: evaluated all the same (cold)
     (7, 1, 2, "test", True, True, [1, 0]),
     (8, 0, 0, "test", True, True, [0, 2, 1, 3]),
 ]
@@ -69,10 +69,10 @@ def test_load_training_bundle_builds_the_csr_tensors(warehouse_path):
     assert train.context[:, 0].tolist() == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
     assert train.context[1].tolist() == pytest.approx([0.1, 1.0, 0.0, -1.0, 1.0])
 
-    assert val.event_order.tolist() == [5]  # row 6 (user without training rows) is dropped
-    assert (val.user.tolist(), val.item.tolist()) == ([0], [3])
-    assert val.history.ptr.tolist() == [0, 2]
-    assert val.history.index.tolist() == [2, 1]  # the last 2 of [0, 2, 1]
+    assert val.event_order.tolist() == [5, 6]  # row 6's user has no training row: kept (cold user)
+    assert (val.user.tolist(), val.item.tolist()) == ([0, 2], [3, 1])
+    assert val.history.ptr.tolist() == [0, 2, 2]
+    assert val.history.index.tolist() == [2, 1]  # the last 2 of [0, 2, 1]; user 2 has none
 
     assert test.event_order.tolist() == [7, 8]
     assert test.history.ptr.tolist() == [0, 2, 4]
@@ -87,6 +87,11 @@ def test_load_training_bundle_builds_the_csr_tensors(warehouse_path):
     assert bundle.train_items_by_user.ptr.tolist() == [0, 3, 5, 5]
     assert bundle.train_items_by_user.index.tolist() == [0, 1, 2, 0, 1]
     assert bundle.user_train_count.tolist() == [3, 2, 0]
+    # every split, grouped by user in event order
+    assert bundle.timeline.ptr.tolist() == [0, 5, 8, 9]
+    assert bundle.timeline.item.tolist() == [0, 2, 1, 3, 0, 1, 0, 2, 1]
+    assert bundle.timeline.event_order.tolist() == [0, 2, 3, 5, 8, 1, 4, 7, 6]
+    assert bundle.timeline.count_before(torch.tensor([0, 0, 1, 2]), torch.tensor([8, 9, 7, 6])).tolist() == [4, 5, 2, 0]
     assert bundle.item_train_count.tolist() == [2, 2, 1, 0]
     for split in (train, val, test):
         assert split.user.dtype == split.item.dtype == split.history.index.dtype == torch.int64
@@ -102,9 +107,12 @@ def test_load_evaluation_rows_reads_the_bundles_val_then_test_rows(warehouse_pat
     for name in ("event_order", "user", "item"):
         expected = torch.cat([getattr(bundle.val, name), getattr(bundle.test, name)])
         assert torch.equal(getattr(rows, name), expected), name
-    assert rows.event_order.tolist() == [5, 7, 8]  # row 6 (user without training rows) is dropped
+    assert rows.event_order.tolist() == [5, 6, 7, 8]
     assert torch.equal(rows.train_items_by_user.ptr, bundle.train_items_by_user.ptr)
     assert torch.equal(rows.train_items_by_user.index, bundle.train_items_by_user.index)
+    # every item each user ever had, distinct and ascending
+    assert rows.items_by_user.ptr.tolist() == [0, 4, 7, 8]
+    assert rows.items_by_user.index.tolist() == [0, 1, 2, 3, 0, 1, 2, 1]
 
 
 def test_load_training_bundle_refuses_rows_without_features(warehouse_path):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hybridrec_ml.data.bundle import InteractionSet, SparseRows
+from hybridrec_ml.data.bundle import InteractionSet, SparseRows, UserTimeline
+from hybridrec_ml.data.bundle_loader import user_timeline
 from hybridrec_ml.models.base import Batch, Recommender, Scores
 
 SCORE_TABLE = torch.tensor(
@@ -58,7 +59,13 @@ def test_split() -> InteractionSet:
     )
 
 
+def timeline(events: list[tuple[int, int, int]], n_users: int, n_items: int) -> UserTimeline:
+    """A `UserTimeline` from (event_order, user, item) triples in any order."""
+    event_order, user, item = (torch.tensor(column, dtype=torch.int64) for column in zip(*events))
+    return user_timeline(user, item, event_order, n_users, n_items)
+
+
 @pytest.fixture
-def train_items() -> SparseRows:
-    """User 0 trained on items 0 and 2 (item 0 listed twice, as a repeat purchase); user 1 on item 1."""
-    return sparse_rows([[0, 2, 0], [1]], 6)
+def train_items() -> UserTimeline:
+    """User 0 trained on items 0 and 2 (item 0 twice, as a repeat purchase); user 1 on item 1. All before the test rows."""
+    return timeline([(1, 0, 0), (2, 0, 2), (3, 0, 0), (4, 1, 1)], 2, 6)

@@ -7,7 +7,7 @@ import torch
 from hybridrec_ml.data.bundle import InteractionSet
 from hybridrec_ml.evaluation.protocols import evaluate_full, evaluate_sampled, make_validator
 from hybridrec_ml.models.base import Batch, Scores
-from tests.ml.evaluation.conftest import TableScorer, TableScorerWithCatalogue, sparse_rows
+from tests.ml.evaluation.conftest import TableScorer, TableScorerWithCatalogue, sparse_rows, timeline
 
 # Row positives (scores): u0 item 3 (0.5), u0 item 0 (0.9), u1 item 5 (0.6), u1 item 4 (0.0).
 NEGATIVES = torch.tensor([[1, 5, 2], [1, 3, 4], [3, 0, 2], [0, 2, 3]])
@@ -85,26 +85,48 @@ def test_validator_scores_a_fixed_subset_and_restores_train_mode(test_split):
     assert everything(model) == pytest.approx((0.5 + 1.0 + 1 / math.log2(3) + 1 / math.log2(5)) / 4)
 
 
-def test_both_full_ranking_paths_match_a_brute_force_count():
+def test_both_full_ranking_paths_match_a_brute_force_count_over_the_whole_history():
+    """Random train / val / test events; a test row masks what its user had before it, in any split."""
     generator = torch.Generator().manual_seed(5)
-    n_users, n_items, n_rows = 7, 50, 40
+    n_users, n_items, n_events = 7, 50, 200
     table = torch.randint(0, 6, (n_users, n_items), generator=generator).float()  # many ties on purpose
-    users = torch.randint(n_users, (n_rows,), generator=generator)
-    items = torch.randint(n_items, (n_rows,), generator=generator)
-    train_sets = [sorted(set(torch.randint(n_items, (12,), generator=generator).tolist())) for _ in range(n_users)]
-    no_history = sparse_rows([[]] * n_rows, n_items)
-    split = InteractionSet(torch.arange(n_rows), users, items, torch.zeros(n_rows, 5), no_history)
-    expected = [
-        sum(
-            1
-            for other in range(n_items)
-            if other != positive and other not in train_sets[user] and table[user, other] >= table[user, positive]
-        )
-        for user, positive in zip(users.tolist(), items.tolist())
-    ]
-    train = sparse_rows(train_sets, n_items)
+    users = torch.randint(n_users, (n_events,), generator=generator)
+    items = torch.randint(n_items, (n_events,), generator=generator)  # repeats on purpose
+    seen = timeline(list(zip(range(n_events), users.tolist(), items.tolist())), n_users, n_items)
+    test = torch.arange(150, n_events)  # events 0-119 train, 120-149 val, 150-199 test
+    no_history = sparse_rows([[]] * len(test), n_items)
+    split = InteractionSet(test, users[test], items[test], torch.zeros(len(test), 5), no_history)
+
+    def brute_force(first_masked_event: int, cutoff: int | None) -> list[int]:
+        ranks = []
+        for row in test.tolist():
+            user, positive = int(users[row]), int(items[row])
+            before = range(first_masked_event, row if cutoff is None else min(row, cutoff))
+            masked = {int(items[e]) for e in before if int(users[e]) == user}
+            ranks.append(sum(
+                1 for other in range(n_items)
+                if other != positive and other not in masked and table[user, other] >= table[user, positive]
+            ))  # fmt: skip
+        return ranks
+
+    history, train_only = brute_force(0, None), brute_force(0, 120)
+    assert history != train_only  # the val and earlier test items matter here
     for model in (TableScorer(False, table), TableScorerWithCatalogue(False, table)):
-        assert evaluate_full(model, split, train, n_items, row_chunk=16, item_chunk=7).ranks.tolist() == expected
+        assert evaluate_full(model, split, seen, n_items, row_chunk=16, item_chunk=7).ranks.tolist() == history
+        assert evaluate_full(model, split, seen.truncated(120), n_items, row_chunk=16).ranks.tolist() == train_only
+
+
+def test_history_mask_hand_example():
+    """User 0: train item 2, val item 5, test rows item 3 then item 1 (earlier test item 3 is masked then)."""
+    seen = timeline([(0, 0, 2), (1, 0, 5), (2, 0, 3), (3, 0, 1)], 1, 6)
+    table = torch.tensor([[0.9, 0.1, 0.5, 0.5, 0.3, 0.7]])
+    split = InteractionSet(
+        torch.tensor([2, 3]), torch.tensor([0, 0]), torch.tensor([3, 1]), torch.zeros(2, 5), sparse_rows([[2, 5], [2, 5, 3]], 6)
+    )
+    # row item 3 (0.5): 2 and 5 masked, 0 (0.9) ahead: rank 1; train-only mask: 0, 5 ahead: rank 2
+    # row item 1 (0.1): 2, 5, 3 masked, 0 and 4 ahead: rank 2; train-only mask: 0, 3, 4, 5 ahead: rank 4
+    assert evaluate_full(TableScorer(False, table), split, seen, 6).ranks.tolist() == [1, 2]
+    assert evaluate_full(TableScorer(False, table), split, seen.truncated(1), 6).ranks.tolist() == [2, 4]
 
 
 class WrongWidth(TableScorerWithCatalogue):

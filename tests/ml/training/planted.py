@@ -11,7 +11,7 @@ import torch
 
 from hybridrec_ml.data.batching import make_batch
 from hybridrec_ml.data.bundle import InteractionSet, SparseRows, TrainingBundle
-from hybridrec_ml.data.bundle_loader import csr_from_pairs, unique_items_by_user
+from hybridrec_ml.data.bundle_loader import csr_from_pairs, unique_items_by_user, user_timeline
 from hybridrec_ml.models.base import Recommender
 
 N_GROUPS, GROUP_SIZE = 4, 8
@@ -49,14 +49,17 @@ def planted_bundle(n_users: int = 48, per_user: int = 12, max_history: int = 50,
         n_rows=n_items,
         n_cols=N_GROUPS + n_items,
     )
+    val, test = interactions(per_user - 2, per_user - 1), interactions(per_user - 1, per_user)
+    every = [torch.cat([getattr(split, name) for split in (train, val, test)]) for name in ("user", "item", "event_order")]
     return TrainingBundle(
         n_users=n_users,
         n_items=n_items,
         train=train,
-        val=interactions(per_user - 2, per_user - 1),
-        test=interactions(per_user - 1, per_user),
+        val=val,
+        test=test,
         tfidf=tfidf,
         train_items_by_user=unique_items_by_user(train.user, train.item, n_users, n_items),
+        timeline=user_timeline(*every, n_users, n_items),
         user_train_count=torch.bincount(train.user, minlength=n_users),
         item_train_count=torch.bincount(train.item, minlength=n_items),
     )

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from hybridrec_ml.data.bundle import InteractionSet, SparseRows, TrainingBundle
-from hybridrec_ml.data.bundle_loader import unique_items_by_user
+from hybridrec_ml.data.bundle_loader import unique_items_by_user, user_timeline
 from hybridrec_ml.training.sampling import NegativeSampler
 
 
@@ -22,6 +22,7 @@ def bundle_of(pairs: list[tuple[int, int]], n_users: int, n_items: int) -> Train
         test=train,
         tfidf=no_terms,
         train_items_by_user=unique_items_by_user(user, item, n_users, n_items),
+        timeline=user_timeline(user, item, torch.arange(n), n_users, n_items),
         user_train_count=torch.bincount(user, minlength=n_users),
         item_train_count=torch.bincount(item, minlength=n_items),
     )
