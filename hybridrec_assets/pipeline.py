@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     instance = DagsterInstance.get()
     event = instance.get_latest_materialization_event(defs.get_assets_def("results_report").key)
     metadata = event.asset_materialization.metadata
-    print("\n" + metadata["main_table"].value + "\n")
+    print("\n" + metadata["summary"].value + "\n")
+    print(metadata["main_table"].value + "\n")
+    print(metadata["populations"].value + "\n")
     print(f"Report: {metadata['report'].value}")
     print(f"Artifacts: {os.path.abspath(defs.resources['store'].root)}")
     print("Browse: ./run.sh dev  (Dagster UI)   ./run.sh mlflow  (MLflow UI)")

@@ -40,6 +40,9 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"  # auto -> cuda if available else cpu
     val_max_rows: int = 5000  # validation interactions scored per epoch (sampled protocol)
+    # share of training rows whose user id is replaced by the unknown user, which trains the row that
+    # scores users without a training interaction (models/users.py)
+    user_dropout: float = 0.05
 
 
 @dataclass(frozen=True)

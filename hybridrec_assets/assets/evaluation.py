@@ -1,9 +1,12 @@
-"""evaluation[variant, seed] (both protocols on test) and segment_report[variant, seed]."""
+"""evaluation[variant, seed] (three protocols on every test user) and segment_report[variant, seed]."""
+
+import re
 
 import torch
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
+from hybridrec_assets.assets.features import MaskKind
 from hybridrec_assets.assets.training import (
     GATE_CHECK,
     TrainingConfig,
@@ -19,6 +22,7 @@ from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.data.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
+from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS, DEFAULT_SEGMENT_BOUNDS, segment_report
 from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_evaluation, save_evaluation
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.reporting.tables import segment_table
@@ -29,8 +33,18 @@ def evaluation_path(variant: str, seed: int) -> tuple[str, ...]:
     return ("evaluation", variant, f"seed-{seed}", "evaluation.npz")
 
 
+class EvaluationConfig(Config):
+    mask: MaskKind = Field(
+        default=MaskKind.history,
+        description="history: full ranking masks whatever the user had before the row (train, val, earlier test); "
+        "train_only: only training items (the study's rule, for comparison)",
+    )
+
+
 class SegmentConfig(Config):
-    bounds: list[int] = Field(default=[3, 10, 30], description="Upper bounds of the history-length segments")
+    bounds: list[int] = Field(
+        default=list(DEFAULT_SEGMENT_BOUNDS), description="Upper bounds of the training-history segments (0 = cold users)"
+    )
     collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD
 
 
@@ -42,9 +56,9 @@ class SegmentConfig(Config):
     automation_condition=FOLLOW_UPSTREAM,
 )
 def evaluation(
-    context: AssetExecutionContext, config: SegmentConfig, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker
+    context: AssetExecutionContext, config: EvaluationConfig, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker
 ) -> MaterializeResult:
-    """Sampled (stored 99 negatives) and full-catalogue ranking of the test interactions."""
+    """Per row (stored 99 negatives; full catalogue) and per user (RecBole full sort), every test user."""
     name, seed = variant_and_seed(context.partition_key)
     variant = TrainingConfig().variant(name, seed)
     torch.set_num_threads(default_torch_threads(context.instance))
@@ -56,13 +70,13 @@ def evaluation(
     summary = store.read_json(*summary_path(name, seed))
     result = evaluate_variant(
         model, bundle, test_negatives, variant=name, seed=seed, alpha_per_epoch=summary["alpha_per_epoch"],
-        segment_bounds=tuple(config.bounds), collapse_threshold=config.collapse_threshold,
+        mask=config.mask.value,
     )
     path = save_evaluation(result, store.path(*evaluation_path(name, seed)))
     metrics = result.metadata()
     tracker.existing(summary["mlflow_run_id"]).log_metrics(metrics)  # same run as the training: one place to look
     return MaterializeResult(
-        metadata=metrics | {"test_rows": len(bundle.test), "evaluation_file": MetadataValue.path(str(path))}
+        metadata=metrics | {"mask": config.mask.value, "evaluation_file": MetadataValue.path(str(path))}
     )
 
 
@@ -74,13 +88,15 @@ def evaluation(
     group_name="evaluation",
 )
 def segment_report(context: AssetExecutionContext, config: SegmentConfig, store: ArtifactStore) -> MaterializeResult:
-    """Test users bucketed by training-history length: NDCG@10, Recall@10 and mean α per bucket."""
+    """Test users by training-history length (0 = cold) and the cold-item slice: per-user NDCG@10, Recall@10, mean α."""
     name, seed = variant_and_seed(context.partition_key)
     result = load_evaluation(store.path(*evaluation_path(name, seed)))
-    segments = result.segments
-    alpha_columns = ["alpha_static", "alpha_dynamic", "alpha_content"]
     has_gate = VARIANTS[name].has_learned_gate
-    populated = segments[segments["n_rows"] > 0]
+    segments = segment_report(
+        result.users, has_gate=has_gate, bounds=tuple(config.bounds), collapse_threshold=config.collapse_threshold
+    )
+    alpha_columns = list(ALPHA_COLUMNS)
+    populated = segments[segments["collapsed"].notna()]
     worst = populated.loc[populated[alpha_columns].max(axis=1).idxmax()] if has_gate and len(populated) else None
     check = collapse_result(
         f"{GATE_CHECK}_by_segment",
@@ -89,8 +105,10 @@ def segment_report(context: AssetExecutionContext, config: SegmentConfig, store:
         "WARN",
         f"most concentrated segment: {worst['segment']}" if worst is not None else "all segments",
     )
-    metadata = {"segments": MetadataValue.md(segment_table(segments.assign(variant=name, seed=seed), config.collapse_threshold))}
-    for _, row in populated.iterrows():
-        key = row["segment"].split(" ")[0].replace("-", "_")
-        metadata |= {f"{key}_ndcg_at_10": float(row["ndcg@10"]), f"{key}_rows": int(row["n_rows"])}
+    metadata = {"segments": MetadataValue.md(segment_table(segments.assign(variant=name, seed=seed)))}
+    for _, row in segments[segments["n_users"] > 0].iterrows():
+        key = "segment_" + re.sub(r"[^0-9a-z]+", "_", row["segment"].replace(">", "over_")).strip("_")
+        metadata |= {
+            f"{key}_ndcg_at_10": float(row["ndcg@10"]), f"{key}_users": int(row["n_users"]), f"{key}_rows": int(row["n_rows"]),
+        }
     return MaterializeResult(metadata=metadata, check_results=[check])

@@ -1,6 +1,8 @@
 """Derived data tables, each one hybridrec_ml build call on the warehouse, with its data checks."""
 
 
+from enum import Enum
+
 from dagster import AssetCheckSpec, AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
@@ -98,9 +100,20 @@ def item_tfidf(config: TfidfConfig, warehouse: Warehouse) -> MaterializeResult:
     return MaterializeResult(metadata=report.metadata())
 
 
+class MaskKind(Enum):
+    """What evaluation treats as already consumed (hybridrec_ml.evaluation.negatives.MASKS)."""
+
+    history = "history"
+    train_only = "train_only"
+
+
 class NegativesConfig(Config):
     n_negatives: int = Field(default=99, description="Sampled-protocol negatives per val/test interaction")
     seed: int = 2024
+    mask: MaskKind = Field(
+        default=MaskKind.history,
+        description="history: never an item the user had in any split; train_only: never a training item (the study's rule)",
+    )
 
 
 @asset(
@@ -109,16 +122,16 @@ class NegativesConfig(Config):
     **COMMON,
 )
 def eval_negatives(context: AssetExecutionContext, config: NegativesConfig, warehouse: Warehouse) -> MaterializeResult:
-    """Negatives for the sampled protocol, drawn once and stored so every variant faces the same ones."""
+    """Negatives for the sampled protocol for every val/test row, drawn once and stored so every variant faces the same ones."""
     with warehouse.reader() as con:
         evaluated = load_evaluation_rows(con)
-    event_order, negatives = draw_split_negatives(evaluated, config.n_negatives, seed=config.seed)
+    event_order, negatives = draw_split_negatives(evaluated, config.n_negatives, seed=config.seed, mask=config.mask.value)
     with warehouse.writer() as con:
         rows = store_eval_negatives(con, event_order, negatives)
         check = check_indices_consistent(con)
     context.log.info(f"stored {rows} rows of {config.n_negatives} negatives")
     return MaterializeResult(
-        metadata={"rows": rows, "negatives_per_row": config.n_negatives, "seed": config.seed},
+        metadata={"rows": rows, "negatives_per_row": config.n_negatives, "seed": config.seed, "mask": config.mask.value},
         check_results=[check_result("indices_consistent", check)],
     )
 

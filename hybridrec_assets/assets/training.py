@@ -43,6 +43,7 @@ class TrainingConfig(Config):
     patience: int | None = None
     n_negatives: int | None = None
     loss: LossKind | None = None
+    user_dropout: float | None = Field(default=None, description="share of training user ids replaced by the unknown user")
     device: str | None = Field(default=None, description="auto | cpu | cuda")
     torch_threads: int | None = Field(
         default=None, description="torch intra-op threads (None: the cores divided among the instance's concurrent runs)"

@@ -1,5 +1,8 @@
 """Where the model works and where its gate looks: metrics and mean α per user segment / context bucket.
 
+Segments are per user (users by training-history length, cold users their own segment), with
+the cold-item slice next to them; every mean weighs each user once.
+
 The study diagnosed gate collapse from exactly this view (α_static ≈ 0.99 in every history-length
 segment); the per-context-bucket view asks whether a gate adapts to the context it conditions on.
 """
@@ -12,31 +15,73 @@ import torch
 
 from hybridrec_ml.config import ALL_COMPONENTS
 from hybridrec_ml.data.context_buckets import CONTEXT_BUCKETS, bucket_of_context
-from hybridrec_ml.evaluation.metrics import ndcg_at_k, recall_at_k
-from hybridrec_ml.evaluation.protocols import EvalResult
 
-DEFAULT_SEGMENT_BOUNDS: tuple[int, ...] = (3, 10, 30)
-SEGMENT_NAMES: tuple[str, ...] = ("cold-start", "warm", "hot", "super-hot")
+# Users by training-history length: 0 (cold: no training interaction), 1-3, 4-10, 11-30, >30.
+DEFAULT_SEGMENT_BOUNDS: tuple[int, ...] = (0, 3, 10, 30)
+COLD_ITEMS = "cold items (unseen in training)"
 # A gate whose largest mean weight exceeds this has in effect picked one component.
 DEFAULT_COLLAPSE_THRESHOLD = 0.9
 ALPHA_COLUMNS: tuple[str, ...] = tuple(f"alpha_{component}" for component in ALL_COMPONENTS)
+SEGMENT_COLUMNS = [
+    "segment", "n_users", "n_rows", "ndcg@10", "recall@10", "per_user_ndcg@10", *ALPHA_COLUMNS, "collapsed",
+]  # fmt: skip
 
 
-def segment_labels(
-    bounds: tuple[int, ...] = DEFAULT_SEGMENT_BOUNDS, names: tuple[str, ...] = SEGMENT_NAMES
-) -> tuple[str, ...]:
-    """Human labels: with the defaults "cold-start (≤3)", "warm (4-10)", "hot (11-30)", "super-hot (>30)"."""
-    if len(names) != len(bounds) + 1:
-        raise ValueError(f"{len(bounds)} boundaries make {len(bounds) + 1} segments, got {len(names)} names")
-    if list(bounds) != sorted(set(bounds)):
-        raise ValueError(f"segment boundaries must be strictly increasing, got {bounds}")
-    ranges = [f"≤{bounds[0]}"] + [f"{low + 1}-{high}" for low, high in zip(bounds, bounds[1:])] + [f">{bounds[-1]}"]
-    return tuple(f"{name} ({span})" for name, span in zip(names, ranges))
+def segment_labels(bounds: tuple[int, ...] = DEFAULT_SEGMENT_BOUNDS) -> tuple[str, ...]:
+    """Labels by training interactions: with the defaults "0 (cold)", "1-3", "4-10", "11-30", ">30"."""
+    if list(bounds) != sorted(set(bounds)) or not bounds or bounds[0] < 0:
+        raise ValueError(f"segment boundaries must be strictly increasing and >= 0, got {bounds}")
+    lows = [0, *(b + 1 for b in bounds)]
+    labels = [f"{low}-{high}" if low < high else f"{high}" for low, high in zip(lows, bounds)] + [f">{bounds[-1]}"]
+    return tuple(f"{label} (cold)" if label == "0" else label for label in labels)
 
 
 def segment_of(history_length: np.ndarray, bounds: tuple[int, ...] = DEFAULT_SEGMENT_BOUNDS) -> np.ndarray:
-    """Segment id per row: 0 for length ≤ bounds[0], i for bounds[i-1] < length ≤ bounds[i], ..."""
+    """Segment id per user: 0 for length ≤ bounds[0], i for bounds[i-1] < length ≤ bounds[i], ..."""
     return np.searchsorted(np.asarray(bounds), np.asarray(history_length), side="left")
+
+
+def _record(label: str, users: pd.DataFrame, n_rows: int, prefix: str, has_gate: bool, threshold: float) -> dict:
+    alpha = {column: float(users[column].mean()) if len(users) else float("nan") for column in ALPHA_COLUMNS}
+    populated = len(users) > 0 and not any(np.isnan(list(alpha.values())))
+    return {
+        "segment": label,
+        "n_users": len(users),
+        "n_rows": n_rows,
+        "ndcg@10": float(users[f"{prefix}:ndcg@10"].mean()) if len(users) else float("nan"),
+        "recall@10": float(users[f"{prefix}:recall@10"].mean()) if len(users) else float("nan"),
+        "per_user_ndcg@10": float(users["per_user:ndcg@10"].mean()) if len(users) and prefix == "full" else float("nan"),
+        **alpha,
+        # None: not applicable (no learned gate, or nobody in the segment)
+        "collapsed": bool(max(alpha.values()) > threshold) if has_gate and populated else None,
+    }
+
+
+def segment_report(
+    users: pd.DataFrame,
+    *,
+    has_gate: bool,
+    bounds: tuple[int, ...] = DEFAULT_SEGMENT_BOUNDS,
+    collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD,
+) -> pd.DataFrame:
+    """Per user segment, then the cold-item slice: users, rows and per-user means (each user weighs once).
+
+    `users` is `VariantEvaluation.users`. ndcg@10 / recall@10 are the full-ranking per-row
+    protocol averaged per user, then over the segment's users; per_user_ndcg@10 the per-user
+    protocol's. The cold-item slice takes every user with a test row whose item is unseen in
+    training, over those rows only. `collapsed` is None (not applicable) without a learned gate.
+    """
+    segment = segment_of(users["train_count"].to_numpy(), bounds)
+    records = [
+        _record(label, members, int(members["rows"].sum()), "full", has_gate, collapse_threshold)
+        for segment_id, label in enumerate(segment_labels(bounds))
+        for members in (users[segment == segment_id],)
+    ]
+    cold = users[users["cold_item_rows"] > 0]
+    records.append(_record(COLD_ITEMS, cold, int(cold["cold_item_rows"].sum()), "cold_items", False, collapse_threshold))
+    for column in ALPHA_COLUMNS:
+        records[-1][column] = float("nan")  # α above is per user over all rows, not the slice's
+    return pd.DataFrame.from_records(records, columns=SEGMENT_COLUMNS)
 
 
 def _alpha_means(alpha: np.ndarray | None, selected: np.ndarray) -> dict[str, float]:
@@ -44,42 +89,6 @@ def _alpha_means(alpha: np.ndarray | None, selected: np.ndarray) -> dict[str, fl
         return {column: float("nan") for column in ALPHA_COLUMNS}
     means = alpha[selected].astype(np.float64).mean(axis=0)
     return {column: float(value) for column, value in zip(ALPHA_COLUMNS, means)}
-
-
-def segment_report(
-    result: EvalResult,
-    history_length: np.ndarray | torch.Tensor,
-    *,
-    bounds: tuple[int, ...] = DEFAULT_SEGMENT_BOUNDS,
-    names: tuple[str, ...] = SEGMENT_NAMES,
-    collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD,
-) -> pd.DataFrame:
-    """One row per segment: n_rows, ndcg@10, recall@10, mean α per component, collapsed.
-
-    `history_length` is each evaluated row's user training-history length (row-aligned with
-    `result`, e.g. `bundle.user_train_count[split.user]`). Empty segments keep their row with
-    NaN metrics; `collapsed` is False where there is no gate or no row.
-    """
-    history_length = np.asarray(history_length)
-    if len(history_length) != len(result.ranks):
-        raise ValueError(f"{len(history_length)} history lengths for {len(result.ranks)} evaluated rows")
-    segment = segment_of(history_length, bounds)
-    ndcg, recall = ndcg_at_k(result.ranks, 10), recall_at_k(result.ranks, 10)
-    records = []
-    for segment_id, label in enumerate(segment_labels(bounds, names)):
-        selected = segment == segment_id
-        alpha = _alpha_means(result.alpha, selected)
-        records.append(
-            {
-                "segment": label,
-                "n_rows": int(selected.sum()),
-                "ndcg@10": float(ndcg[selected].mean()) if selected.any() else float("nan"),
-                "recall@10": float(recall[selected].mean()) if selected.any() else float("nan"),
-                **alpha,
-                "collapsed": bool(max(alpha.values()) > collapse_threshold),
-            }
-        )
-    return pd.DataFrame.from_records(records)
 
 
 def alpha_by_context_bucket(alpha: np.ndarray, context: torch.Tensor) -> pd.DataFrame:

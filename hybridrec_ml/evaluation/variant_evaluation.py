@@ -1,7 +1,9 @@
 """Evaluate one trained (variant, seed) on the test split, and store / reload the outcome as one file.
 
-The stored file keeps per-interaction ranks and α, so reports (paired tests, segments, context
-buckets) are recomputed from it without re-scoring anything.
+Three protocols: per row against the stored negatives (`sampled`) and against the catalogue
+(`full`), and per user (`per_user`, RecBole's full sort). The stored file keeps per-row ranks, the
+per-user positions and who each row belongs to, so the user-level tables, segments and paired
+tests are recomputed from it without re-scoring anything.
 """
 
 from __future__ import annotations
@@ -12,44 +14,114 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.data.bundle import TrainingBundle
-from hybridrec_ml.evaluation.protocols import EvalResult, evaluate_full, evaluate_sampled
-from hybridrec_ml.evaluation.segments import DEFAULT_SEGMENT_BOUNDS, alpha_by_context_bucket, segment_report
+from hybridrec_ml.evaluation.metrics import per_row_metrics
+from hybridrec_ml.evaluation.negatives import MASKS
+from hybridrec_ml.evaluation.protocols import (
+    EvalResult,
+    PerUserResult,
+    evaluate_full,
+    evaluate_per_user,
+    evaluate_sampled,
+)
+from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS, alpha_by_context_bucket
 from hybridrec_ml.models.base import Recommender
-from hybridrec_ml.reporting.tables import VariantRunResult
+
+# Primary first: per-row full ranking is the study's protocol with an honest candidate set.
+PROTOCOLS: tuple[str, ...] = ("full", "sampled", "per_user")
+PROTOCOL_LABELS = {"full": "per row, full ranking", "sampled": "per row, 99 sampled", "per_user": "per user (RecBole)"}
+USER_METRICS: tuple[str, ...] = ("ndcg@10", "recall@10")
+POPULATIONS: tuple[str, ...] = ("all", "warm")  # warm: users with at least one training interaction
+PER_USER_KS: tuple[int, ...] = (10, 20)
 
 
 @dataclass(frozen=True, eq=False)
 class VariantEvaluation:
     variant: str
     seed: int
+    mask: str  # "history" (default) or "train_only": what the per-row full ranking masked
     sampled: EvalResult
     full: EvalResult
-    segments: pd.DataFrame  # segment_report of the full-ranking protocol
+    per_user: PerUserResult
+    row_user: np.ndarray  # int64 [N]: user_idx of each test row (aligned with sampled / full)
+    row_cold_item: np.ndarray  # bool [N]: the row's item never occurs in training
+    user_train_count: np.ndarray  # int64 [U]: training interactions of per_user.users (0 = cold user)
     context_alpha: pd.DataFrame | None  # mean α per context bucket; None without a gate
     alpha_per_epoch: tuple[tuple[float, float, float], ...]
 
-    def run_result(self) -> VariantRunResult:
-        return VariantRunResult.from_evaluation(
-            self.variant, self.seed, self.sampled, self.full, self.alpha_per_epoch, self.segments
-        )
+    @cached_property
+    def users(self) -> pd.DataFrame:
+        """One row per evaluated test user: counts, per-user metric means per protocol, mean α, cold-item slice.
+
+        Per-row protocols are averaged over the user's rows first, so every user weighs the same
+        (the unit of the paired tests); `per_user` is RecBole's per-user value itself.
+        Columns: user, train_count, warm, rows, "<protocol>:<metric>", alpha_*, cold_item_rows,
+        "cold_items:<metric>" (full ranking over the user's cold-item rows, NaN without any).
+        """
+        users = self.per_user.users
+        where = np.searchsorted(users, self.row_user)
+        if len(users) and not np.array_equal(users[where], self.row_user):
+            raise ValueError("a test row's user is missing from the per-user result")
+
+        def mean_over_rows(values: np.ndarray, selected: np.ndarray | None = None) -> np.ndarray:
+            selected = np.ones(len(where), dtype=bool) if selected is None else selected
+            totals = np.bincount(where[selected], weights=values[selected], minlength=len(users))
+            counts = np.bincount(where[selected], minlength=len(users))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return totals / counts
+
+        frame = {
+            "user": users,
+            "train_count": self.user_train_count,
+            "warm": self.user_train_count > 0,
+            "rows": np.bincount(where, minlength=len(users)),
+        }
+        for protocol, result in (("full", self.full), ("sampled", self.sampled)):
+            per_row = per_row_metrics(result.ranks, (10,))
+            frame |= {f"{protocol}:{metric}": mean_over_rows(per_row[metric]) for metric in USER_METRICS}
+        frame |= {f"per_user:{metric}": self.per_user.per_user[metric] for metric in USER_METRICS}
+        alpha = self.full.alpha
+        frame |= {
+            column: mean_over_rows(alpha[:, k].astype(np.float64)) if alpha is not None else np.full(len(users), np.nan)
+            for k, column in enumerate(ALPHA_COLUMNS)
+        }
+        frame["cold_item_rows"] = np.bincount(where[self.row_cold_item], minlength=len(users))
+        full = per_row_metrics(self.full.ranks, (10,))
+        frame |= {f"cold_items:{metric}": mean_over_rows(full[metric], self.row_cold_item) for metric in USER_METRICS}
+        return pd.DataFrame(frame)
+
+    def population(self, name: str) -> pd.DataFrame:
+        users = self.users
+        return users if name == "all" else users[users["warm"]]
+
+    def counts(self) -> dict[str, int]:
+        """Users and test rows per population (the same for every protocol), and the per-user protocol's positives."""
+        numbers = {}
+        for name in POPULATIONS:
+            users = self.population(name)
+            numbers |= {f"users_{name}": len(users), f"rows_{name}": int(users["rows"].sum())}
+        numbers["per_user_positives_all"] = int(self.per_user.n_positives.sum())
+        numbers["cold_item_rows"] = int(self.row_cold_item.sum())
+        return numbers
 
     def metadata(self) -> dict[str, float]:
-        """Flat numbers for Dagster metadata / MLflow: `test_<protocol>_<metric>` and α means."""
-        numbers = {
-            f"test_{result.protocol}_{name.replace('@', '_at_')}": value
-            for result in (self.sampled, self.full)
-            for name, value in result.metrics.items()
-        }
-        if self.sampled.alpha_mean is not None:
-            numbers |= dict(zip(("test_alpha_static", "test_alpha_dynamic", "test_alpha_content"), self.sampled.alpha_mean))
+        """Flat numbers for Dagster metadata / MLflow: user-level means per protocol and population, counts, α."""
+        numbers: dict[str, float] = dict(self.counts())
+        for name in POPULATIONS:
+            users = self.population(name)
+            for protocol in PROTOCOLS:
+                for metric in USER_METRICS:
+                    key = f"test_{protocol}_{name}_{metric.replace('@', '_at_')}"
+                    numbers[key] = float(users[f"{protocol}:{metric}"].mean())
+        if self.full.alpha_mean is not None:
+            numbers |= dict(zip(("test_alpha_static", "test_alpha_dynamic", "test_alpha_content"), self.full.alpha_mean))
         return numbers
 
 
@@ -61,19 +133,35 @@ def evaluate_variant(
     variant: str,
     seed: int,
     alpha_per_epoch: Sequence[Sequence[float]] = (),
-    segment_bounds: tuple[int, ...] = DEFAULT_SEGMENT_BOUNDS,
-    collapse_threshold: float = 0.9,
+    mask: str = "history",
 ) -> VariantEvaluation:
-    """Both protocols on `bundle.test`, then per-segment and per-context-bucket breakdowns."""
-    sampled = evaluate_sampled(model, bundle.test, test_negatives)
-    full = evaluate_full(model, bundle.test, bundle.timeline, bundle.n_items)
-    history_length = bundle.user_train_count[bundle.test.user].numpy()
-    segments = segment_report(full, history_length, bounds=segment_bounds, collapse_threshold=collapse_threshold)
-    segments["collapsed"] &= VARIANTS[variant].has_learned_gate if variant in VARIANTS else True
-    context_alpha = alpha_by_context_bucket(full.alpha, bundle.test.context) if full.alpha is not None else None
+    """All three protocols on every test row / test user of `bundle`, cold users and cold items included.
+
+    mask "history": a row's full-ranking candidates exclude whatever its user had before it
+    (train, val, earlier test); "train_only": only the user's training items (the study's rule).
+    The per-user protocol always masks train + valid, as RecBole defines it.
+    """
+    if mask not in MASKS:
+        raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
+    test = bundle.test
+    seen = bundle.timeline if mask == "history" else bundle.timeline.truncated(int(bundle.val.event_order.min()))
+    sampled = evaluate_sampled(model, test, test_negatives)
+    full = evaluate_full(model, test, seen, bundle.n_items)
+    history = bundle.timeline.items_before(int(test.event_order.min()))
+    per_user = evaluate_per_user(model, test, history, k_values=PER_USER_KS)
+    context_alpha = alpha_by_context_bucket(full.alpha, test.context) if full.alpha is not None else None
     return VariantEvaluation(
-        variant, seed, sampled, full, segments, context_alpha,
-        tuple((float(s), float(d), float(c)) for s, d, c in alpha_per_epoch),
+        variant=variant,
+        seed=seed,
+        mask=mask,
+        sampled=sampled,
+        full=full,
+        per_user=per_user,
+        row_user=test.user.numpy(),
+        row_cold_item=(bundle.item_train_count[test.item] == 0).numpy(),
+        user_train_count=bundle.user_train_count[torch.from_numpy(per_user.users)].numpy(),
+        context_alpha=context_alpha,
+        alpha_per_epoch=tuple((float(s), float(d), float(c)) for s, d, c in alpha_per_epoch),
     )
 
 
@@ -82,8 +170,9 @@ def save_evaluation(evaluation: VariantEvaluation, path: Path) -> Path:
     header = {
         "variant": evaluation.variant,
         "seed": evaluation.seed,
+        "mask": evaluation.mask,
+        "k_values": list(evaluation.per_user.k_values),
         "alpha_per_epoch": evaluation.alpha_per_epoch,
-        "segments": evaluation.segments.to_dict(orient="list"),
         "context_alpha": None if evaluation.context_alpha is None else evaluation.context_alpha.to_dict(orient="list"),
     }
     arrays = {
@@ -91,9 +180,19 @@ def save_evaluation(evaluation: VariantEvaluation, path: Path) -> Path:
         "event_order": evaluation.sampled.event_order,
         "sampled_ranks": evaluation.sampled.ranks,
         "full_ranks": evaluation.full.ranks,
+        "row_user": evaluation.row_user,
+        "row_cold_item": evaluation.row_cold_item,
+        "users": evaluation.per_user.users,
+        "positive_ptr": evaluation.per_user.positive_ptr,
+        "positions": evaluation.per_user.positions,
+        "user_train_count": evaluation.user_train_count,
     }
-    if evaluation.full.alpha is not None:
-        arrays |= {"sampled_alpha": evaluation.sampled.alpha, "full_alpha": evaluation.full.alpha}
+    optional = {
+        "sampled_alpha": evaluation.sampled.alpha,
+        "full_alpha": evaluation.full.alpha,
+        "per_user_alpha": evaluation.per_user.alpha,
+    }
+    arrays |= {name: value for name, value in optional.items() if value is not None}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,17 +210,21 @@ def save_evaluation(evaluation: VariantEvaluation, path: Path) -> Path:
 def load_evaluation(path: Path) -> VariantEvaluation:
     with np.load(path, allow_pickle=False) as stored:
         header = json.loads(stored["header"].tobytes().decode())
-        event_order = stored["event_order"]
-        alpha = {name: stored[name] if name in stored else None for name in ("sampled_alpha", "full_alpha")}
-        sampled = EvalResult("sampled", event_order, stored["sampled_ranks"], alpha["sampled_alpha"])
-        full = EvalResult("full", event_order, stored["full_ranks"], alpha["full_alpha"])
+        arrays = {name: stored[name] for name in stored.files if name != "header"}
+    alpha = {name: arrays.get(name) for name in ("sampled_alpha", "full_alpha", "per_user_alpha")}
     context_alpha = header["context_alpha"]
     return VariantEvaluation(
-        header["variant"],
-        header["seed"],
-        sampled,
-        full,
-        pd.DataFrame(header["segments"]),
-        None if context_alpha is None else pd.DataFrame(context_alpha),
-        tuple(tuple(epoch) for epoch in header["alpha_per_epoch"]),
+        variant=header["variant"],
+        seed=header["seed"],
+        mask=header["mask"],
+        sampled=EvalResult("sampled", arrays["event_order"], arrays["sampled_ranks"], alpha["sampled_alpha"]),
+        full=EvalResult("full", arrays["event_order"], arrays["full_ranks"], alpha["full_alpha"]),
+        per_user=PerUserResult(
+            arrays["users"], arrays["positive_ptr"], arrays["positions"], alpha["per_user_alpha"], tuple(header["k_values"])
+        ),
+        row_user=arrays["row_user"],
+        row_cold_item=arrays["row_cold_item"],
+        user_train_count=arrays["user_train_count"],
+        context_alpha=None if context_alpha is None else pd.DataFrame(context_alpha),
+        alpha_per_epoch=tuple(tuple(epoch) for epoch in header["alpha_per_epoch"]),
     )

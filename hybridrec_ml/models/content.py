@@ -10,6 +10,7 @@ from torch import nn
 from hybridrec_ml.config import ModelDims
 from hybridrec_ml.data.bundle import SparseRows
 from hybridrec_ml.models.base import Batch
+from hybridrec_ml.models.users import UserEmbedding
 
 
 class ContentMLP(nn.Module):
@@ -20,10 +21,12 @@ class ContentMLP(nn.Module):
     no dense items x vocab matrix ever exists. Items with no terms get the bias path only.
     """
 
-    def __init__(self, n_users: int, tfidf: SparseRows, dims: ModelDims) -> None:
+    def __init__(
+        self, n_users: int, tfidf: SparseRows, dims: ModelDims, known_users: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         d, hidden = dims.embedding_dim, dims.content_hidden
-        self.user_emb = nn.Embedding(n_users, d)  # [n_users, d]: the user's taste in content space
+        self.user_emb = UserEmbedding(n_users, d, known_users)  # the user's taste in content space; last row: unknown
         self.terms = nn.EmbeddingBag(tfidf.n_cols, hidden[0], mode="sum")  # [vocab, 512], no bias
         self.terms_bias = nn.Parameter(torch.empty(hidden[0]))
         bound = 1.0 / math.sqrt(tfidf.n_cols)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from hybridrec_ml.config import VariantConfig
 from hybridrec_ml.data.bundle import TrainingBundle
 from hybridrec_ml.models.base import Recommender
@@ -15,5 +17,10 @@ def build_model(variant: VariantConfig, bundle: TrainingBundle) -> Recommender:
     if variant.model == "pop":
         return Popularity(bundle.item_train_count)
     if variant.model == "bpr_mf":
-        return BPRMF(bundle.n_users, bundle.n_items, variant.dims.embedding_dim)
-    return HybridRecommender(variant, bundle.n_users, bundle.n_items, bundle.tfidf)
+        return BPRMF(bundle.n_users, bundle.n_items, variant.dims.embedding_dim, known_users(bundle))
+    return HybridRecommender(variant, bundle.n_users, bundle.n_items, bundle.tfidf, known_users(bundle))
+
+
+def known_users(bundle: TrainingBundle) -> torch.Tensor:
+    """[n_users] bool: the users with a training interaction; the rest are scored as the unknown user."""
+    return bundle.user_train_count > 0

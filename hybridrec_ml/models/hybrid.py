@@ -32,12 +32,23 @@ class HybridRecommender(Recommender):
     gate='none'   : a single component with alpha = 1.
     Reported alpha is always [B, 3] in (static, dynamic, content) order, 0 for absent components.
 
+    `known_users` [n_users] marks users with a training interaction; the others (cold users) go
+    through the learned unknown-user row of the static and content embeddings (models/users.py),
+    while the dynamic component reads their in-period history as for anyone.
+
     Each component splits into a row side (once per row: user embedding, GRU state), an item side
     (once per distinct candidate, or once for the whole catalogue in eval mode, cached until the
     next train() or load_state_dict) and a cheap combine over [B, C].
     """
 
-    def __init__(self, variant: VariantConfig, n_users: int, n_items: int, tfidf: SparseRows) -> None:
+    def __init__(
+        self,
+        variant: VariantConfig,
+        n_users: int,
+        n_items: int,
+        tfidf: SparseRows,
+        known_users: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         present = [name for name in ALL_COMPONENTS if name in variant.components]
         if not present or len(present) != len(variant.components):
@@ -46,9 +57,9 @@ class HybridRecommender(Recommender):
             raise ValueError(f"gate 'none' needs exactly one component, got {present}")
         dims = variant.dims
         builders = {
-            "static": lambda: StaticNCF(n_users, n_items, dims),
+            "static": lambda: StaticNCF(n_users, n_items, dims, known_users),
             "dynamic": lambda: DynamicGRU(n_items, dims),
-            "content": lambda: ContentMLP(n_users, tfidf, dims),
+            "content": lambda: ContentMLP(n_users, tfidf, dims, known_users),
         }
         self.components = nn.ModuleDict({name: builders[name]() for name in present})
         for name, component in self.components.items():

@@ -8,6 +8,7 @@ from torch import nn
 
 from hybridrec_ml.config import ModelDims
 from hybridrec_ml.models.base import Batch
+from hybridrec_ml.models.users import UserEmbedding
 
 
 class StaticNCF(nn.Module):
@@ -17,10 +18,10 @@ class StaticNCF(nn.Module):
     half runs once per row and the item half once per distinct item, whatever the candidate count.
     """
 
-    def __init__(self, n_users: int, n_items: int, dims: ModelDims) -> None:
+    def __init__(self, n_users: int, n_items: int, dims: ModelDims, known_users: torch.Tensor | None = None) -> None:
         super().__init__()
         d, hidden = dims.embedding_dim, dims.ncf_hidden
-        self.user_emb = nn.Embedding(n_users, d)  # [n_users, d]
+        self.user_emb = UserEmbedding(n_users, d, known_users)  # [n_users + 1, d], last row: unknown user
         self.item_emb = nn.Embedding(n_items, d)  # [n_items, d]
         self.user_in = nn.Linear(d, hidden[0])  # user half of Linear(2d -> hidden[0]); carries the bias
         self.item_in = nn.Linear(d, hidden[0], bias=False)  # item half

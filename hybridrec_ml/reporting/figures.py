@@ -17,9 +17,12 @@ from plotly.subplots import make_subplots
 from hybridrec_ml.config import ALL_COMPONENTS
 from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS
 from hybridrec_ml.evaluation.significance import mean_ci
-from hybridrec_ml.reporting.tables import GATE
+from hybridrec_ml.reporting.tables import GATE, has_learned_gate
 
 COMPONENT_COLOURS = dict(zip(ALL_COMPONENTS, ("#1f77b4", "#ff7f0e", "#2ca02c")))
+# Lines that coincide (e.g. two components both at 1/3) stay visible through their dash and marker.
+COMPONENT_DASHES = dict(zip(ALL_COMPONENTS, ("solid", "dash", "dot")))
+COMPONENT_MARKERS = dict(zip(ALL_COMPONENTS, ("circle", "square-open", "diamond-open")))
 
 
 def normalised_entropy(alpha: tuple[float, ...] | np.ndarray) -> float:
@@ -29,14 +32,17 @@ def normalised_entropy(alpha: tuple[float, ...] | np.ndarray) -> float:
     return float(-(positive * np.log(positive)).sum() / math.log(len(weights)))
 
 
-def tradeoff_figure(frame: pd.DataFrame, protocol: str = "sampled") -> go.Figure:
-    """NDCG@10 (mean ± 95% CI over seeds) against the balance of the mean α, one point per gated variant.
+def tradeoff_figure(frame: pd.DataFrame, protocol: str = "full") -> go.Figure:
+    """NDCG@10 over all users (mean ± 95% CI over seeds) against the balance of the mean α, one point per gated variant.
 
-    The study's v1 sits at balance ≈ 0 (collapsed) and v2 near 1 at a small accuracy cost; variants
-    without a gate have no α and are left out.
+    The study's v1 sits at balance ≈ 0 (collapsed) and v2 near 1 at a small accuracy cost; every
+    variant with a learned gate is a point, those without one have no α to place.
     """
     figure = go.Figure()
+    frame = frame[frame["population"] == "all"]
     for variant in dict.fromkeys(frame["variant"]):
+        if not has_learned_gate(variant):
+            continue
         rows = frame[frame["variant"] == variant]
         alpha = [rows.loc[(rows["protocol"] == GATE) & (rows["metric"] == column), "value"] for column in ALPHA_COLUMNS]
         ndcg = rows.loc[(rows["protocol"] == protocol) & (rows["metric"] == "ndcg@10"), "value"]
@@ -55,7 +61,7 @@ def tradeoff_figure(frame: pd.DataFrame, protocol: str = "sampled") -> go.Figure
             )
         )
     figure.update_layout(
-        title=f"Accuracy vs fusion balance ({protocol} protocol)",
+        title=f"Accuracy vs fusion balance, every gated variant ({protocol} protocol, all users)",
         xaxis={"title": "balance of mean α: H(ᾱ) / log 3", "range": [-0.05, 1.05]},
         yaxis={"title": "NDCG@10"},
     )
@@ -77,7 +83,8 @@ def alpha_epochs_figure(epochs: pd.DataFrame) -> go.Figure:
                     name=component,
                     legendgroup=component,
                     showlegend=column_number == 1,
-                    line={"color": COMPONENT_COLOURS[component]},
+                    line={"color": COMPONENT_COLOURS[component], "dash": COMPONENT_DASHES[component]},
+                    marker={"symbol": COMPONENT_MARKERS[component], "size": 9},
                 ),
                 row=1,
                 col=column_number,

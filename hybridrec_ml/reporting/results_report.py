@@ -1,36 +1,61 @@
-"""Assemble the study's tables and figures from every stored evaluation into one offline HTML report."""
+"""Assemble the study's tables and figures from every stored evaluation into one offline HTML report.
+
+The report opens with its answer: what was run (source, scale, who was evaluated under which
+protocol, seeds, epochs, commit, date) and a summary computed from the user-level tests; the
+tables and figures follow.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.evaluation.variant_evaluation import VariantEvaluation
+from hybridrec_ml.evaluation.segments import DEFAULT_COLLAPSE_THRESHOLD, segment_report
+from hybridrec_ml.evaluation.variant_evaluation import PROTOCOL_LABELS, PROTOCOLS, VariantEvaluation
 from hybridrec_ml.reporting.figures import alpha_epochs_figure, context_alpha_figure, tradeoff_figure
 from hybridrec_ml.reporting.html_report import ReportSection, write_html_report
 from hybridrec_ml.reporting.tables import (
     ablation_table,
     alpha_epochs_frame,
+    best_baseline,
+    has_learned_gate,
     main_table,
+    population_table,
+    results_frame,
     segment_table,
     segments_frame,
     significance_table,
     significance_tests,
-    tidy_results,
+    summary_lines,
 )
 
 ABLATIONS = ("v1", "no_dynamic", "no_content", "no_attention", "static_only")
+PRIMARY = ("full", "all", "ndcg@10")  # protocol, population, metric of the summary
+
+
+@dataclass(frozen=True)
+class RunDescription:
+    """What produced the numbers, for the report's first lines (filled in by the orchestration layer)."""
+
+    source: str = "unknown"
+    scale: str = "unknown"
+    profile: str = "demo"  # training budget: the variants' epochs unless overridden
+    epochs: str = "variant defaults"
+    commit: str = "unknown"
+    date: str = "unknown"
+    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ResultsReport:
     path: Path
     tables: dict[str, str]  # name -> markdown
-    results: pd.DataFrame  # tidy (variant, seed, protocol, metric, value)
+    results: pd.DataFrame  # (variant, seed, protocol, population, metric, value)
+    summary: str  # markdown: what was run, then the answer
 
 
 def _ordered(evaluations: Sequence[VariantEvaluation]) -> list[VariantEvaluation]:
@@ -38,50 +63,112 @@ def _ordered(evaluations: Sequence[VariantEvaluation]) -> list[VariantEvaluation
     return sorted(evaluations, key=lambda e: (order.get(e.variant, len(order)), e.seed))
 
 
+def _what_was_run(evaluations: Sequence[VariantEvaluation], run: RunDescription) -> list[str]:
+    first = evaluations[0]
+    counts = first.counts()
+    seeds = sorted({e.seed for e in evaluations})
+    variants = list(dict.fromkeys(e.variant for e in evaluations))
+    lines = [
+        f"- Source: {run.source}, scale {run.scale}; profile {run.profile}, epochs: {run.epochs}.",
+        f"- Variants: {', '.join(variants)}; seeds {', '.join(map(str, seeds))} ({len(evaluations)} runs).",
+        f"- Test users evaluated: {counts['users_all']:,} (warm, i.e. with a training interaction: "
+        f"{counts['users_warm']:,}); test rows: {counts['rows_all']:,} (warm users' rows: {counts['rows_warm']:,}); "
+        f"per-user protocol: {counts['per_user_positives_all']:,} positives; cold-item rows: {counts['cold_item_rows']:,}.",
+        f"- Masking: {'everything the user had before the row (train, val, earlier test)' if first.mask == 'history' else 'training items only (train_only)'}"
+        " for per-row full ranking; sampled negatives are stored (eval_negatives); per user: train + valid.",
+        f"- Code: commit {run.commit}; report written {run.date}.",
+    ]
+    lines += [f"- {key}: {value}" for key, value in run.extra.items()]
+    return lines
+
+
 def build_results_report(
     evaluations: Sequence[VariantEvaluation],
     path: Path,
     *,
+    run: RunDescription = RunDescription(),
     planted_shares: pd.DataFrame | None = None,
-    collapse_threshold: float = 0.9,
+    segment_bounds: tuple[int, ...] | None = None,
+    collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD,
     title: str = "HybridRec results",
 ) -> ResultsReport:
-    """Main table, ablations, segments, significance, trade-off / α figures; HTML written atomically."""
+    """Summary first, then main tables, populations, significance, ablations, segments, figures; HTML written atomically."""
     if not evaluations:
         raise ValueError("no evaluations to report: materialize evaluation partitions first")
     evaluations = _ordered(evaluations)
-    runs = [e.run_result() for e in evaluations]
-    frame = tidy_results(runs)
-    present = list(dict.fromkeys(r.variant for r in runs))
+    frame = results_frame(evaluations)
+    present = list(dict.fromkeys(e.variant for e in evaluations))
+    protocol, population, metric = PRIMARY
+    baseline = best_baseline(frame, protocol, metric)
+    references = [r for r in ("v1", baseline) if r is not None and r in present]
+    tests = {
+        (p, pop): significance_tests(evaluations, references, p, pop, metric)
+        for p in PROTOCOLS
+        for pop in ("all", "warm")
+    }
+    bounds = {} if segment_bounds is None else {"bounds": segment_bounds}
+    segments = [
+        segment_report(e.users, has_gate=has_learned_gate(e.variant), collapse_threshold=collapse_threshold, **bounds)
+        for e in evaluations
+    ]
+    answer = summary_lines(tests[(protocol, population)], references)
+    summary = "\n".join(
+        [
+            "### What was run",
+            *_what_was_run(evaluations, run),
+            "",
+            f"### Answer (NDCG@10, {PROTOCOL_LABELS[protocol]}, all users; paired Wilcoxon over users, Holm-corrected)",
+            *(f"- {line}" for line in answer or ["Nothing to compare: evaluate v1 or a baseline too."]),
+            f"- Best baseline: {baseline or 'none evaluated'}.",
+        ]
+    )
     tables = {
-        "main": main_table(frame, collapse_threshold=collapse_threshold),
+        "main": main_table(frame, "ndcg@10", collapse_threshold=collapse_threshold),
+        "recall": main_table(frame, "recall@10", collapse_threshold=collapse_threshold),
+        "populations": population_table(evaluations[0]),
         "ablation": ablation_table(frame, reference="v1", variants=[v for v in ABLATIONS if v in present])
         if "v1" in present
         else "",
-        "segments": segment_table(segments_frame(runs), collapse_threshold=collapse_threshold),
+        "segments": segment_table(segments_frame(evaluations, segments)),
         "significance": "\n\n".join(
-            significance_table(significance_tests(runs, [r for r in ("v1", "static_only") if r in present], protocol))
-            for protocol in ("sampled", "full")
+            f"#### {PROTOCOL_LABELS[p]}, {pop} users\n\n" + significance_table(t) for (p, pop), t in tests.items()
         ),
     }
     sections = [
+        ReportSection("Summary", summary),
         ReportSection(
-            "Main results",
-            "Test split. Sampled protocol: the positive against 99 stored negatives; full ranking: against "
-            "the whole catalogue with the user's training items masked. Mean ± 95% CI over seeds; ties "
-            "count against the positive.\n\n" + tables["main"],
+            "Main results: NDCG@10",
+            "Test split. Each cell is the mean over users of the user's value (each user weighs once), then "
+            "mean ± 95% CI over seeds. Per row: every test interaction is one positive, ranked against the "
+            "whole catalogue minus what the user had before it (full), or against its 99 stored negatives "
+            "(sampled); per user (RecBole's full sort): all of a user's test items are positives at once, train + "
+            "valid masked, RecBole's NDCG/Recall normalisation. all = every test user, warm = users with a "
+            "training interaction. Ties count against the positive.\n\n" + tables["main"],
         ),
-        ReportSection("Ablations (Δ vs v1)", tables["ablation"]),
-        ReportSection("Per user segment (full ranking)", tables["segments"]),
-        ReportSection("Paired tests of per-interaction NDCG@10", tables["significance"]),
+        ReportSection("Who was evaluated", tables["populations"]),
+        ReportSection("Main results: Recall@10", tables["recall"]),
+        ReportSection(
+            "Paired tests over users (NDCG@10)",
+            "Per-user values averaged over shared seeds; Δ = variant − reference; Wilcoxon signed-rank over "
+            "users, bootstrap 95% CI of Δ (2,000 resamples of users), rank-biserial effect size; Holm "
+            "correction across the comparisons of each table.\n\n" + tables["significance"],
+        ),
+        ReportSection("Ablations (Δ vs v1, all users)", tables["ablation"]),
+        ReportSection(
+            "Per user segment and the cold-item slice",
+            "Users by training interactions (0 = cold user, scored through the learned unknown-user row "
+            "and its in-period history). Per-user means; α is the user's mean over its test rows. "
+            "The cold-item slice: users with a test row whose item is unseen in training, over those rows. "
+            "Collapsed: n/a without a learned gate.\n\n" + tables["segments"],
+        ),
         ReportSection(
             "Gate over training",
-            "Mean α per epoch on the training rows.",
-            (alpha_epochs_figure(alpha_epochs_frame(runs)),),
+            "Mean α per epoch on the training rows, one panel per variant (dash and marker tell components apart).",
+            (alpha_epochs_figure(alpha_epochs_frame(evaluations)),),
         ),
     ]
-    if {"v1", "v2"} <= set(present):
-        sections.append(ReportSection("v1 vs v2 trade-off", "", (tradeoff_figure(frame[frame["variant"].isin(["v1", "v2"])]),)))
+    if any(has_learned_gate(v) for v in present):
+        sections.append(ReportSection("Accuracy vs fusion balance", "", (tradeoff_figure(frame),)))
     gated = [e for e in evaluations if e.context_alpha is not None]
     if planted_shares is not None and gated:
         figures = []
@@ -97,4 +184,4 @@ def build_results_report(
             )
         )
     html = write_html_report(path, title, sections)
-    return ResultsReport(html, tables, frame)
+    return ResultsReport(html, tables, frame, summary)

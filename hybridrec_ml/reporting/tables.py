@@ -1,99 +1,65 @@
-"""The study's tables as markdown, from results gathered over variants and seeds.
+"""The study's tables as markdown, from the stored evaluations of every (variant, seed).
 
-`VariantRunResult` is what one trained (variant, seed) contributes; the Dagster layer only
-gathers them. Every table states uncertainty: mean ± 95% t-interval over seeds, paired tests
-on the same test rows.
+Every number is a user-level mean (each user weighs once), shown as mean ± 95% t-interval over
+seeds; comparisons pair per-user means on the same users, with Holm correction per table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.evaluation.protocols import EvalResult
 from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD
-from hybridrec_ml.evaluation.significance import mean_ci, paired_test
+from hybridrec_ml.evaluation.significance import holm, mean_ci, paired_comparison
+from hybridrec_ml.evaluation.variant_evaluation import (
+    POPULATIONS,
+    PROTOCOL_LABELS,
+    PROTOCOLS,
+    USER_METRICS,
+    VariantEvaluation,
+)
 
-PROTOCOLS: tuple[str, ...] = ("sampled", "full")
-GATE = "gate"  # the tidy frame's protocol value for the α entries (they do not depend on a protocol)
-TIDY_COLUMNS = ["variant", "seed", "protocol", "metric", "value"]
-
-
-@dataclass(frozen=True, eq=False)  # eq would compare numpy arrays elementwise
-class VariantRunResult:
-    """One trained (variant, seed): metric means, mean α, α per epoch and per-row NDCG@10 on the test rows."""
-
-    variant: str
-    seed: int
-    sampled_metrics: dict[str, float]
-    full_metrics: dict[str, float] | None
-    alpha_mean: tuple[float, float, float] | None
-    event_order: np.ndarray  # int64 [N] test rows, the alignment key of the per-row arrays
-    sampled_ndcg_at_10: np.ndarray  # float64 [N]
-    full_ndcg_at_10: np.ndarray | None  # float64 [N]
-    alpha_per_epoch: tuple[tuple[float, float, float], ...] = ()  # mean α after each epoch
-    segments: pd.DataFrame | None = None  # evaluation.segments.segment_report of the test rows
-
-    @classmethod
-    def from_evaluation(
-        cls,
-        variant: str,
-        seed: int,
-        sampled: EvalResult,
-        full: EvalResult | None,
-        alpha_per_epoch: Sequence[Sequence[float]] = (),
-        segments: pd.DataFrame | None = None,
-    ) -> VariantRunResult:
-        if full is not None and not np.array_equal(sampled.event_order, full.event_order):
-            raise ValueError("sampled and full-ranking results cover different test rows")
-        return cls(
-            variant=variant,
-            seed=seed,
-            sampled_metrics=dict(sampled.metrics),
-            full_metrics=dict(full.metrics) if full is not None else None,
-            alpha_mean=sampled.alpha_mean,
-            event_order=sampled.event_order,
-            sampled_ndcg_at_10=sampled.ndcg_at_10,
-            full_ndcg_at_10=full.ndcg_at_10 if full is not None else None,
-            alpha_per_epoch=tuple((float(s), float(d), float(c)) for s, d, c in alpha_per_epoch),
-            segments=segments,
-        )
-
-    def ndcg_per_row(self, protocol: str) -> np.ndarray | None:
-        return self.sampled_ndcg_at_10 if protocol == "sampled" else self.full_ndcg_at_10
+GATE = "gate"  # the results frame's protocol value for the α entries (they do not depend on a protocol)
+RESULT_COLUMNS = ["variant", "seed", "protocol", "population", "metric", "value"]
+BASELINES: tuple[str, ...] = tuple(name for name, variant in VARIANTS.items() if variant.model != "hybrid")
+SIGNIFICANCE_LEVEL = 0.05
 
 
-def tidy_results(runs: Sequence[VariantRunResult]) -> pd.DataFrame:
-    """Long frame (variant, seed, protocol, metric, value): metric means per protocol, α under "gate"."""
+def results_frame(evaluations: Sequence[VariantEvaluation]) -> pd.DataFrame:
+    """Long frame (variant, seed, protocol, population, metric, value) of user-level means; α under "gate"."""
     records = []
-    for run in runs:
-        for protocol, metrics in (("sampled", run.sampled_metrics), ("full", run.full_metrics)):
-            records += [(run.variant, run.seed, protocol, name, value) for name, value in (metrics or {}).items()]
-        if run.alpha_mean is not None:
-            alpha = zip(ALPHA_COLUMNS, run.alpha_mean)
-            records += [(run.variant, run.seed, GATE, name, value) for name, value in alpha]
-    return pd.DataFrame.from_records(records, columns=TIDY_COLUMNS)
+    for evaluation in evaluations:
+        for population in POPULATIONS:
+            users = evaluation.population(population)
+            records += [
+                (evaluation.variant, evaluation.seed, protocol, population, metric, float(users[f"{protocol}:{metric}"].mean()))
+                for protocol in PROTOCOLS
+                for metric in USER_METRICS
+            ]
+        if evaluation.full.alpha_mean is not None:
+            alpha = zip(ALPHA_COLUMNS, evaluation.full.alpha_mean)
+            records += [(evaluation.variant, evaluation.seed, GATE, "all", name, value) for name, value in alpha]
+    return pd.DataFrame.from_records(records, columns=RESULT_COLUMNS)
 
 
-def segments_frame(runs: Sequence[VariantRunResult]) -> pd.DataFrame:
-    """All runs' segment reports stacked, with variant and seed columns in front."""
-    frames = [run.segments.assign(variant=run.variant, seed=run.seed) for run in runs if run.segments is not None]
+def segments_frame(evaluations: Sequence[VariantEvaluation], segments: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Every run's segment report stacked, with variant and seed columns in front."""
+    frames = [s.assign(variant=e.variant, seed=e.seed) for e, s in zip(evaluations, segments)]
     if not frames:
         return pd.DataFrame()
     stacked = pd.concat(frames, ignore_index=True)
     return stacked[["variant", "seed", *[c for c in stacked.columns if c not in ("variant", "seed")]]]
 
 
-def alpha_epochs_frame(runs: Sequence[VariantRunResult]) -> pd.DataFrame:
+def alpha_epochs_frame(evaluations: Sequence[VariantEvaluation]) -> pd.DataFrame:
     """(variant, seed, epoch, alpha_static, alpha_dynamic, alpha_content), epochs counted from 1."""
     records = [
-        {"variant": run.variant, "seed": run.seed, "epoch": epoch, **dict(zip(ALPHA_COLUMNS, alpha))}
-        for run in runs
-        for epoch, alpha in enumerate(run.alpha_per_epoch, start=1)
+        {"variant": e.variant, "seed": e.seed, "epoch": epoch, **dict(zip(ALPHA_COLUMNS, alpha))}
+        for e in evaluations
+        for epoch, alpha in enumerate(e.alpha_per_epoch, start=1)
     ]
     return pd.DataFrame.from_records(records, columns=["variant", "seed", "epoch", *ALPHA_COLUMNS])
 
@@ -111,17 +77,22 @@ def _variants(frame: pd.DataFrame, variants: Sequence[str] | None) -> list[str]:
     return list(variants) if variants is not None else list(dict.fromkeys(frame["variant"]))
 
 
-def _values(frame: pd.DataFrame, variant: str, protocol: str, metric: str) -> np.ndarray:
-    selected = frame[(frame["variant"] == variant) & (frame["protocol"] == protocol) & (frame["metric"] == metric)]
+def _values(frame: pd.DataFrame, variant: str, protocol: str, metric: str, population: str = "all") -> np.ndarray:
+    selected = frame[
+        (frame["variant"] == variant)
+        & (frame["protocol"] == protocol)
+        & (frame["metric"] == metric)
+        & (frame["population"] == population)
+    ]
     return selected["value"].to_numpy(dtype=np.float64)
 
 
-def _cell(frame: pd.DataFrame, variant: str, protocol: str, metric: str) -> str:
-    values = _values(frame, variant, protocol, metric)
+def _cell(frame: pd.DataFrame, variant: str, protocol: str, metric: str, population: str) -> str:
+    values = _values(frame, variant, protocol, metric, population)
     return mean_ci(values).format() if values.size else "—"
 
 
-def _mean_alpha(frame: pd.DataFrame, variant: str) -> tuple[float, ...] | None:
+def mean_alpha(frame: pd.DataFrame, variant: str) -> tuple[float, ...] | None:
     means = [_values(frame, variant, GATE, column) for column in ALPHA_COLUMNS]
     return tuple(float(values.mean()) for values in means) if all(values.size for values in means) else None
 
@@ -130,40 +101,57 @@ def _format_alpha(alpha: tuple[float, ...] | None) -> str:
     return "—" if alpha is None else "(" + ", ".join(f"{a:.3f}" for a in alpha) + ")"
 
 
-def _has_gate(variant: str) -> bool:
+def has_learned_gate(variant: str) -> bool:
     """Only a learned gate can collapse; fixed fusions (no_attention, single components) are by design."""
     return VARIANTS[variant].has_learned_gate if variant in VARIANTS else True
 
 
+def gate_status(variant: str, alpha: Sequence[float] | None, threshold: float = DEFAULT_COLLAPSE_THRESHOLD) -> str:
+    """"collapsed (max α 0.97 > 0.9)", "not collapsed (max α 0.66)" or "n/a (no learned gate)": one rule everywhere."""
+    if not has_learned_gate(variant) or alpha is None:
+        return "n/a (no learned gate)"
+    largest = max(alpha)
+    return f"collapsed (max α {largest:.2f} > {threshold:g})" if largest > threshold else f"not collapsed (max α {largest:.2f})"
+
+
 def main_table(
     frame: pd.DataFrame,
+    metric: str = "ndcg@10",
     variants: Sequence[str] | None = None,
     collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD,
 ) -> str:
-    """The study's main table under both protocols: NDCG@10 and Recall@10 as mean ± 95% CI over seeds."""
-    headers = [
-        "Variant", "Seeds", "NDCG@10 (sampled)", "Recall@10 (sampled)", "NDCG@10 (full)", "Recall@10 (full)",
-        "α (static, dyn, content)", "Notes",
-    ]  # fmt: skip
+    """`metric` under every protocol for all users and warm users (mean ± 95% CI over seeds), α and the gate."""
+    name = metric.replace("ndcg", "NDCG").replace("recall", "Recall")
+    headers = ["Variant", "Seeds"]
+    headers += [f"{name} {PROTOCOL_LABELS[p]} ({population})" for p in PROTOCOLS for population in POPULATIONS]
+    headers += ["α (static, dyn, content)", "Gate"]
     rows = []
     for variant in _variants(frame, variants):
-        alpha = _mean_alpha(frame, variant)
-        collapsed = alpha is not None and max(alpha) > collapse_threshold and _has_gate(variant)
+        alpha = mean_alpha(frame, variant)
         rows.append(
             [
                 variant,
                 str(frame.loc[frame["variant"] == variant, "seed"].nunique()),
-                *(_cell(frame, variant, p, m) for p in PROTOCOLS for m in ("ndcg@10", "recall@10")),
+                *(_cell(frame, variant, p, metric, population) for p in PROTOCOLS for population in POPULATIONS),
                 _format_alpha(alpha),
-                f"collapsed (max α > {collapse_threshold:g})" if collapsed else "",
+                gate_status(variant, alpha, collapse_threshold),
             ]
         )
     return markdown_table(headers, rows)
 
 
-def _mean(frame: pd.DataFrame, variant: str, protocol: str, metric: str = "ndcg@10") -> float:
-    values = _values(frame, variant, protocol, metric)
-    return float(values.mean()) if values.size else float("nan")
+def population_table(evaluation: VariantEvaluation) -> str:
+    """Who is evaluated: users and test rows per protocol and population (identical for every variant)."""
+    counts = evaluation.counts()
+    rows = []
+    for protocol in PROTOCOLS:
+        for population in POPULATIONS:
+            users = evaluation.population(population)
+            unit = "positives (distinct test items)" if protocol == "per_user" else "rows"
+            n_rows = int(evaluation.per_user.n_positives[users.index].sum()) if protocol == "per_user" else int(users["rows"].sum())
+            rows.append([PROTOCOL_LABELS[protocol], population, f"{len(users):,}", f"{n_rows:,} {unit}"])
+    rows.append(["cold-item slice (full ranking)", "all", f"{int((evaluation.users['cold_item_rows'] > 0).sum()):,}", f"{counts['cold_item_rows']:,} rows"])
+    return markdown_table(["Protocol", "Population", "Users", "Evaluated"], rows)
 
 
 def _delta_percent(value: float, reference: float) -> str:
@@ -173,108 +161,149 @@ def _delta_percent(value: float, reference: float) -> str:
 
 
 def ablation_table(frame: pd.DataFrame, reference: str = "v1", variants: Sequence[str] | None = None) -> str:
-    """Mean NDCG@10 per variant under both protocols with its Δ% relative to `reference`."""
-    headers = ["Variant", "NDCG@10 (sampled)", "Δ% sampled", "NDCG@10 (full)", "Δ% full"]
+    """Mean NDCG@10 (all users) per variant under each protocol with its Δ% relative to `reference`."""
+    headers = ["Variant"]
+    for protocol in PROTOCOLS:
+        headers += [f"NDCG@10 {PROTOCOL_LABELS[protocol]}", "Δ%"]
     rows = []
     for variant in _variants(frame, variants):
         row = [variant]
         for protocol in PROTOCOLS:
-            mean, reference_mean = _mean(frame, variant, protocol), _mean(frame, reference, protocol)
-            row += [
-                f"{mean:.4f}" if np.isfinite(mean) else "—",
-                "—" if variant == reference else _delta_percent(mean, reference_mean),
-            ]
+            values, reference_values = _values(frame, variant, protocol, "ndcg@10"), _values(frame, reference, protocol, "ndcg@10")
+            mean = float(values.mean()) if values.size else float("nan")
+            reference_mean = float(reference_values.mean()) if reference_values.size else float("nan")
+            row += [f"{mean:.4f}" if np.isfinite(mean) else "—", "—" if variant == reference else _delta_percent(mean, reference_mean)]
         rows.append(row)
     return markdown_table(headers, rows)
 
 
-def segment_table(segments: pd.DataFrame, collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD) -> str:
-    """Per variant and user segment: rows, NDCG@10, Recall@10, mean α (means over seeds), collapse flag."""
+def segment_table(segments: pd.DataFrame) -> str:
+    """Per variant and user segment (then the cold-item slice): users, rows, per-user means over seeds, α, collapse."""
     headers = [
-        "Variant", "Segment", "Rows", "NDCG@10", "Recall@10", "α_static", "α_dynamic", "α_content", "Collapsed",
+        "Variant", "Segment", "Users", "Rows", "NDCG@10 (full, per row)", "Recall@10 (full, per row)",
+        "NDCG@10 (per user)", "α_static", "α_dynamic", "α_content", "Collapsed",
     ]  # fmt: skip
     if segments.empty:
         return markdown_table(headers, [])
-    numeric = ["n_rows", "ndcg@10", "recall@10", *ALPHA_COLUMNS]
-    means = segments.groupby(["variant", "segment"], sort=False)[numeric].mean().reset_index()
+    numeric = ["n_users", "n_rows", "ndcg@10", "recall@10", "per_user_ndcg@10", *ALPHA_COLUMNS]
+    grouped = segments.groupby(["variant", "segment"], sort=False)
+    means = grouped[numeric].mean().reset_index()
+    collapsed = grouped["collapsed"].agg(lambda flags: None if flags.isna().any() else bool(flags.astype(bool).any()))
     rows = []
     for record in means.to_dict("records"):
+        flag = collapsed[(record["variant"], record["segment"])]
         alpha = [record[column] for column in ALPHA_COLUMNS]
-        has_alpha = not np.isnan(alpha).any()
         rows.append(
             [
                 record["variant"],
                 record["segment"],
+                f"{record['n_users']:.0f}",
                 f"{record['n_rows']:.0f}",
-                *(f"{record[m]:.4f}" if np.isfinite(record[m]) else "—" for m in ("ndcg@10", "recall@10")),
-                *(f"{a:.3f}" if has_alpha else "—" for a in alpha),
-                ("yes" if max(alpha) > collapse_threshold else "no") if has_alpha else "—",
+                *(f"{record[m]:.4f}" if np.isfinite(record[m]) else "—" for m in ("ndcg@10", "recall@10", "per_user_ndcg@10")),
+                *(f"{a:.3f}" if np.isfinite(a) else "—" for a in alpha),
+                "n/a" if flag is None else ("yes" if flag else "no"),
             ]
         )
     return markdown_table(headers, rows)
 
 
-def _averaged_over_shared_seeds(
-    run_by_seed: dict[int, VariantRunResult], other_by_seed: dict[int, VariantRunResult], protocol: str
-) -> tuple[np.ndarray, np.ndarray] | None:
-    seeds = sorted(set(run_by_seed) & set(other_by_seed))
-    pairs = [(run_by_seed[s], other_by_seed[s]) for s in seeds]
-    pairs = [(a, b) for a, b in pairs if a.ndcg_per_row(protocol) is not None and b.ndcg_per_row(protocol) is not None]
-    if not pairs:
-        return None
-    for a, b in pairs:
-        if not np.array_equal(a.event_order, b.event_order):
-            raise ValueError(f"{a.variant} and {b.variant} (seed {a.seed}) were evaluated on different test rows")
-    mean_a = np.mean([a.ndcg_per_row(protocol) for a, _ in pairs], axis=0)
-    mean_b = np.mean([b.ndcg_per_row(protocol) for _, b in pairs], axis=0)
-    return mean_a, mean_b
+def best_baseline(frame: pd.DataFrame, protocol: str = "full", metric: str = "ndcg@10") -> str | None:
+    """The baseline with the highest mean `metric` over all users, or None if no baseline was evaluated."""
+    means = {b: _values(frame, b, protocol, metric).mean() for b in BASELINES if _values(frame, b, protocol, metric).size}
+    return max(means, key=means.get) if means else None
+
+
+def _user_values(runs: dict[int, VariantEvaluation], seeds: list[int], column: str, population: str) -> pd.Series:
+    """Per-user values averaged over `seeds`, indexed by user."""
+    stacked = [runs[s].population(population).set_index("user")[column] for s in seeds]
+    return pd.concat(stacked, axis=1).mean(axis=1)
 
 
 def significance_tests(
-    runs: Sequence[VariantRunResult], references: Sequence[str] = ("v1", "static_only"), protocol: str = "sampled"
+    evaluations: Sequence[VariantEvaluation],
+    references: Sequence[str],
+    protocol: str = "full",
+    population: str = "all",
+    metric: str = "ndcg@10",
 ) -> pd.DataFrame:
-    """Paired tests of per-row NDCG@10, every variant against each reference on the same test rows.
+    """Every variant against each reference on the same users, Holm-corrected across the whole table.
 
-    A variant's per-row NDCG@10 is first averaged over the seeds it shares with the reference,
-    so the test compares models, not one lucky seed. Columns: variant, reference, protocol,
-    n_rows, n_seeds, mean_difference (variant - reference), wilcoxon_p, t_p.
+    A variant's per-user values are averaged over the seeds it shares with the reference first, so
+    a test compares models, not one lucky seed. Columns: variant, reference, protocol, population,
+    metric, n_users, n_seeds, mean_variant, mean_reference, mean_difference, ci_low, ci_high,
+    rank_biserial, wilcoxon_p, holm_p, significant.
     """
-    by_variant: dict[str, dict[int, VariantRunResult]] = {}
-    for run in runs:
-        by_variant.setdefault(run.variant, {})[run.seed] = run
+    by_variant: dict[str, dict[int, VariantEvaluation]] = {}
+    for evaluation in evaluations:
+        by_variant.setdefault(evaluation.variant, {})[evaluation.seed] = evaluation
     records = []
+    column = f"{protocol}:{metric}"
     for reference in references:
-        for variant, run_by_seed in by_variant.items():
-            if variant == reference or reference not in by_variant:
+        if reference not in by_variant:
+            continue
+        for variant, runs in by_variant.items():
+            seeds = sorted(set(runs) & set(by_variant[reference]))
+            if variant == reference or not seeds:
                 continue
-            paired = _averaged_over_shared_seeds(run_by_seed, by_variant[reference], protocol)
-            if paired is None:
-                continue
-            test = paired_test(*paired)
+            a = _user_values(runs, seeds, column, population)
+            b = _user_values(by_variant[reference], seeds, column, population)
+            if not a.index.equals(b.index):
+                raise ValueError(f"{variant} and {reference} were evaluated on different users")
+            comparison = paired_comparison(a.to_numpy(), b.to_numpy())
             records.append(
                 {
-                    "variant": variant,
-                    "reference": reference,
-                    "protocol": protocol,
-                    "n_rows": test.n,
-                    "n_seeds": len(set(run_by_seed) & set(by_variant[reference])),
-                    "mean_difference": test.mean_difference,
-                    "wilcoxon_p": test.wilcoxon_p,
-                    "t_p": test.t_p,
-                }
+                    "variant": variant, "reference": reference, "protocol": protocol, "population": population,
+                    "metric": metric, "n_users": comparison.n, "n_seeds": len(seeds),
+                    "mean_variant": comparison.mean_a, "mean_reference": comparison.mean_b,
+                    "mean_difference": comparison.mean_difference, "ci_low": comparison.ci_low,
+                    "ci_high": comparison.ci_high, "rank_biserial": comparison.rank_biserial,
+                    "wilcoxon_p": comparison.wilcoxon_p,
+                }  # fmt: skip
             )
-    columns = ["variant", "reference", "protocol", "n_rows", "n_seeds", "mean_difference", "wilcoxon_p", "t_p"]
-    return pd.DataFrame.from_records(records, columns=columns)
+    tests = pd.DataFrame.from_records(records)
+    if tests.empty:
+        return pd.DataFrame(columns=[*RESULT_COLUMNS[:1], "reference", "holm_p", "significant"])
+    tests["holm_p"] = holm(tests["wilcoxon_p"].to_numpy())
+    tests["significant"] = tests["holm_p"] < SIGNIFICANCE_LEVEL
+    return tests
 
 
 def significance_table(tests: pd.DataFrame) -> str:
-    """Markdown view of `significance_tests`."""
-    headers = ["Variant", "vs", "Protocol", "Rows", "Seeds", "Δ NDCG@10", "Wilcoxon p", "paired t p"]
+    """Markdown view of `significance_tests`: n, effect sizes, raw and Holm-adjusted p in every row."""
+    headers = [
+        "Variant", "vs", "Users", "Seeds", "Mean", "Mean (vs)", "Δ", "Δ 95% CI (bootstrap over users)",
+        "Rank-biserial r", "Wilcoxon p", "Holm p", f"Significant (Holm p < {SIGNIFICANCE_LEVEL:g})",
+    ]  # fmt: skip
     rows = [
         [
-            record.variant, record.reference, record.protocol, str(record.n_rows), str(record.n_seeds),
-            f"{record.mean_difference:+.4f}", f"{record.wilcoxon_p:.3g}", f"{record.t_p:.3g}",
+            r.variant, r.reference, f"{r.n_users:,}", str(r.n_seeds), f"{r.mean_variant:.4f}", f"{r.mean_reference:.4f}",
+            f"{r.mean_difference:+.4f}", f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]", f"{r.rank_biserial:+.2f}",
+            f"{r.wilcoxon_p:.3g}", f"{r.holm_p:.3g}", "yes" if r.significant else "no",
         ]  # fmt: skip
-        for record in tests.itertuples(index=False)
+        for r in tests.itertuples(index=False)
     ]
     return markdown_table(headers, rows)
+
+
+def summary_lines(tests: pd.DataFrame, references: Sequence[str]) -> list[str]:
+    """One sentence per reference: which variants differ from it after Holm, in which direction, by how much."""
+    lines = []
+    for reference in references:
+        rows = tests[tests["reference"] == reference] if not tests.empty else tests
+        if rows.empty:
+            continue
+        differ = rows[rows["significant"]]
+        if differ.empty:
+            lines.append(f"No variant differs from {reference} at Holm-adjusted p < {SIGNIFICANCE_LEVEL:g} ({len(rows)} comparisons).")
+            continue
+        parts = [
+            f"{r.variant} {'above' if r.mean_difference > 0 else 'below'} by {abs(r.mean_difference):.4f} "
+            f"({100 * r.mean_difference / r.mean_reference:+.1f}%, CI [{r.ci_low:+.4f}, {r.ci_high:+.4f}], r = {r.rank_biserial:+.2f})"
+            if r.mean_reference
+            else f"{r.variant} {r.mean_difference:+.4f}"
+            for r in differ.sort_values("mean_difference", ascending=False).itertuples(index=False)
+        ]
+        same = rows.loc[~rows["significant"], "variant"].tolist()
+        tail = f"; not distinguishable: {', '.join(same)}" if same else ""
+        lines.append(f"Differ from {reference} (Holm p < {SIGNIFICANCE_LEVEL:g}): " + "; ".join(parts) + tail + ".")
+    return lines

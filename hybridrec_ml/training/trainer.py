@@ -195,7 +195,11 @@ def _train_epoch(
     has_alpha = False
     regularizer_sums: dict[str, torch.Tensor] = {}
     for rows in torch.randperm(len(train), generator=generator).split(cfg.batch_size):
-        batch = make_batch(train, rows, variant.dims.max_history).to(device)
+        batch = make_batch(train, rows, variant.dims.max_history)
+        if cfg.user_dropout:  # trains the unknown-user row that cold users are scored with
+            dropped = torch.rand(rows.numel(), generator=generator) < cfg.user_dropout
+            batch = dataclasses.replace(batch, user=torch.where(dropped, bundle.n_users, batch.user))
+        batch = batch.to(device)
         negatives = sampler.sample(train.user[rows], cfg.n_negatives, generator)
         candidates = torch.cat([train.item[rows].unsqueeze(1), negatives], dim=1).to(device)  # positive first
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):

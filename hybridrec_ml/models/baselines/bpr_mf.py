@@ -6,12 +6,13 @@ import torch
 from torch import nn
 
 from hybridrec_ml.models.base import Batch, Recommender, Scores
+from hybridrec_ml.models.users import UserEmbedding
 
 
 class BPRMF(Recommender):
-    def __init__(self, n_users: int, n_items: int, dim: int) -> None:
+    def __init__(self, n_users: int, n_items: int, dim: int, known_users: torch.Tensor | None = None) -> None:
         super().__init__()
-        self.user_emb = nn.Embedding(n_users, dim)  # [n_users, d]
+        self.user_emb = UserEmbedding(n_users, dim, known_users)  # [n_users + 1, d], last row: unknown user
         self.item_emb = nn.Embedding(n_items, dim)  # [n_items, d]
         self.item_bias = nn.Parameter(torch.zeros(n_items))  # [n_items]
         # small init: with N(0, 1) the dot products of 64-d vectors start at a scale of 8

@@ -3,9 +3,11 @@ import pytest
 import torch
 
 from hybridrec_ml.data import schema
+from hybridrec_ml.data.bundle import EvaluationRows
 from hybridrec_ml.evaluation.negatives import (
     _draw_width,
     draw_eval_negatives,
+    draw_split_negatives,
     load_eval_negatives,
     store_eval_negatives,
 )
@@ -114,3 +116,16 @@ def test_storing_again_replaces_the_table():
     store_eval_negatives(con, torch.tensor([20]), torch.tensor([[5, 6]]))
     assert con.execute("SELECT count(*) FROM eval_negatives").fetchall() == [(1,)]
     assert load_eval_negatives(con, torch.tensor([20])).tolist() == [[5, 6]]
+
+
+def test_split_negatives_avoid_every_item_the_user_ever_had_unless_train_only():
+    # one user, 12 items: trained on 0-2, then val item 3 and test items 4, 5; 6 negatives leave no choice
+    train, ever = sparse_rows([[0, 1, 2]], 12), sparse_rows([[0, 1, 2, 3, 4, 5]], 12)
+    rows = EvaluationRows(12, torch.tensor([3, 4, 5]), torch.zeros(3, dtype=torch.int64), torch.tensor([3, 4, 5]), train, ever)
+    _, history = draw_split_negatives(rows, 6, seed=0)
+    assert [sorted(row) for row in history.tolist()] == [[6, 7, 8, 9, 10, 11]] * 3
+    _, train_only = draw_split_negatives(rows, 8, seed=0, mask="train_only")
+    # the study's rule: the val / test items of the user are fair game, except each row's own positive
+    assert [sorted(row) for row in train_only.tolist()] == [[4, 5, *range(6, 12)], [3, 5, *range(6, 12)], [3, 4, *range(6, 12)]]
+    with pytest.raises(ValueError, match="mask must be one of"):
+        draw_split_negatives(rows, 6, seed=0, mask="nothing")

@@ -1,13 +1,14 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from hybridrec_ml.data.context_buckets import CONTEXT_BUCKETS
-from hybridrec_ml.evaluation.protocols import EvalResult
 from hybridrec_ml.evaluation.segments import (
     ALPHA_COLUMNS,
+    COLD_ITEMS,
     alpha_by_context_bucket,
     segment_labels,
     segment_of,
@@ -15,52 +16,59 @@ from hybridrec_ml.evaluation.segments import (
 )
 
 HISTORY_LENGTH = np.array([0, 3, 4, 10, 11, 30, 31, 100])
-RANKS = np.array([0, 20, 1, 3, 0, 0, 9, 10])
-ALPHA = np.array(
-    [[0.95, 0.03, 0.02]] * 2 + [[0.5, 0.25, 0.25]] * 2 + [[0.2, 0.2, 0.6], [0.4, 0.4, 0.2]] + [[0.92, 0.04, 0.04]] * 2,
-    dtype=np.float32,
-)
 
 
-def result(alpha: np.ndarray | None) -> EvalResult:
-    return EvalResult("sampled", np.arange(8), RANKS, alpha)
+def users_frame() -> pd.DataFrame:
+    """What VariantEvaluation.users gives: eight users, one per history length above."""
+    alpha = np.array(
+        [[0.95, 0.03, 0.02]] * 2 + [[0.5, 0.25, 0.25]] * 2 + [[0.2, 0.2, 0.6], [0.4, 0.4, 0.2]] + [[0.92, 0.04, 0.04]] * 2
+    )
+    return pd.DataFrame(
+        {
+            "user": np.arange(8),
+            "train_count": HISTORY_LENGTH,
+            "rows": [1, 2, 1, 1, 3, 1, 1, 2],
+            "full:ndcg@10": [0.0, 1.0, 0.5, 0.5, 1.0, 0.0, 0.25, 0.75],
+            "full:recall@10": [0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0],
+            "per_user:ndcg@10": [0.0, 0.8, 0.4, 0.6, 1.0, 0.0, 0.2, 0.6],
+            "alpha_static": alpha[:, 0],
+            "alpha_dynamic": alpha[:, 1],
+            "alpha_content": alpha[:, 2],
+            "cold_item_rows": [1, 0, 0, 0, 2, 0, 0, 0],
+            "cold_items:ndcg@10": [0.0, np.nan, np.nan, np.nan, 0.5, np.nan, np.nan, np.nan],
+            "cold_items:recall@10": [0.0, np.nan, np.nan, np.nan, 1.0, np.nan, np.nan, np.nan],
+        }
+    )
 
 
-def test_default_labels_follow_the_study():
-    assert segment_labels() == ("cold-start (≤3)", "warm (4-10)", "hot (11-30)", "super-hot (>30)")
-    assert segment_labels((1, 5), ("new", "some", "many")) == ("new (≤1)", "some (2-5)", "many (>5)")
+def test_default_labels_put_cold_users_first():
+    assert segment_labels() == ("0 (cold)", "1-3", "4-10", "11-30", ">30")
+    assert segment_labels((3, 10)) == ("0-3", "4-10", ">10")
     with pytest.raises(ValueError):
-        segment_labels((3, 10), ("a", "b"))
+        segment_labels((10, 3))
 
 
 def test_boundaries_are_inclusive_upper_limits():
-    assert segment_of(HISTORY_LENGTH).tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert segment_of(HISTORY_LENGTH).tolist() == [0, 1, 2, 2, 3, 3, 4, 4]
 
 
-def test_segment_report_metrics_alpha_and_collapse():
-    report = segment_report(result(ALPHA), HISTORY_LENGTH, collapse_threshold=0.9)
-    assert report["segment"].tolist() == list(segment_labels())
-    assert report["n_rows"].tolist() == [2, 2, 2, 2]
-    # ranks per segment: (0, 20), (1, 3), (0, 0), (9, 10)
-    expected_ndcg = [0.5, (1 / math.log2(3) + 1 / math.log2(5)) / 2, 1.0, 1 / math.log2(11) / 2]
-    np.testing.assert_allclose(report["ndcg@10"], expected_ndcg)
-    np.testing.assert_allclose(report["recall@10"], [0.5, 1.0, 1.0, 0.5])
-    np.testing.assert_allclose(report["alpha_static"], [0.95, 0.5, 0.3, 0.92], rtol=1e-6)
-    np.testing.assert_allclose(report["alpha_content"], [0.02, 0.25, 0.4, 0.04], rtol=1e-6)
-    assert report["collapsed"].tolist() == [True, False, False, True]
+def test_segment_report_is_per_user_with_the_cold_item_slice():
+    report = segment_report(users_frame(), has_gate=True, collapse_threshold=0.9)
+    assert report["segment"].tolist() == [*segment_labels(), COLD_ITEMS]
+    assert report["n_users"].tolist() == [1, 1, 2, 2, 2, 2]
+    assert report["n_rows"].tolist() == [1, 2, 2, 4, 3, 3]  # the slice counts its cold-item rows
+    np.testing.assert_allclose(report["ndcg@10"], [0.0, 1.0, 0.5, 0.5, 0.5, 0.25])  # each user weighs once
+    np.testing.assert_allclose(report["per_user_ndcg@10"][:5], [0.0, 0.8, 0.5, 0.5, 0.4])
+    assert np.isnan(report["per_user_ndcg@10"].iloc[5])
+    np.testing.assert_allclose(report["alpha_static"][:5], [0.95, 0.95, 0.5, 0.3, 0.92])
+    assert report["collapsed"].tolist() == [True, True, False, False, True, None]
 
 
-def test_empty_segment_and_no_gate():
-    report = segment_report(result(None), HISTORY_LENGTH, bounds=(3, 200), names=("few", "many", "extreme"))
-    assert report["n_rows"].tolist() == [2, 6, 0]
+def test_without_a_learned_gate_collapse_is_not_applicable():
+    report = segment_report(users_frame(), has_gate=False, bounds=(3, 200))
+    assert report["n_users"].tolist() == [2, 6, 0, 2]
     assert math.isnan(report["ndcg@10"].iloc[2])
-    assert report["alpha_static"].isna().all()
-    assert report["collapsed"].tolist() == [False, False, False]
-
-
-def test_history_lengths_must_align_with_rows():
-    with pytest.raises(ValueError, match="7 history lengths for 8"):
-        segment_report(result(None), HISTORY_LENGTH[:7])
+    assert report["collapsed"].tolist() == [None, None, None, None]
 
 
 def context_at(hour: float, dow: int) -> list[float]:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hybridrec_ml.evaluation.significance import MeanCI, mean_ci, paired_test
+from hybridrec_ml.evaluation.significance import MeanCI, holm, mean_ci, paired_comparison
 
 T_975_3DF = 3.182446305284263  # Student t quantile 0.975 with 3 degrees of freedom (tables)
 
@@ -28,27 +28,45 @@ def test_mean_ci_of_nothing_is_an_error():
         mean_ci([])
 
 
-def test_paired_test_matches_hand_and_scipy_values():
+def test_paired_comparison_matches_hand_and_scipy_values():
     a = np.array([0.5, 1.0, 0.0, 0.3])
     b = np.array([0.2, 1.0, 0.1, 0.0])
-    result = paired_test(a, b)
-    assert result.n == 4
+    result = paired_comparison(a, b, n_boot=4000, seed=1)
+    assert (result.n, result.mean_a, result.mean_b) == (4, pytest.approx(0.45), pytest.approx(0.325))
     assert result.mean_difference == pytest.approx(0.125)
-    # Differences 0.3, 0, -0.1, 0.3: the zero is dropped, |d| ranks 2.5, 1, 2.5 -> W- = 1.
-    assert result.wilcoxon_statistic == 1.0
+    # Differences 0.3, 0, -0.1, 0.3: the zero is dropped, |d| ranks 2.5, 1, 2.5 -> R+ = 5, R- = 1.
+    assert result.rank_biserial == pytest.approx((5 - 1) / 6)
     assert result.wilcoxon_p == pytest.approx(stats.wilcoxon(a, b).pvalue)
-    # t = mean(d) / (s_d / sqrt(n)) with s_d = sqrt(0.1275 / 3).
-    assert result.t_statistic == pytest.approx(0.125 / (math.sqrt(0.1275 / 3) / 2))
-    assert result.t_p == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    # the bootstrap interval of the mean of (0.3, 0, -0.1, 0.3) lies within its extremes and holds the mean
+    assert -0.1 <= result.ci_low < 0.125 < result.ci_high <= 0.3
+    assert paired_comparison(a, b, n_boot=4000, seed=1) == result  # seeded
+
+
+def test_bootstrap_interval_is_the_percentile_interval_of_resampled_means():
+    a, b = np.array([1.0, 0.0, 1.0]), np.zeros(3)
+    result = paired_comparison(a, b, n_boot=10, seed=3)
+    draws = np.random.default_rng(3).integers(0, 3, size=(10, 3))
+    low, high = np.percentile(a[draws].mean(axis=1), [2.5, 97.5])
+    assert (result.ci_low, result.ci_high) == (pytest.approx(low), pytest.approx(high))
 
 
 def test_identical_models_are_reported_as_indistinguishable():
     same = np.array([0.0, 0.5, 1.0])
-    result = paired_test(same, same.copy())
-    assert (result.mean_difference, result.wilcoxon_statistic, result.wilcoxon_p, result.t_p) == (0.0, 0.0, 1.0, 1.0)
+    result = paired_comparison(same, same.copy())
+    assert (result.mean_difference, result.rank_biserial, result.wilcoxon_p, result.ci_low, result.ci_high) == (
+        0.0, 0.0, 1.0, 0.0, 0.0,
+    )  # fmt: skip
 
 
-def test_paired_test_needs_aligned_rows():
+def test_paired_comparison_needs_aligned_users():
     with pytest.raises(ValueError, match="same length"):
-        paired_test(np.zeros(3), np.zeros(4))
+        paired_comparison(np.zeros(3), np.zeros(4))
     assert MeanCI(1.0, 0.5, 2).high == 1.5
+
+
+def test_holm_multiplies_the_ith_smallest_by_m_minus_i_and_keeps_order():
+    # sorted 0.01, 0.02, 0.04, 0.5 -> x4, x3, x2, x1 = 0.04, 0.06, 0.08, 0.5
+    np.testing.assert_allclose(holm([0.04, 0.5, 0.01, 0.02]), [0.08, 0.5, 0.04, 0.06])
+    # monotone: 0.04 x 2 = 0.08 would undercut 0.03 x 3 = 0.09 ranked ahead of it, so it is raised to 0.09
+    np.testing.assert_allclose(holm([0.04, 0.03, 0.9]), [0.09, 0.09, 0.9])
+    np.testing.assert_allclose(holm([0.6, 0.7]), [1.0, 1.0])

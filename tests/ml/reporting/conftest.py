@@ -1,44 +1,65 @@
-"""Hand-made results of three variants, two of them over two seeds."""
+"""Hand-made evaluations: 4 test users (user 2 cold), 5 test rows, four variants, some over two seeds.
+
+Full-ranking ranks are 0 (NDCG@10 = 1) or 100 (0), so per-user means are easy to work out:
+rows belong to users [0, 0, 1, 2, 3]; user 0 has two rows, the others one.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hybridrec_ml.reporting.tables import VariantRunResult
+from hybridrec_ml.evaluation.protocols import EvalResult, PerUserResult
+from hybridrec_ml.evaluation.variant_evaluation import VariantEvaluation
 
-EVENT_ORDER = np.array([1, 2, 3, 4, 5])
+ROW_USER = np.array([0, 0, 1, 2, 3])
+TRAIN_COUNT = np.array([5, 40, 0, 2])  # users 0..3; user 2 is cold
+COLD_ITEM = np.array([False, True, False, False, False])
 V1_SEED1, V1_SEED2 = (0.99, 0.006, 0.004), (0.97, 0.014, 0.016)  # mean (0.98, 0.01, 0.01)
 
 
-def run(
+def evaluation(
     variant: str,
     seed: int,
-    sampled: tuple[float, float],
-    full: tuple[float, float] | None,
-    alpha: tuple[float, float, float] | None,
-    per_row: list[float],
+    full: list[int],
+    alpha: tuple[float, float, float] | None = None,
     epochs: tuple[tuple[float, float, float], ...] = (),
-) -> VariantRunResult:
-    return VariantRunResult(
+    positions: list[int] | None = None,
+) -> VariantEvaluation:
+    """Sampled ranks equal the full ones; per user: user 0 has two positives (positions ascending), the others one."""
+    ranks = np.array(full)
+    row_alpha = None if alpha is None else np.tile(np.array(alpha, dtype=np.float32), (5, 1))
+    return VariantEvaluation(
         variant=variant,
         seed=seed,
-        sampled_metrics={"ndcg@10": sampled[0], "recall@10": sampled[1]},
-        full_metrics=None if full is None else {"ndcg@10": full[0], "recall@10": full[1]},
-        alpha_mean=alpha,
-        event_order=EVENT_ORDER,
-        sampled_ndcg_at_10=np.array(per_row),
-        full_ndcg_at_10=None,
+        mask="history",
+        sampled=EvalResult("sampled", np.arange(1, 6), ranks, row_alpha),
+        full=EvalResult("full", np.arange(1, 6), ranks, row_alpha),
+        per_user=PerUserResult(
+            np.arange(4), np.array([0, 2, 3, 4, 5]), np.array(positions or full), None if alpha is None else row_alpha[:4]
+        ),
+        row_user=ROW_USER,
+        row_cold_item=COLD_ITEM,
+        user_train_count=TRAIN_COUNT,
+        context_alpha=None,
         alpha_per_epoch=epochs,
     )
 
 
 @pytest.fixture
-def runs() -> list[VariantRunResult]:
+def evaluations() -> list[VariantEvaluation]:
     return [
-        run("v1", 1, (0.30, 0.40), (0.10, 0.20), V1_SEED1, [1, 0, 0.5, 0, 0.3], ((0.5, 0.3, 0.2), V1_SEED1)),
-        run("v1", 2, (0.32, 0.44), (0.12, 0.22), V1_SEED2, [1, 0, 0.5, 0.2, 0.3], ((0.7, 0.2, 0.1), V1_SEED2)),
-        run("v2", 1, (0.27, 0.41), None, (0.35, 0.33, 0.32), [0.5, 0, 0.5, 0.1, 0], ((0.34, 0.33, 0.33),)),
-        run("static_only", 1, (0.33, 0.45), (0.11, 0.21), None, [1, 0.5, 0.5, 0, 0.3]),
-        run("static_only", 2, (0.31, 0.43), (0.13, 0.23), None, [1, 0.5, 0.5, 0.2, 0.3]),
+        # per-user full NDCG@10: u0 0.5, u1 1, u2 0, u3 1 -> all 0.625, warm 0.8333
+        evaluation("v1", 1, [0, 100, 0, 100, 0], V1_SEED1, ((0.5, 0.3, 0.2), V1_SEED1)),
+        # u0 1, u1 1, u2 0, u3 1 -> all 0.75, warm 1
+        evaluation("v1", 2, [0, 0, 0, 100, 0], V1_SEED2, ((0.7, 0.2, 0.1), V1_SEED2), positions=[0, 1, 0, 100, 0]),
+        # u0 1, u1 0, u2 0, u3 0 -> all 0.25
+        evaluation(
+            "v2", 1, [0, 0, 100, 100, 100], (0.35, 0.33, 0.32), ((0.34, 0.33, 0.33),), positions=[0, 1, 100, 100, 100]
+        ),
+        # u0 0, u1 1, u2 1, u3 0 -> all 0.5, warm 1/3 (both seeds)
+        evaluation("static_only", 1, [100, 100, 0, 0, 100], (1.0, 0.0, 0.0), ((1.0, 0.0, 0.0),)),
+        evaluation("static_only", 2, [100, 100, 0, 0, 100], (1.0, 0.0, 0.0), ((1.0, 0.0, 0.0),)),
+        # every user 1
+        evaluation("pop", 1, [0, 0, 0, 0, 0], positions=[0, 1, 0, 0, 0]),
     ]

@@ -3,7 +3,8 @@ from html.parser import HTMLParser
 import plotly.graph_objects as go
 
 from hybridrec_ml.reporting.html_report import ReportSection, markdown_to_html, render_html_report, write_html_report
-from hybridrec_ml.reporting.tables import main_table, tidy_results
+from hybridrec_ml.reporting.results_report import RunDescription, build_results_report
+from hybridrec_ml.reporting.tables import main_table, results_frame
 
 VOID = {"meta", "br", "hr", "img", "input", "link"}
 
@@ -36,10 +37,10 @@ class Structure(HTMLParser):
             self.cells[-1] += data
 
 
-def test_report_is_self_contained_html_with_tables_and_figures(tmp_path, runs):
+def test_report_is_self_contained_html_with_tables_and_figures(tmp_path, evaluations):
     figure = go.Figure(go.Scatter(x=[0, 1], y=[0.31, 0.27]))
     sections = [
-        ReportSection("Main results", "Test split, 2 seeds.\n\n" + main_table(tidy_results(runs)), (figure,)),
+        ReportSection("Main results", "Test split, 2 seeds.\n\n" + main_table(results_frame(evaluations)), (figure,)),
         ReportSection("Notes", "- ties count against the positive\n- <raw> text is escaped", (figure,)),
     ]
     path = write_html_report(tmp_path / "out" / "report.html", "HybridRec results", sections)
@@ -54,8 +55,8 @@ def test_report_is_self_contained_html_with_tables_and_figures(tmp_path, runs):
     assert text.count("plotly.js v") == 1  # plotly.js inlined exactly once
     assert 'id="figure-1"' in text and 'id="figure-2"' in text
     assert parser.cells[:2] == ["Variant", "Seeds"]
-    assert "0.3100 ± 0.1271" in parser.cells
-    assert "collapsed (max α > 0.9)" in parser.cells
+    assert "0.6875 ± 0.7941" in parser.cells
+    assert "collapsed (max α 0.98 > 0.9)" in parser.cells
     assert "&lt;raw&gt; text is escaped" in text
 
 
@@ -71,3 +72,25 @@ def test_markdown_subset():
 def test_rendering_is_reproducible():
     sections = [ReportSection("Figure", "", (go.Figure(go.Bar(x=["a"], y=[1])),))]
     assert render_html_report("t", sections) == render_html_report("t", sections)
+
+
+def test_results_report_opens_with_what_was_run_and_the_answer(tmp_path, evaluations):
+    run = RunDescription(source="synthetic", scale="tiny", epochs="v1 6", commit="abc1234", date="2026-12-02 01:00 UTC")
+    report = build_results_report(evaluations, tmp_path / "results.html", run=run)
+    text = report.path.read_text(encoding="utf-8")
+    body = text[text.index("<body>") :]
+    # the summary is the first section, before any results table
+    assert body.index("<h2>Summary</h2>") < body.index("What was run") < body.index("<h2>Main results: NDCG@10</h2>")
+    assert report.summary.splitlines()[:6] == [
+        "### What was run",
+        "- Source: synthetic, scale tiny; profile demo, epochs: v1 6.",
+        "- Variants: v1, v2, static_only, pop; seeds 1, 2 (6 runs).",
+        "- Test users evaluated: 4 (warm, i.e. with a training interaction: 3); test rows: 5 (warm users' rows: 4); "
+        "per-user protocol: 5 positives; cold-item rows: 1.",
+        "- Masking: everything the user had before the row (train, val, earlier test) for per-row full ranking; "
+        "sampled negatives are stored (eval_negatives); per user: train + valid.",
+        "- Code: commit abc1234; report written 2026-12-02 01:00 UTC.",
+    ]
+    assert "- No variant differs from v1 at Holm-adjusted p < 0.05 (3 comparisons)." in report.summary
+    assert "- Best baseline: pop." in report.summary
+    assert set(report.tables) == {"main", "recall", "populations", "ablation", "segments", "significance"}
