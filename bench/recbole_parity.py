@@ -8,15 +8,16 @@
    torch==2.13.0); RecBole runs there, in subprocesses, with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
    (it reloads its own checkpoints with a plain torch.load).
 2. Builds the data tables of the chosen source into a DuckDB file under the cache (or reads
-   --warehouse) and exports them with `export_recbole(users="all")`: RecBole reads our
+   --warehouse) and exports them with `export_recbole(users=--users)`: RecBole reads our
    train/valid/test files (`benchmark_filename`) and the whole catalogue (`.item`), so it
-   evaluates the users and items `evaluate_per_user` does.
+   evaluates the users and items `evaluate_per_user` does (all test users, or the warm ones).
 3. RecBole's Pop runs with `train_batch_size: 1` (it counts an item once per batch) and no
    negatives (they would be counted too); its BPR with early stopping on full-sort valid NDCG@10.
 4. Our `pop` and `bpr_mf` train with the same settings (lr, batch, embedding size, one uniform
    negative, early stopping on per-user valid NDCG@10 with the same patience) and are scored with
-   `evaluate_per_user` (train + valid masked). Pop is also scored with ties broken in RecBole's
-   item-id order, which is what its top-k picks among equal counts.
+   `evaluate_per_user` (train + valid masked). Pop is also scored with ties broken in the
+   positives' favour: RecBole's top-k orders equal counts arbitrarily, so its figure must lie
+   between our two.
 5. Prints both side by side: NDCG@10, Recall@10, users evaluated, epochs; BPR per seed and as
    mean ± sd over seeds (the sd is the run-to-run noise the difference is compared with).
 """
@@ -42,9 +43,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.data import schema
 from hybridrec_ml.data.bundle import SparseRows, TrainingBundle
-from hybridrec_ml.data.bundle_loader import load_training_bundle
+from hybridrec_ml.data.bundle_loader import load_training_bundle, unique_items_by_user
 from hybridrec_ml.data.context import build_context_features
 from hybridrec_ml.data.interactions import build_interactions_5core
 from hybridrec_ml.data.recbole_export import export_recbole
@@ -115,10 +115,10 @@ def recbole_config(args: argparse.Namespace, data_path: Path, seed: int, model: 
     }  # fmt: skip
 
 
-def run_recbole(python: Path, model: str, config: dict, work_dir: Path, item_order: bool = False) -> dict:
+def run_recbole(python: Path, model: str, config: dict, work_dir: Path) -> dict:
     """One RecBole run in its own interpreter; the runner prints one JSON line."""
     spec = work_dir / f"{model}-{config['seed']}.json"
-    spec.write_text(json.dumps({"model": model, "dataset": DATASET, "config": config, "item_order": item_order}))
+    spec.write_text(json.dumps({"model": model, "dataset": DATASET, "config": config}))
     env = os.environ | {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "PYTHONPATH": ""}
     started = time.perf_counter()
     done = subprocess.run(
@@ -166,58 +166,62 @@ def masks(bundle: TrainingBundle) -> tuple[SparseRows, SparseRows]:
     )
 
 
-class PopularityInItemOrder(Recommender):
-    """Training popularity with ties broken by a fixed item order (earlier ranks first).
+class PopularityPositivesFirst(Recommender):
+    """Training popularity, each user's test positives ahead of the items with the same count.
 
-    Scores are the places of one total order (integers, exact in float32 at any catalogue size).
+    Our protocol counts ties against the positive (the lower bound); RecBole's top-k orders equal
+    scores arbitrarily. Half a count added to the positives (counts are integers) gives the upper
+    bound: any tie-breaking lands between the two.
     """
 
     trainable = False
 
-    def __init__(self, item_train_count: torch.Tensor, order: torch.Tensor) -> None:
+    def __init__(self, item_train_count: torch.Tensor, positives: SparseRows) -> None:
         super().__init__()
-        n_items = order.numel()
-        tie_rank = torch.empty(n_items, dtype=torch.int64)
-        tie_rank[order] = torch.arange(n_items)
-        ranked = np.lexsort((tie_rank.numpy(), -item_train_count.numpy()))  # count desc, then item order
-        score = torch.empty(n_items, dtype=torch.float32)
-        score[torch.from_numpy(ranked)] = torch.arange(n_items, 0, -1, dtype=torch.float32)
-        self.register_buffer("score", score)
+        self.register_buffer("popularity", item_train_count.to(torch.float32))
+        self.positives = positives
 
     def score_all_items(self, batch: Batch) -> Scores:
-        return Scores(self.score.expand(batch.user.shape[0], -1).clone(), None)
+        scores = self.popularity.expand(batch.user.shape[0], -1).clone()
+        start, length = self.positives.ptr[batch.user], self.positives.ptr[batch.user + 1] - self.positives.ptr[batch.user]
+        row = torch.repeat_interleave(torch.arange(batch.user.numel()), length)
+        within = torch.arange(row.numel()) - (torch.cumsum(length, 0) - length)[row]
+        scores[row, self.positives.index[start[row] + within]] += 0.5
+        return Scores(scores, None)
 
 
 @dataclass(frozen=True)
 class OurRun:
-    result: PerUserResult
+    metrics: dict[str, float]
+    users_evaluated: int
     epochs_run: int
     best_epoch: int
     seconds: float
 
 
-def run_ours(variant_name: str, bundle: TrainingBundle, args: argparse.Namespace, seed: int) -> tuple[OurRun, Recommender]:
+def population_metrics(result: PerUserResult, bundle: TrainingBundle, users: str) -> tuple[dict[str, float], int]:
+    """Per-user means over every evaluated user, or over the warm ones (a training interaction)."""
+    keep = np.ones(len(result.users), dtype=bool)
+    if users == "warm":
+        keep = bundle.user_train_count[torch.from_numpy(result.users)].numpy() > 0
+    return {name: float(values[keep].mean()) for name, values in result.per_user.items()}, int(keep.sum())
+
+
+def run_ours(variant_name: str, bundle: TrainingBundle, args: argparse.Namespace, seed: int) -> OurRun:
     """Train (early stopping on per-user valid NDCG@10, as RecBole does), then the per-user test protocol."""
     train_mask, test_mask = masks(bundle)
     variant = VARIANTS[variant_name].with_train(
         epochs=args.epochs, patience=args.patience, lr=args.lr, batch_size=args.batch_size, seed=seed,
-        n_negatives=1, loss="bpr", weight_decay=0.0, device="cpu",
+        n_negatives=1, loss="bpr", weight_decay=0.0, device="cpu", user_dropout=args.user_dropout,
     )
     started = time.perf_counter()
 
     def validate(model: Recommender) -> float:
-        return evaluate_per_user(model, bundle.val, train_mask).metrics["ndcg@10"]
+        return population_metrics(evaluate_per_user(model, bundle.val, train_mask), bundle, args.users)[0]["ndcg@10"]
 
     trained = train(variant, bundle, validate=validate)
-    result = evaluate_per_user(trained.model, bundle.test, test_mask)
-    run = OurRun(result, len(trained.history), trained.best_epoch, time.perf_counter() - started)
-    return run, trained.model
-
-
-def recbole_item_order(bundle_items: list[str], recbole_tokens: list[str]) -> torch.Tensor:
-    """Our item_idx in RecBole's internal id order (its [PAD] token left out)."""
-    position = {item_id: idx for idx, item_id in enumerate(bundle_items)}
-    return torch.tensor([position[token] for token in recbole_tokens[1:]], dtype=torch.int64)
+    metrics, users = population_metrics(evaluate_per_user(trained.model, bundle.test, test_mask), bundle, args.users)
+    return OurRun(metrics, users, len(trained.history), trained.best_epoch, time.perf_counter() - started)
 
 
 # ------------------------------------------------------------------------------------ report
@@ -251,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (RecBole's default)")
     parser.add_argument("--batch-size", type=int, default=2048, help="training batch (RecBole's default)")
     parser.add_argument("--dim", type=int, default=64, help="embedding size (ours is fixed at 64)")
+    parser.add_argument("--users", choices=("all", "warm"), default="all",
+                        help="all test users (cold ones included), or only those with a training interaction")
+    parser.add_argument("--user-dropout", type=float, default=VARIANTS["bpr_mf"].train.user_dropout,
+                        help="bpr_mf: share of training rows that train the unknown-user row (0: none, as RecBole)")
     parser.add_argument("--models", default="pop,bpr", help="which pairs to run")
     parser.add_argument("--cache-dir", default=str(BENCH / ".cache"))
     args = parser.parse_args(argv)
@@ -265,45 +273,46 @@ def main(argv: list[str] | None = None) -> int:
     database = build_warehouse(args, cache_dir)
     work_dir = Path(tempfile.mkdtemp(prefix="recbole-parity-", dir=cache_dir))
     with duckdb.connect(str(database), read_only=True) as con:
-        files = export_recbole(con, work_dir / "data" / DATASET, DATASET, users="all")
+        files = export_recbole(con, work_dir / "data" / DATASET, DATASET, users=args.users)
         bundle = load_training_bundle(con)
-        item_ids = [row[0] for row in con.execute(f"SELECT item_id FROM {schema.ITEM_INDEX} ORDER BY item_idx").fetchall()]
     cold = int((bundle.user_train_count[bundle.test.user.unique()] == 0).sum())
     print(f"data: {database} -> {work_dir / 'data' / DATASET}")
     print(f"split rows: train {files['train.inter'].rows}, valid {files['valid.inter'].rows}, test {files['test.inter'].rows}; "
           f"{bundle.n_users} users, {bundle.n_items} items; {cold} test users have no training interaction")  # fmt: skip
-    print(f"BPR: lr {args.lr}, batch {args.batch_size}, dim {args.dim}, 1 uniform negative, epochs <= {args.epochs}, "
-          f"patience {args.patience}, seeds {seeds}", flush=True)  # fmt: skip
+    print(f"users: {args.users}. BPR: lr {args.lr}, batch {args.batch_size}, dim {args.dim}, 1 uniform negative, "
+          f"epochs <= {args.epochs}, patience {args.patience}, seeds {seeds}; bpr_mf user dropout {args.user_dropout}",
+          flush=True)  # fmt: skip
 
     rows: list[tuple[str, ...]] = []
     if "pop" in models:
-        theirs = run_recbole(python, "Pop", recbole_config(args, work_dir / "data", seeds[0], "Pop", work_dir), work_dir,
-                             item_order=True)  # fmt: skip
-        ours, _ = run_ours("pop", bundle, args, seeds[0])
+        theirs = run_recbole(python, "Pop", recbole_config(args, work_dir / "data", seeds[0], "Pop", work_dir), work_dir)
+        ours = run_ours("pop", bundle, args, seeds[0])
         _, test_mask = masks(bundle)
-        in_recbole_order = PopularityInItemOrder(bundle.item_train_count, recbole_item_order(item_ids, theirs["item_tokens"]))
-        tie_broken = evaluate_per_user(in_recbole_order, bundle.test, test_mask)
+        test_positives = unique_items_by_user(bundle.test.user, bundle.test.item, bundle.n_users, bundle.n_items)
+        upper, upper_users = population_metrics(
+            evaluate_per_user(PopularityPositivesFirst(bundle.item_train_count, test_positives), bundle.test, test_mask),
+            bundle, args.users,
+        )
         rows += [
             ("Pop", "RecBole 1.2.1", "–", *(f"{theirs['test'][m]:.4f}" for m in SHOWN), str(theirs["users_evaluated"]), "1"),
-            ("pop", "ours, ties pessimistic", "–", *(f"{ours.result.metrics[m]:.4f}" for m in SHOWN),
-             str(len(ours.result.users)), "–"),
-            ("pop", "ours, ties in RecBole's item order", "–", *(f"{tie_broken.metrics[m]:.4f}" for m in SHOWN),
-             str(len(tie_broken.users)), "–"),
+            ("pop", "ours (ties count against the positive)", "–", *(f"{ours.metrics[m]:.4f}" for m in SHOWN),
+             str(ours.users_evaluated), "–"),
+            ("pop", "ours, ties in the positive's favour", "–", *(f"{upper[m]:.4f}" for m in SHOWN), str(upper_users), "–"),
         ]  # fmt: skip
         print(f"pop done (RecBole {theirs['seconds']:.0f} s)", flush=True)
     if "bpr" in models:
         figures: dict[str, dict[str, list[float]]] = {"RecBole 1.2.1": {m: [] for m in SHOWN}, "ours": {m: [] for m in SHOWN}}
         for seed in seeds:
             theirs = run_recbole(python, "BPR", recbole_config(args, work_dir / "data", seed, "BPR", work_dir), work_dir)
-            ours, _ = run_ours("bpr_mf", bundle, args, seed)
+            ours = run_ours("bpr_mf", bundle, args, seed)
             for m in SHOWN:
                 figures["RecBole 1.2.1"][m].append(theirs["test"][m])
-                figures["ours"][m].append(ours.result.metrics[m])
+                figures["ours"][m].append(ours.metrics[m])
             rows += [
                 ("BPR", "RecBole 1.2.1", str(seed), *(f"{theirs['test'][m]:.4f}" for m in SHOWN),
                  str(theirs["users_evaluated"]), f"{theirs['epochs_run']} ({theirs['best_epoch']})"),
-                ("bpr_mf", "ours", str(seed), *(f"{ours.result.metrics[m]:.4f}" for m in SHOWN),
-                 str(len(ours.result.users)), f"{ours.epochs_run} ({ours.best_epoch})"),
+                ("bpr_mf", "ours", str(seed), *(f"{ours.metrics[m]:.4f}" for m in SHOWN),
+                 str(ours.users_evaluated), f"{ours.epochs_run} ({ours.best_epoch})"),
             ]  # fmt: skip
             print(f"BPR seed {seed} done (RecBole {theirs['seconds']:.0f} s, ours {ours.seconds:.0f} s)", flush=True)
         for side, name in (("RecBole 1.2.1", "BPR"), ("ours", "bpr_mf")):

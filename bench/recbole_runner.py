@@ -41,8 +41,6 @@ def run(spec: dict) -> dict:
         "epochs_run": epochs_run,
         # cur_step counts the evaluations since the last improvement (1-based epochs)
         "best_epoch": epochs_run - trainer.cur_step * config["eval_step"],
-        # item tokens by internal id ([PAD] first): the order top-k sees among equal scores
-        "item_tokens": dataset.field2id_token[config["ITEM_ID_FIELD"]].tolist() if spec.get("item_order") else None,
     }
 
 
