@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -96,7 +97,7 @@ def recbole_config(args: argparse.Namespace, data_path: Path, seed: int, model: 
         "seed": seed,
         "reproducibility": True,
         "show_progress": False,
-        "checkpoint_dir": str(work_dir / "saved"),
+        "checkpoint_dir": str(work_dir / f"saved-{model}-{seed}"),  # its file names are only second-precise
         "state": "WARNING",
     }
     if model == "Pop":
@@ -197,6 +198,7 @@ class OurRun:
     epochs_run: int
     best_epoch: int
     seconds: float
+    upper_bound: dict[str, float] | None = None  # pop: with ties in the positives' favour
 
 
 def population_metrics(result: PerUserResult, bundle: TrainingBundle, users: str) -> tuple[dict[str, float], int]:
@@ -222,6 +224,24 @@ def run_ours(variant_name: str, bundle: TrainingBundle, args: argparse.Namespace
     trained = train(variant, bundle, validate=validate)
     metrics, users = population_metrics(evaluate_per_user(trained.model, bundle.test, test_mask), bundle, args.users)
     return OurRun(metrics, users, len(trained.history), trained.best_epoch, time.perf_counter() - started)
+
+
+def run_pair(
+    model: str, seed: int, args: argparse.Namespace, python: Path, database: Path, work_dir: Path
+) -> tuple[dict, OurRun]:
+    """RecBole's model and ours for one seed (a worker process: it loads its own bundle)."""
+    torch.set_num_threads(1)
+    with duckdb.connect(str(database), read_only=True) as con:
+        bundle = load_training_bundle(con)
+    name = "Pop" if model == "pop" else "BPR"
+    theirs = run_recbole(python, name, recbole_config(args, work_dir / "data", seed, name, work_dir), work_dir)
+    ours = run_ours("pop" if model == "pop" else "bpr_mf", bundle, args, seed)
+    if model == "pop":
+        _, test_mask = masks(bundle)
+        test_positives = unique_items_by_user(bundle.test.user, bundle.test.item, bundle.n_users, bundle.n_items)
+        upper = evaluate_per_user(PopularityPositivesFirst(bundle.item_train_count, test_positives), bundle.test, test_mask)
+        ours = replace(ours, upper_bound=population_metrics(upper, bundle, args.users)[0])
+    return theirs, ours
 
 
 # ------------------------------------------------------------------------------------ report
@@ -260,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user-dropout", type=float, default=VARIANTS["bpr_mf"].train.user_dropout,
                         help="bpr_mf: share of training rows that train the unknown-user row (0: none, as RecBole)")
     parser.add_argument("--models", default="pop,bpr", help="which pairs to run")
+    parser.add_argument("--jobs", type=int, default=1, help="(model, seed) pairs run at once, each in its own process")
     parser.add_argument("--cache-dir", default=str(BENCH / ".cache"))
     args = parser.parse_args(argv)
     seeds = [int(seed) for seed in args.seeds.split(",")]
@@ -271,10 +292,11 @@ def main(argv: list[str] | None = None) -> int:
 
     python = recbole_python(cache_dir)
     database = build_warehouse(args, cache_dir)
-    work_dir = Path(tempfile.mkdtemp(prefix="recbole-parity-", dir=cache_dir))
+    work_dir = cache_dir / f"recbole-{database.stem}-{args.users}"  # rewritten by every run
+    work_dir.mkdir(exist_ok=True)
     with duckdb.connect(str(database), read_only=True) as con:
         files = export_recbole(con, work_dir / "data" / DATASET, DATASET, users=args.users)
-        bundle = load_training_bundle(con)
+        bundle = load_training_bundle(con)  # for the figures printed here; each job loads its own
     cold = int((bundle.user_train_count[bundle.test.user.unique()] == 0).sum())
     print(f"data: {database} -> {work_dir / 'data' / DATASET}")
     print(f"split rows: train {files['train.inter'].rows}, valid {files['valid.inter'].rows}, test {files['test.inter'].rows}; "
@@ -283,28 +305,32 @@ def main(argv: list[str] | None = None) -> int:
           f"epochs <= {args.epochs}, patience {args.patience}, seeds {seeds}; bpr_mf user dropout {args.user_dropout}",
           flush=True)  # fmt: skip
 
+    jobs: list[tuple[str, int]] = ([("pop", seeds[0])] if "pop" in models else []) + (
+        [("bpr", seed) for seed in seeds] if "bpr" in models else []
+    )
+    # spawn: a forked child would inherit this process's torch thread pool (see hybridrec_assets.pipeline)
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {job: pool.submit(run_pair, job[0], job[1], args, python, database, work_dir) for job in jobs}
+        outcomes = {}
+        for job, future in futures.items():
+            outcomes[job] = future.result()
+            theirs, ours = outcomes[job]
+            print(f"{job[0]} seed {job[1]} done (RecBole {theirs['seconds']:.0f} s, ours {ours.seconds:.0f} s)", flush=True)
+
     rows: list[tuple[str, ...]] = []
     if "pop" in models:
-        theirs = run_recbole(python, "Pop", recbole_config(args, work_dir / "data", seeds[0], "Pop", work_dir), work_dir)
-        ours = run_ours("pop", bundle, args, seeds[0])
-        _, test_mask = masks(bundle)
-        test_positives = unique_items_by_user(bundle.test.user, bundle.test.item, bundle.n_users, bundle.n_items)
-        upper, upper_users = population_metrics(
-            evaluate_per_user(PopularityPositivesFirst(bundle.item_train_count, test_positives), bundle.test, test_mask),
-            bundle, args.users,
-        )
+        theirs, ours = outcomes[("pop", seeds[0])]
         rows += [
             ("Pop", "RecBole 1.2.1", "–", *(f"{theirs['test'][m]:.4f}" for m in SHOWN), str(theirs["users_evaluated"]), "1"),
             ("pop", "ours (ties count against the positive)", "–", *(f"{ours.metrics[m]:.4f}" for m in SHOWN),
              str(ours.users_evaluated), "–"),
-            ("pop", "ours, ties in the positive's favour", "–", *(f"{upper[m]:.4f}" for m in SHOWN), str(upper_users), "–"),
+            ("pop", "ours, ties in the positive's favour", "–", *(f"{ours.upper_bound[m]:.4f}" for m in SHOWN),
+             str(ours.users_evaluated), "–"),
         ]  # fmt: skip
-        print(f"pop done (RecBole {theirs['seconds']:.0f} s)", flush=True)
     if "bpr" in models:
         figures: dict[str, dict[str, list[float]]] = {"RecBole 1.2.1": {m: [] for m in SHOWN}, "ours": {m: [] for m in SHOWN}}
         for seed in seeds:
-            theirs = run_recbole(python, "BPR", recbole_config(args, work_dir / "data", seed, "BPR", work_dir), work_dir)
-            ours = run_ours("bpr_mf", bundle, args, seed)
+            theirs, ours = outcomes[("bpr", seed)]
             for m in SHOWN:
                 figures["RecBole 1.2.1"][m].append(theirs["test"][m])
                 figures["ours"][m].append(ours.metrics[m])
@@ -314,7 +340,6 @@ def main(argv: list[str] | None = None) -> int:
                 ("bpr_mf", "ours", str(seed), *(f"{ours.metrics[m]:.4f}" for m in SHOWN),
                  str(ours.users_evaluated), f"{ours.epochs_run} ({ours.best_epoch})"),
             ]  # fmt: skip
-            print(f"BPR seed {seed} done (RecBole {theirs['seconds']:.0f} s, ours {ours.seconds:.0f} s)", flush=True)
         for side, name in (("RecBole 1.2.1", "BPR"), ("ours", "bpr_mf")):
             rows.append((name, f"{side}, mean ± sd", f"{len(seeds)} seeds", *(_mean_sd(figures[side][m]) for m in SHOWN), "", ""))
     print()
