@@ -24,6 +24,7 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from hybridrec_ml.data.ingest_common import SourceFileError
 from hybridrec_ml.data.sources import (
     SOURCES,
     RemoteFile,
@@ -32,7 +33,6 @@ from hybridrec_ml.data.sources import (
     source_spec,
     watched_source_files,
 )
-from hybridrec_ml.data.ingest_common import SourceFileError
 from hybridrec_ml.data.synthetic import SCALES
 from hybridrec_ml.training.checkpoint import save_checkpoint
 
@@ -263,9 +263,9 @@ class DataSource(ConfigurableResource):
         try:
             return cls(**values)
         except ValidationError as error:
-            variables = {name: variable for variable, name in SOURCE_ENV.items()}
+            # a field's error names its variable; a whole-model one (settings vs kind) names the kind's
             problems = "; ".join(
-                f"{variables.get(str(e['loc'][0]), 'HYBRIDREC_SOURCE') if e['loc'] else 'HYBRIDREC_SOURCE'}: "
+                f"{_FIELD_VARIABLE.get(str(e['loc'][0]) if e['loc'] else 'kind')}: "
                 f"{str(e['msg']).removeprefix('Value error, ')}"
                 for e in error.errors()
             )
@@ -284,7 +284,6 @@ class DataSource(ConfigurableResource):
         given = self._paths().keys() | self._remote().keys()
         missing = [role for role in self._roles() if role not in given]
         if missing:
-            variables = {name: variable for variable, name in SOURCE_ENV.items()}
             ways = {
                 role: [name for name, fed in _FILE_FIELDS.items() if fed == role and not name.endswith("sha256")]
                 for role in missing
@@ -292,7 +291,7 @@ class DataSource(ConfigurableResource):
             raise SourceFileError(
                 f"source {self.kind!r}: no file for "
                 + "; ".join(
-                    f"{role!r} (set {' or '.join(variables[name] for name in names)}, or in the launchpad "
+                    f"{role!r} (set {' or '.join(_FIELD_VARIABLE[name] for name in names)}, or in the launchpad "
                     f"{' or '.join(f'resources.source.config.{name}' for name in names)})"
                     for role, names in ways.items()
                 )
@@ -323,6 +322,7 @@ SOURCE_ENV: dict[str, str] = {
     "HYBRIDREC_REVIEWS_SHA256": "reviews_sha256",
     "HYBRIDREC_META_SHA256": "meta_sha256",
 }
+_FIELD_VARIABLE = {name: variable for variable, name in SOURCE_ENV.items()}
 # File settings -> the reader role they feed.
 _FILE_FIELDS = {
     "reviews_path": "reviews", "meta_path": "meta", "folder": "folder",
