@@ -24,16 +24,16 @@ import duckdb
 # Measure the code of this checkout, whatever an editable install points at.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hybridrec_ml.data import checks
-from hybridrec_ml.data.amazon2018 import ingest_amazon2018
-from hybridrec_ml.data.bundle_loader import load_evaluation_rows
-from hybridrec_ml.data.context import build_context_features
-from hybridrec_ml.data.interactions import build_interactions_5core
-from hybridrec_ml.data.sequences import build_user_sequences
-from hybridrec_ml.data.split import build_temporal_split
-from hybridrec_ml.data.synthetic import generate_synthetic
-from hybridrec_ml.data.tfidf import build_item_tfidf
+from hybridrec_ml.data.sources.amazon2018 import ingest_amazon2018
+from hybridrec_ml.data.synthetic.generator import generate_synthetic
+from hybridrec_ml.data.transforms.context import build_context_features
+from hybridrec_ml.data.transforms.interactions import build_interactions_5core
+from hybridrec_ml.data.transforms.sequences import build_user_sequences
+from hybridrec_ml.data.transforms.split import build_temporal_split
+from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
+from hybridrec_ml.data.warehouse import checks
 from hybridrec_ml.evaluation.negatives import draw_split_negatives, store_eval_negatives
+from hybridrec_ml.tensors.bundle_loader import load_evaluation_rows
 
 RATIO_TARGET = 3.0
 RSS_TARGET_GB = 8.0

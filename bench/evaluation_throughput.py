@@ -19,11 +19,12 @@ import duckdb
 import torch
 from torch import nn
 
-from hybridrec_ml.data.batching import make_batch
-from hybridrec_ml.data.bundle import InteractionSet, SparseRows
 from hybridrec_ml.evaluation.negatives import draw_eval_negatives, load_eval_negatives, store_eval_negatives
 from hybridrec_ml.evaluation.protocols import evaluate_full, evaluate_sampled
-from hybridrec_ml.models.base import Batch, Recommender, Scores
+from hybridrec_ml.models.base import Recommender, Scores
+from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.batching import make_batch
+from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows
 
 T = TypeVar("T")
 

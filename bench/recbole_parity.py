@@ -44,17 +44,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.data.bundle import SparseRows, TrainingBundle
-from hybridrec_ml.data.bundle_loader import load_training_bundle, unique_items_by_user
-from hybridrec_ml.data.context import build_context_features
-from hybridrec_ml.data.interactions import build_interactions_5core
-from hybridrec_ml.data.recbole_export import export_recbole
-from hybridrec_ml.data.sequences import build_user_sequences
-from hybridrec_ml.data.sources import SyntheticOptions, ingest_source, resolve_source_files
-from hybridrec_ml.data.split import build_temporal_split
-from hybridrec_ml.data.tfidf import build_item_tfidf
+from hybridrec_ml.data.sources.registry import SyntheticOptions, ingest_source, resolve_source_files
+from hybridrec_ml.data.transforms.context import build_context_features
+from hybridrec_ml.data.transforms.interactions import build_interactions_5core
+from hybridrec_ml.data.transforms.recbole_export import export_recbole
+from hybridrec_ml.data.transforms.sequences import build_user_sequences
+from hybridrec_ml.data.transforms.split import build_temporal_split
+from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
 from hybridrec_ml.evaluation.protocols import PerUserResult, evaluate_per_user
-from hybridrec_ml.models.base import Batch, Recommender, Scores
+from hybridrec_ml.models.base import Recommender, Scores
+from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.bundle import SparseRows, TrainingBundle
+from hybridrec_ml.tensors.bundle_loader import load_training_bundle, unique_items_by_user
 from hybridrec_ml.training.trainer import train
 
 BENCH = Path(__file__).resolve().parent

@@ -31,21 +31,21 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from torch.utils.data import DataLoader, Dataset
 
 from hybridrec_ml.config import VARIANTS, VariantConfig
-from hybridrec_ml.data.bundle import InteractionSet, SparseRows, TrainingBundle
-from hybridrec_ml.data.bundle_loader import csr_from_pairs, load_training_bundle, unique_items_by_user, user_timeline
-from hybridrec_ml.training.losses import bpr_loss
+from hybridrec_ml.models.losses import bpr_loss
+from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBundle
+from hybridrec_ml.tensors.bundle_loader import csr_from_pairs, load_training_bundle, unique_items_by_user, user_timeline
 from hybridrec_ml.training.trainer import train
 
 
 def pipeline_bundle(work_dir: Path, max_history: int) -> TrainingBundle:
     """The `demo` synthetic world through every data step the assets run."""
-    from hybridrec_ml.data.amazon2018 import ingest_amazon2018
-    from hybridrec_ml.data.context import build_context_features
-    from hybridrec_ml.data.interactions import build_interactions_5core
-    from hybridrec_ml.data.sequences import build_user_sequences
-    from hybridrec_ml.data.split import build_temporal_split
-    from hybridrec_ml.data.synthetic import generate_synthetic
-    from hybridrec_ml.data.tfidf import build_item_tfidf
+    from hybridrec_ml.data.sources.amazon2018 import ingest_amazon2018
+    from hybridrec_ml.data.transforms.context import build_context_features
+    from hybridrec_ml.data.transforms.interactions import build_interactions_5core
+    from hybridrec_ml.data.transforms.sequences import build_user_sequences
+    from hybridrec_ml.data.transforms.split import build_temporal_split
+    from hybridrec_ml.data.synthetic.generator import generate_synthetic
+    from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
 
     files = generate_synthetic("demo", work_dir)
     with duckdb.connect(str(work_dir / "warehouse.duckdb")) as con:

@@ -4,16 +4,19 @@ import os
 
 from dagster import Definitions
 
-from hybridrec_assets.assets.evaluation import evaluation, segment_report
-from hybridrec_assets.assets.exports import recbole_export
-from hybridrec_assets.assets.features import DATA_ASSETS
-from hybridrec_assets.assets.ingest import raw_tables
-from hybridrec_assets.assets.reports import results_report
-from hybridrec_assets.assets.training import trained_model
-from hybridrec_assets.jobs import data_job, report_job, variant_job
+from hybridrec_assets.automation import follow_upstream, retrain_on_new_data
+from hybridrec_assets.defs.data.assets import DATA_ASSETS
+from hybridrec_assets.defs.data.exports import recbole_export
+from hybridrec_assets.defs.data.ingest import raw_tables
+from hybridrec_assets.defs.data.jobs import data_job
+from hybridrec_assets.defs.data.sensors import source_files_changed
+from hybridrec_assets.defs.evaluation.assets import evaluation, segment_report
+from hybridrec_assets.defs.model.assets import trained_model
+from hybridrec_assets.defs.model.jobs import variant_job
+from hybridrec_assets.defs.model.schedules import weekly_retrain
+from hybridrec_assets.defs.reporting.assets import results_report
+from hybridrec_assets.defs.reporting.jobs import report_job
 from hybridrec_assets.resources import ArtifactStore, DataSource, Tracker, Warehouse
-from hybridrec_assets.schedules import weekly_retrain
-from hybridrec_assets.sensors import follow_upstream, retrain_on_new_data, source_files_changed
 
 
 def default_resources() -> dict[str, object]:

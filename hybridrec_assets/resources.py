@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -24,8 +23,9 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from hybridrec_ml.data.ingest_common import SourceFileError
-from hybridrec_ml.data.sources import (
+from hybridrec_ml.atomic import atomic_write_text
+from hybridrec_ml.data.sources.line_reader import SourceFileError
+from hybridrec_ml.data.sources.registry import (
     SOURCES,
     RemoteFile,
     SyntheticOptions,
@@ -33,7 +33,7 @@ from hybridrec_ml.data.sources import (
     source_spec,
     watched_source_files,
 )
-from hybridrec_ml.data.synthetic import SCALES
+from hybridrec_ml.data.synthetic.generator import SCALES
 from hybridrec_ml.training.checkpoint import save_checkpoint
 
 
@@ -88,23 +88,10 @@ class ArtifactStore(ConfigurableResource):
         return path
 
     def write_json(self, payload: Mapping[str, Any], *parts: str) -> Path:
-        return write_text_atomic(self.path(*parts), json.dumps(payload, indent=2, sort_keys=True))
+        return atomic_write_text(self.path(*parts), json.dumps(payload, indent=2, sort_keys=True))
 
     def read_json(self, *parts: str) -> dict[str, Any]:
         return json.loads(self.path(*parts).read_text())
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write via a temp file in the same folder, then rename, so a reader never sees a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 class TrackedRun:

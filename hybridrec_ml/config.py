@@ -10,6 +10,9 @@ from typing import Literal
 
 Component = Literal["static", "dynamic", "content"]
 ALL_COMPONENTS: tuple[Component, ...] = ("static", "dynamic", "content")
+ALPHA_COLUMNS: tuple[str, ...] = tuple(f"alpha_{component}" for component in ALL_COMPONENTS)  # fusion weights
+# A gate whose largest mean weight exceeds this has in effect picked one component.
+DEFAULT_COLLAPSE_THRESHOLD = 0.9
 
 
 @dataclass(frozen=True)
@@ -87,3 +90,11 @@ VARIANTS: dict[str, VariantConfig] = {
         VariantConfig("bpr_mf", "bpr_mf", "Baseline: matrix factorisation trained with BPR", gate="none", components=()),
     )
 }
+
+
+def gate_can_collapse(variant: str) -> bool:
+    """Only a learned gate can collapse; fixed fusions (no_attention, single components) are by design.
+
+    A name outside VARIANTS (hand-built results) counts as gated.
+    """
+    return VARIANTS[variant].has_learned_gate if variant in VARIANTS else True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hybridrec_ml.data.movielens import ML100K_GENRES
+from hybridrec_ml.data.sources.movielens import ML100K_GENRES
 
 
 def amazon2023_review(

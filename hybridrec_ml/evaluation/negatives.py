@@ -15,10 +15,10 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from hybridrec_ml.data import schema
-from hybridrec_ml.data.bundle import EvaluationRows, SparseRows
-from hybridrec_ml.data.bundle_loader import first_in_runs
-from hybridrec_ml.data.warehouse import replace_table
+from hybridrec_ml.data.warehouse import schema
+from hybridrec_ml.data.warehouse.tables import replace_table
+from hybridrec_ml.tensors.bundle import EvaluationRows, SparseRows
+from hybridrec_ml.tensors.bundle_loader import first_in_runs
 
 # Name under which the negatives frame is visible to DuckDB while the table is rewritten.
 _FRAME = "eval_negatives_frame"

@@ -22,10 +22,11 @@ from typing import Literal
 import numpy as np
 import torch
 
-from hybridrec_ml.data.batching import make_batch
-from hybridrec_ml.data.bundle import InteractionSet, SparseRows, UserTimeline
+from hybridrec_ml.tensors.batching import make_batch
+from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, UserTimeline
 from hybridrec_ml.evaluation.metrics import mean_metrics, ndcg_at_k, per_user_metrics, positive_rank
-from hybridrec_ml.models.base import Batch, Recommender, Scores
+from hybridrec_ml.models.base import Recommender, Scores
+from hybridrec_ml.tensors.batch import Batch
 
 
 # Rows / items per scoring call when the caller does not choose. On CPU, [B, C, d] intermediates

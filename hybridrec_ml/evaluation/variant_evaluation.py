@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,7 +19,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hybridrec_ml.data.bundle import TrainingBundle
+from hybridrec_ml.atomic import atomic_write_bytes
+from hybridrec_ml.config import ALPHA_COLUMNS
 from hybridrec_ml.evaluation.metrics import per_row_metrics
 from hybridrec_ml.evaluation.negatives import MASKS
 from hybridrec_ml.evaluation.protocols import (
@@ -31,8 +30,9 @@ from hybridrec_ml.evaluation.protocols import (
     evaluate_per_user,
     evaluate_sampled,
 )
-from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS, alpha_by_context_bucket
+from hybridrec_ml.evaluation.segments import alpha_by_context_bucket
 from hybridrec_ml.models.base import Recommender
+from hybridrec_ml.tensors.bundle import TrainingBundle
 
 # Primary first: per-row full ranking is the study's protocol with an honest candidate set.
 PROTOCOLS: tuple[str, ...] = ("full", "sampled", "per_user")
@@ -121,7 +121,7 @@ class VariantEvaluation:
                     key = f"test_{protocol}_{name}_{metric.replace('@', '_at_')}"
                     numbers[key] = float(users[f"{protocol}:{metric}"].mean())
         if self.full.alpha_mean is not None:
-            numbers |= dict(zip(("test_alpha_static", "test_alpha_dynamic", "test_alpha_content"), self.full.alpha_mean))
+            numbers |= dict(zip((f"test_{column}" for column in ALPHA_COLUMNS), self.full.alpha_mean))
         return numbers
 
 
@@ -195,16 +195,7 @@ def save_evaluation(evaluation: VariantEvaluation, path: Path) -> Path:
     arrays |= {name: value for name, value in optional.items() if value is not None}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_evaluation(path: Path) -> VariantEvaluation:

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from hybridrec_ml.config import ModelDims
-from hybridrec_ml.data.bundle import SparseRows
-from hybridrec_ml.models.base import Batch
 from hybridrec_ml.models.users import UserEmbedding
+from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.bundle import SparseRows
 
 
 class ContentMLP(nn.Module):

@@ -8,7 +8,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from hybridrec_ml.config import ModelDims
-from hybridrec_ml.models.base import Batch
+from hybridrec_ml.tensors.batch import Batch
 
 
 class DynamicGRU(nn.Module):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 
 from hybridrec_ml.config import VariantConfig
-from hybridrec_ml.data.bundle import TrainingBundle
 from hybridrec_ml.models.base import Recommender
 from hybridrec_ml.models.baselines.bpr_mf import BPRMF
 from hybridrec_ml.models.baselines.pop import Popularity
 from hybridrec_ml.models.hybrid import HybridRecommender
+from hybridrec_ml.tensors.bundle import TrainingBundle
 
 
 def build_model(variant: VariantConfig, bundle: TrainingBundle) -> Recommender:

@@ -8,17 +8,21 @@ one [B, C] score per component, never a fused [B, C, d] tensor on top of the com
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 from hybridrec_ml.config import ALL_COMPONENTS, VariantConfig
-from hybridrec_ml.data.bundle import SparseRows
-from hybridrec_ml.models.base import Batch, Recommender, Scores
+from hybridrec_ml.models.base import Recommender, Scores
+from hybridrec_ml.models.component import Component
 from hybridrec_ml.models.content import ContentMLP
 from hybridrec_ml.models.dynamic import DynamicGRU
 from hybridrec_ml.models.gate import ContextGate
+from hybridrec_ml.models.regularizers import load_balance, mean_negative_entropy
 from hybridrec_ml.models.static import StaticNCF
-from hybridrec_ml.training.regularizers import load_balance, mean_negative_entropy
+from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.bundle import SparseRows
 
 # items per forward pass when the whole catalogue's item sides are computed for evaluation
 CATALOGUE_CHUNK = 16384
@@ -36,8 +40,8 @@ class HybridRecommender(Recommender):
     through the learned unknown-user row of the static and content embeddings (models/users.py),
     while the dynamic component reads their in-period history as for anyone.
 
-    Each component splits into a row side (once per row: user embedding, GRU state), an item side
-    (once per distinct candidate, or once for the whole catalogue in eval mode, cached until the
+    Each component meets `Component`: a row side (once per row: user embedding, GRU state), an item
+    side (once per distinct candidate, or once for the whole catalogue in eval mode, cached until the
     next train() or load_state_dict) and a cheap combine over [B, C].
     """
 
@@ -56,13 +60,15 @@ class HybridRecommender(Recommender):
         if variant.gate == "none" and len(present) != 1:
             raise ValueError(f"gate 'none' needs exactly one component, got {present}")
         dims = variant.dims
-        builders = {
+        builders: dict[str, Callable[[], Component]] = {
             "static": lambda: StaticNCF(n_users, n_items, dims, known_users),
             "dynamic": lambda: DynamicGRU(n_items, dims),
             "content": lambda: ContentMLP(n_users, tfidf, dims, known_users),
         }
         self.components = nn.ModuleDict({name: builders[name]() for name in present})
         for name, component in self.components.items():
+            if not isinstance(component, Component):
+                raise TypeError(f"{name} does not implement the Component contract (row_side, item_side, combine)")
             if component.out_dim != dims.embedding_dim:
                 raise ValueError(f"{name} outputs {component.out_dim} features, the head takes {dims.embedding_dim}")
         self.gate = (

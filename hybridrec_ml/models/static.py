@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from hybridrec_ml.config import ModelDims
-from hybridrec_ml.models.base import Batch
 from hybridrec_ml.models.users import UserEmbedding
+from hybridrec_ml.tensors.batch import Batch
 
 
 class StaticNCF(nn.Module):

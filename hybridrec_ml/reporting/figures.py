@@ -14,10 +14,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from hybridrec_ml.config import ALL_COMPONENTS
-from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS
+from hybridrec_ml.config import ALL_COMPONENTS, ALPHA_COLUMNS, gate_can_collapse
 from hybridrec_ml.evaluation.significance import mean_ci
-from hybridrec_ml.reporting.tables import GATE, has_learned_gate
+from hybridrec_ml.reporting.tables import GATE
 
 COMPONENT_COLOURS = dict(zip(ALL_COMPONENTS, ("#1f77b4", "#ff7f0e", "#2ca02c")))
 # Lines that coincide (e.g. two components both at 1/3) stay visible through their dash and marker.
@@ -41,7 +40,7 @@ def tradeoff_figure(frame: pd.DataFrame, protocol: str = "full") -> go.Figure:
     figure = go.Figure()
     frame = frame[frame["population"] == "all"]
     for variant in dict.fromkeys(frame["variant"]):
-        if not has_learned_gate(variant):
+        if not gate_can_collapse(variant):
             continue
         rows = frame[frame["variant"] == variant]
         alpha = [rows.loc[(rows["protocol"] == GATE) & (rows["metric"] == column), "value"] for column in ALPHA_COLUMNS]

@@ -9,13 +9,14 @@ from __future__ import annotations
 import html
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
+
+from hybridrec_ml.atomic import atomic_write_text
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222; }
@@ -124,17 +125,5 @@ def render_html_report(title: str, sections: Sequence[ReportSection]) -> str:
 
 def write_html_report(path: str | os.PathLike[str], title: str, sections: Sequence[ReportSection]) -> Path:
     """Write the report atomically (temp file in the same folder, then rename); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(render_html_report(title, sections))
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp creates 0600; the report is meant to be read by others
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    # 0644: mkstemp creates 0600; the report is meant to be read by others
+    return atomic_write_text(Path(path), render_html_report(title, sections), mode=0o644)

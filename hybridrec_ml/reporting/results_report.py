@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.evaluation.segments import DEFAULT_COLLAPSE_THRESHOLD, segment_report
+from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, VARIANTS, gate_can_collapse
+from hybridrec_ml.evaluation.segments import segment_report
 from hybridrec_ml.evaluation.variant_evaluation import PROTOCOL_LABELS, PROTOCOLS, VariantEvaluation
 from hybridrec_ml.reporting.figures import alpha_epochs_figure, context_alpha_figure, tradeoff_figure
 from hybridrec_ml.reporting.html_report import ReportSection, write_html_report
@@ -22,7 +22,6 @@ from hybridrec_ml.reporting.tables import (
     ablation_table,
     alpha_epochs_frame,
     best_baseline,
-    has_learned_gate,
     main_table,
     population_table,
     results_frame,
@@ -108,7 +107,7 @@ def build_results_report(
     }
     bounds = {} if segment_bounds is None else {"bounds": segment_bounds}
     segments = [
-        segment_report(e.users, has_gate=has_learned_gate(e.variant), collapse_threshold=collapse_threshold, **bounds)
+        segment_report(e.users, has_gate=gate_can_collapse(e.variant), collapse_threshold=collapse_threshold, **bounds)
         for e in evaluations
     ]
     answer = summary_lines(tests[(protocol, population)], references)
@@ -167,7 +166,7 @@ def build_results_report(
             (alpha_epochs_figure(alpha_epochs_frame(evaluations)),),
         ),
     ]
-    if any(has_learned_gate(v) for v in present):
+    if any(gate_can_collapse(v) for v in present):
         sections.append(ReportSection("Accuracy vs fusion balance", "", (tradeoff_figure(frame),)))
     gated = [e for e in evaluations if e.context_alpha is not None]
     if planted_shares is not None and gated:

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.evaluation.segments import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD
+from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD, VARIANTS, gate_can_collapse
 from hybridrec_ml.evaluation.significance import holm, mean_ci, paired_comparison
 from hybridrec_ml.evaluation.variant_evaluation import (
     POPULATIONS,
@@ -101,14 +100,9 @@ def _format_alpha(alpha: tuple[float, ...] | None) -> str:
     return "—" if alpha is None else "(" + ", ".join(f"{a:.3f}" for a in alpha) + ")"
 
 
-def has_learned_gate(variant: str) -> bool:
-    """Only a learned gate can collapse; fixed fusions (no_attention, single components) are by design."""
-    return VARIANTS[variant].has_learned_gate if variant in VARIANTS else True
-
-
 def gate_status(variant: str, alpha: Sequence[float] | None, threshold: float = DEFAULT_COLLAPSE_THRESHOLD) -> str:
     """"collapsed (max α 0.97 > 0.9)", "not collapsed (max α 0.66)" or "n/a (no learned gate)": one rule everywhere."""
-    if not has_learned_gate(variant) or alpha is None:
+    if not gate_can_collapse(variant) or alpha is None:
         return "n/a (no learned gate)"
     largest = max(alpha)
     return f"collapsed (max α {largest:.2f} > {threshold:g})" if largest > threshold else f"not collapsed (max α {largest:.2f})"

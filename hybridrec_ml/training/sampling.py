@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from hybridrec_ml.data.bundle import TrainingBundle
+from hybridrec_ml.tensors.bundle import TrainingBundle
 
 
 class NegativeSampler:

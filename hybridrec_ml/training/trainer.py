@@ -19,13 +19,12 @@ from typing import Any
 
 import torch
 
-from hybridrec_ml.config import ALL_COMPONENTS, VariantConfig
-from hybridrec_ml.data.batching import make_batch
-from hybridrec_ml.data.bundle import TrainingBundle
+from hybridrec_ml.config import ALL_COMPONENTS, ALPHA_COLUMNS, VariantConfig
 from hybridrec_ml.models.base import Recommender
 from hybridrec_ml.models.factory import build_model
+from hybridrec_ml.tensors.batching import make_batch
+from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.training.checkpoint import load_checkpoint, save_checkpoint
-from hybridrec_ml.training.losses import LOSSES
 from hybridrec_ml.training.sampling import NegativeSampler
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,7 @@ class TrainResult:
         if self.best_epoch:
             best = self.history[self.best_epoch - 1]
             if best.alpha_mean is not None:
-                summary |= {f"alpha_{name}": value for name, value in zip(ALL_COMPONENTS, best.alpha_mean)}
+                summary |= dict(zip(ALPHA_COLUMNS, best.alpha_mean))
                 summary["max_alpha_mean"] = max(best.alpha_mean)
             summary |= {f"{name}_term": value for name, value in best.regularizers.items()}
         return summary
@@ -88,90 +87,129 @@ def train(
     with torch.random.fork_rng(devices=[]):  # seed the initialisation without touching the caller's RNG
         torch.manual_seed(cfg.seed)
         model = build_model(variant, bundle).to(device)
-
     if not model.trainable:
-        started = time.perf_counter()
-        val_ndcg = _validate(model, validate)
-        model.eval()
-        return TrainResult(model, [], 0, val_ndcg, time.perf_counter() - started, str(device), 0)
+        return _untrained_result(model, validate, device)
 
-    # fused: one kernel over all parameters instead of ~10 per tensor (demo hybrid on CPU: 32 -> 6 ms/step)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-    amp_dtype = _autocast_dtype(device)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    sampler = NegativeSampler(bundle)
-    fingerprint = _fingerprint(variant, bundle)
-
-    history: list[EpochStats] = []
-    best_weights = _cpu_copy(model.state_dict())
+    run = _TrainingRun.start(model, variant, bundle, device)
     checkpoint_path = checkpoint_dir / CHECKPOINT_NAME if checkpoint_dir is not None else None
     if checkpoint_path is not None and checkpoint_path.exists():
-        state = load_checkpoint(checkpoint_path)
-        if state["fingerprint"] != fingerprint:
-            raise ValueError(f"{checkpoint_path} belongs to another variant or dataset; use a fresh checkpoint_dir")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        _set_rng_states(state["rng"], generator, device)
-        history = [EpochStats(**stats) for stats in state["history"]]
-        best_weights = state["best_weights"]
-    resumed_from_epoch = len(history)
-
-    def best_epoch() -> int:
-        return max(history, key=lambda s: s.val_ndcg_at_10).epoch if history else 0  # ties: the earliest
+        run.resume(checkpoint_path)
+    resumed_from_epoch = len(run.history)
 
     model.train()
-    while len(history) < cfg.epochs and len(history) - best_epoch() < cfg.patience:
-        epoch = len(history) + 1
+    while len(run.history) < cfg.epochs and len(run.history) - _best_epoch(run.history) < cfg.patience:
+        stats = run.epoch(bundle, variant, validate)
+        if checkpoint_path is not None:
+            run.save(checkpoint_path)
+        log.info("%s epoch %d: loss %.4f, val NDCG@10 %.4f, %.0f rows/s", variant.name, stats.epoch, stats.loss,
+                 stats.val_ndcg_at_10, stats.samples_per_s)
+        if on_epoch is not None:
+            on_epoch(stats)
+
+    model.load_state_dict(run.best_weights)
+    model.eval()
+    best = _best_epoch(run.history)
+    return TrainResult(
+        model=model,
+        history=run.history,
+        best_epoch=best,
+        best_val_ndcg_at_10=run.history[best - 1].val_ndcg_at_10 if best else float("nan"),
+        train_seconds=sum(s.seconds for s in run.history),
+        device=str(device),
+        resumed_from_epoch=resumed_from_epoch,
+    )
+
+
+def _untrained_result(model: Recommender, validate: Callable[[Recommender], float], device: torch.device) -> TrainResult:
+    """A model with nothing to optimise (popularity): validated once, as it is."""
+    started = time.perf_counter()
+    val_ndcg = _validate(model, validate)
+    model.eval()
+    return TrainResult(model, [], 0, val_ndcg, time.perf_counter() - started, str(device), 0)
+
+
+def _best_epoch(history: list[EpochStats]) -> int:
+    return max(history, key=lambda s: s.val_ndcg_at_10).epoch if history else 0  # ties: the earliest
+
+
+@dataclass
+class _TrainingRun:
+    """Everything a run carries from epoch to epoch, which is exactly what its checkpoint holds."""
+
+    model: Recommender
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    amp_dtype: torch.dtype | None
+    generator: torch.Generator
+    sampler: NegativeSampler
+    device: torch.device
+    fingerprint: str
+    history: list[EpochStats]
+    best_weights: dict[str, torch.Tensor]
+
+    @classmethod
+    def start(
+        cls, model: Recommender, variant: VariantConfig, bundle: TrainingBundle, device: torch.device
+    ) -> _TrainingRun:
+        cfg = variant.train
+        # fused: one kernel over all parameters instead of ~10 per tensor (demo hybrid on CPU: 32 -> 6 ms/step)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+        amp_dtype = _autocast_dtype(device)
+        scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        return cls(
+            model, optimizer, scaler, amp_dtype, generator, NegativeSampler(bundle), device,
+            _fingerprint(variant, bundle), [], _cpu_copy(model.state_dict()),
+        )
+
+    def resume(self, path: Path) -> None:
+        """Continue from the last completed epoch stored in `path`."""
+        state = load_checkpoint(path)
+        if state["fingerprint"] != self.fingerprint:
+            raise ValueError(f"{path} belongs to another variant or dataset; use a fresh checkpoint_dir")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        _set_rng_states(state["rng"], self.generator, self.device)
+        self.history = [EpochStats(**stats) for stats in state["history"]]
+        self.best_weights = state["best_weights"]
+
+    def epoch(self, bundle: TrainingBundle, variant: VariantConfig, validate: Callable[[Recommender], float]) -> EpochStats:
+        """Train one epoch, validate, record it, and keep the weights when it is the best so far."""
+        epoch = len(self.history) + 1
         started = time.perf_counter()
         loss, alpha_mean, regularizers, loop_seconds = _train_epoch(
-            model, optimizer, scaler, amp_dtype, bundle, sampler, generator, variant, device
+            self.model, self.optimizer, self.scaler, self.amp_dtype, bundle, self.sampler, self.generator, variant,
+            self.device,
         )
-        val_ndcg = _validate(model, validate)
         stats = EpochStats(
             epoch=epoch,
             loss=loss,
-            val_ndcg_at_10=val_ndcg,
+            val_ndcg_at_10=_validate(self.model, validate),
             alpha_mean=alpha_mean,
             max_alpha_mean=max(alpha_mean) if alpha_mean is not None else None,
             seconds=time.perf_counter() - started,
             samples_per_s=len(bundle.train) / loop_seconds,
             regularizers=regularizers,
         )
-        history.append(stats)
-        if best_epoch() == epoch:
-            best_weights = _cpu_copy(model.state_dict())
-        if checkpoint_path is not None:
-            save_checkpoint(
-                {
-                    "fingerprint": fingerprint,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "rng": _rng_states(generator, device),
-                    "history": [dataclasses.asdict(s) for s in history],
-                    "best_weights": best_weights,
-                },
-                checkpoint_path,
-            )
-        log.info("%s epoch %d: loss %.4f, val NDCG@10 %.4f, %.0f rows/s", variant.name, epoch, loss, val_ndcg,
-                 stats.samples_per_s)
-        if on_epoch is not None:
-            on_epoch(stats)
+        self.history.append(stats)
+        if _best_epoch(self.history) == epoch:
+            self.best_weights = _cpu_copy(self.model.state_dict())
+        return stats
 
-    model.load_state_dict(best_weights)
-    model.eval()
-    best = best_epoch()
-    return TrainResult(
-        model=model,
-        history=history,
-        best_epoch=best,
-        best_val_ndcg_at_10=history[best - 1].val_ndcg_at_10 if best else float("nan"),
-        train_seconds=sum(s.seconds for s in history),
-        device=str(device),
-        resumed_from_epoch=resumed_from_epoch,
-    )
+    def save(self, path: Path) -> None:
+        save_checkpoint(
+            {
+                "fingerprint": self.fingerprint,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "rng": _rng_states(self.generator, self.device),
+                "history": [dataclasses.asdict(s) for s in self.history],
+                "best_weights": self.best_weights,
+            },
+            path,
+        )
 
 
 def _train_epoch(
@@ -187,7 +225,6 @@ def _train_epoch(
 ) -> tuple[float, tuple[float, float, float] | None, dict[str, float], float]:
     """One pass over the training rows in a fresh random order: (loss, alpha mean, regularisers, seconds)."""
     cfg, train = variant.train, bundle.train
-    loss_fn = LOSSES[cfg.loss]
     started = time.perf_counter()
     # running sums stay on the device: no host sync inside the loop
     loss_sum = torch.zeros((), device=device)
@@ -203,20 +240,17 @@ def _train_epoch(
         negatives = sampler.sample(train.user[rows], cfg.n_negatives, generator)
         candidates = torch.cat([train.item[rows].unsqueeze(1), negatives], dim=1).to(device)  # positive first
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            out = model.score_candidates(batch, candidates)
-            ranking_loss = loss_fn(out.scores[:, 0], out.scores[:, 1:])
-            regularizers = model.auxiliary_loss(out.alpha)
-            loss = ranking_loss + sum(regularizers.values())
+            loss = model.calculate_loss(batch, candidates, cfg.loss)
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(loss.total).backward()
         scaler.step(optimizer)
         scaler.update()
 
-        loss_sum += ranking_loss.detach() * rows.numel()
-        if out.alpha is not None:
+        loss_sum += loss.ranking.detach() * rows.numel()
+        if loss.alpha is not None:
             has_alpha = True
-            alpha_sum += out.alpha.detach().sum(dim=0)
-        for name, value in regularizers.items():
+            alpha_sum += loss.alpha.detach().sum(dim=0)
+        for name, value in loss.regularizers.items():
             regularizer_sums[name] = regularizer_sums.get(name, 0) + value.detach() * rows.numel()
     n = len(train)
     alpha_mean = tuple(float(a) for a in (alpha_sum / n).tolist()) if has_alpha else None

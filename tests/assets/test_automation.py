@@ -16,9 +16,9 @@ from dagster import (
 from hybridrec_assets.definitions import defs
 from hybridrec_assets.partitions import RUN_PARTITIONS
 from hybridrec_assets.resources import DataSource
-from hybridrec_assets.schedules import weekly_retrain
-from hybridrec_assets.sensors import source_files_changed
-from hybridrec_ml.data.fingerprints import content_key, hash_files
+from hybridrec_assets.defs.model.schedules import weekly_retrain
+from hybridrec_assets.defs.data.sensors import source_files_changed
+from hybridrec_ml.data.sources.fingerprints import content_key, hash_files
 
 DATA_ASSETS = [
     "context_features", "eval_negatives", "interactions_5core", "item_tfidf", "raw_items", "raw_reviews",

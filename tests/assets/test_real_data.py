@@ -16,8 +16,8 @@ import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance
 
 from hybridrec_assets.resources import DataSource
-from hybridrec_ml.data import schema
-from hybridrec_ml.data.ingest_common import SourceFileError
+from hybridrec_ml.data.warehouse import schema
+from hybridrec_ml.data.sources.line_reader import SourceFileError
 from tests.assets.conftest import make_env
 from tests.source_formats import ML1M_OFFSETS, write_ml1m_folder
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hybridrec_ml.models.base import Batch, Recommender, Scores
+from hybridrec_ml.models.base import Recommender, Scores
 from hybridrec_ml.models.users import UserEmbedding
+from hybridrec_ml.tensors.batch import Batch
 
 
 class BPRMF(Recommender):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from hybridrec_ml.models.base import Batch, Recommender, Scores
+from hybridrec_ml.models.base import Recommender, Scores
+from hybridrec_ml.tensors.batch import Batch
 
 
 class Popularity(Recommender):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hybridrec_ml.data.bundle import InteractionSet, SparseRows, UserTimeline
-from hybridrec_ml.data.bundle_loader import user_timeline
-from hybridrec_ml.models.base import Batch, Recommender, Scores
+from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, UserTimeline
+from hybridrec_ml.tensors.bundle_loader import user_timeline
+from hybridrec_ml.models.base import Recommender, Scores
+from hybridrec_ml.tensors.batch import Batch
 
 SCORE_TABLE = torch.tensor(
     [

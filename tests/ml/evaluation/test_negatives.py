@@ -2,8 +2,8 @@ import duckdb
 import pytest
 import torch
 
-from hybridrec_ml.data import schema
-from hybridrec_ml.data.bundle import EvaluationRows
+from hybridrec_ml.data.warehouse import schema
+from hybridrec_ml.tensors.bundle import EvaluationRows
 from hybridrec_ml.evaluation.negatives import (
     _draw_width,
     draw_eval_negatives,

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from hybridrec_ml.data.bundle import InteractionSet
+from hybridrec_ml.tensors.bundle import InteractionSet
 from hybridrec_ml.evaluation.metrics import per_user_metrics
 from hybridrec_ml.evaluation.protocols import evaluate_per_user
-from hybridrec_ml.models.base import Batch, Scores
+from hybridrec_ml.models.base import Scores
+from hybridrec_ml.tensors.batch import Batch
 from tests.ml.evaluation.conftest import TableScorer, TableScorerWithCatalogue, sparse_rows
 
 TABLE = torch.tensor(

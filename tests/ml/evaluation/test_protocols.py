@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from hybridrec_ml.data.bundle import InteractionSet
+from hybridrec_ml.tensors.bundle import InteractionSet
 from hybridrec_ml.evaluation.protocols import evaluate_full, evaluate_sampled, make_validator
-from hybridrec_ml.models.base import Batch, Scores
+from hybridrec_ml.models.base import Scores
+from hybridrec_ml.tensors.batch import Batch
 from tests.ml.evaluation.conftest import TableScorer, TableScorerWithCatalogue, sparse_rows, timeline
 
 # Row positives (scores): u0 item 3 (0.5), u0 item 0 (0.9), u1 item 5 (0.6), u1 item 4 (0.0).

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from hybridrec_ml.data.context_buckets import CONTEXT_BUCKETS
+from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS
 from hybridrec_ml.evaluation.segments import (
     ALPHA_COLUMNS,
     COLD_ITEMS,

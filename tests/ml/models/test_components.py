@@ -2,12 +2,13 @@ import torch
 from torch import nn
 
 from hybridrec_ml.config import ModelDims
-from hybridrec_ml.data.bundle import SparseRows
-from hybridrec_ml.models.base import Batch
+from hybridrec_ml.models.component import Component
 from hybridrec_ml.models.content import ContentMLP
 from hybridrec_ml.models.dynamic import DynamicGRU
 from hybridrec_ml.models.gate import ContextGate
 from hybridrec_ml.models.static import StaticNCF
+from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.bundle import SparseRows
 
 DIMS = ModelDims()
 # items 0..3 over a 3-term vocabulary; item 1 has no terms
@@ -106,3 +107,20 @@ def test_gate_outputs_a_distribution_and_honours_the_output_init_std():
     assert alpha.shape == (3, 3)
     torch.testing.assert_close(alpha.sum(dim=1), torch.ones(3))
     assert float((alpha - 1 / 3).abs().max()) < 0.02  # small init: near-uniform at the start
+
+
+def test_every_component_meets_the_contract_and_a_module_without_combine_does_not():
+    torch.manual_seed(0)
+    for component in (StaticNCF(3, 4, DIMS), DynamicGRU(4, DIMS), ContentMLP(3, TFIDF, DIMS)):
+        assert isinstance(component, Component) and component.out_dim == DIMS.embedding_dim
+
+    class RowAndItemOnly(nn.Module):
+        out_dim = 64
+
+        def row_side(self, batch: Batch) -> torch.Tensor:
+            return batch.context
+
+        def item_side(self, items: torch.Tensor) -> torch.Tensor:
+            return items.float()
+
+    assert not isinstance(RowAndItemOnly(), Component)

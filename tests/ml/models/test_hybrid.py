@@ -4,12 +4,13 @@ import pytest
 import torch
 
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.data.batching import make_batch
 from hybridrec_ml.models.baselines.bpr_mf import BPRMF
 from hybridrec_ml.models.baselines.pop import Popularity
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.models.hybrid import HybridRecommender
-from hybridrec_ml.training.regularizers import load_balance, mean_negative_entropy
+from hybridrec_ml.models.losses import bce_loss, bpr_loss
+from hybridrec_ml.models.regularizers import load_balance, mean_negative_entropy
+from hybridrec_ml.tensors.batching import make_batch
 from tests.ml.training.planted import planted_bundle
 
 BUNDLE = planted_bundle(n_users=8, per_user=6)
@@ -111,6 +112,21 @@ def test_v2_auxiliary_loss_is_the_weighted_regularisers_and_v1_has_none():
     assert torch.equal(terms["entropy"], 0.05 * mean_negative_entropy(alpha))
     assert torch.equal(terms["balance"], 0.01 * load_balance(alpha))
     assert scored("v1")[0].auxiliary_loss(alpha) == {}
+
+
+def test_the_model_owns_its_whole_loss_ranking_plus_its_regularisers():
+    v2, out = scored("v2")
+    loss = v2.calculate_loss(BATCH, CANDIDATES, "bpr")
+    ranking = bpr_loss(out.scores[:, 0], out.scores[:, 1:])
+    assert torch.equal(loss.ranking, ranking) and torch.equal(loss.alpha, out.alpha)
+    assert set(loss.regularizers) == {"entropy", "balance"}
+    assert torch.equal(loss.total, ranking + (loss.regularizers["entropy"] + loss.regularizers["balance"]))
+    torch.manual_seed(0)
+    mf = build_model(VARIANTS["bpr_mf"], BUNDLE)
+    plain = mf.calculate_loss(BATCH, CANDIDATES, "bce")
+    scores = mf.score_candidates(BATCH, CANDIDATES).scores
+    assert plain.regularizers == {} and plain.alpha is None
+    assert torch.equal(plain.total, bce_loss(scores[:, 0], scores[:, 1:]))
 
 
 def test_popularity_scores_are_training_counts():

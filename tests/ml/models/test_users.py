@@ -4,8 +4,8 @@ import dataclasses
 
 import torch
 
-from hybridrec_ml.data.bundle import SparseRows
-from hybridrec_ml.data.bundle_loader import unique_items_by_user
+from hybridrec_ml.tensors.bundle import SparseRows
+from hybridrec_ml.tensors.bundle_loader import unique_items_by_user
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.models.users import UserEmbedding
 from hybridrec_ml.training.trainer import train

@@ -9,10 +9,10 @@ import math
 
 import torch
 
-from hybridrec_ml.data.batching import make_batch
-from hybridrec_ml.data.bundle import InteractionSet, SparseRows, TrainingBundle
-from hybridrec_ml.data.bundle_loader import csr_from_pairs, unique_items_by_user, user_timeline
 from hybridrec_ml.models.base import Recommender
+from hybridrec_ml.tensors.batching import make_batch
+from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBundle
+from hybridrec_ml.tensors.bundle_loader import csr_from_pairs, unique_items_by_user, user_timeline
 
 N_GROUPS, GROUP_SIZE = 4, 8
 

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from hybridrec_ml.data.bundle import InteractionSet, SparseRows, TrainingBundle
-from hybridrec_ml.data.bundle_loader import unique_items_by_user, user_timeline
+from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBundle
+from hybridrec_ml.tensors.bundle_loader import unique_items_by_user, user_timeline
 from hybridrec_ml.training.sampling import NegativeSampler
 
 

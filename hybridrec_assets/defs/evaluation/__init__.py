@@ -1,0 +1,1 @@
+"""Evaluation domain: evaluation and segment_report per (variant, seed)."""

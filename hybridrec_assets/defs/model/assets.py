@@ -1,0 +1,114 @@
+"""trained_model[variant, seed]: one training run per partition, tracked in MLflow, with the collapse check."""
+
+import dataclasses
+from enum import Enum
+
+import torch
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from pydantic import Field
+
+from hybridrec_assets.artifacts import model_path, resume_path, summary_path
+from hybridrec_assets.automation import RETRAIN_ON_NEW_DATA
+from hybridrec_assets.defs.data.assets import context_features, eval_negatives, item_tfidf, user_sequences
+from hybridrec_assets.defs.model.checks import GATE_CHECK, collapse_result, collapse_spec
+from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
+from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
+from hybridrec_assets.torch_threads import default_torch_threads
+from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, VARIANTS, VariantConfig
+from hybridrec_ml.tensors.bundle_loader import load_training_bundle
+from hybridrec_ml.evaluation.negatives import load_eval_negatives
+from hybridrec_ml.evaluation.protocols import make_validator
+from hybridrec_ml.training.run_record import (
+    best_epoch_alpha,
+    epoch_metrics,
+    model_record,
+    resume_folder,
+    run_params,
+    summary_metrics,
+    summary_record,
+)
+from hybridrec_ml.training.trainer import EpochStats, train
+
+
+
+class LossKind(Enum):
+    bpr = "bpr"
+    bce = "bce"
+
+
+class Severity(Enum):
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+
+class TrainingConfig(Config):
+    """Overrides of the variant's training settings (None keeps the variant's value)."""
+
+    epochs: int | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    patience: int | None = None
+    n_negatives: int | None = None
+    loss: LossKind | None = None
+    user_dropout: float | None = Field(default=None, description="share of training user ids replaced by the unknown user")
+    device: str | None = Field(default=None, description="auto | cpu | cuda")
+    torch_threads: int | None = Field(
+        default=None, description="torch intra-op threads (None: the cores divided among the instance's concurrent runs)"
+    )
+    collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD
+    collapse_severity: Severity = Severity.WARN
+
+    def variant(self, name: str, seed: int) -> VariantConfig:
+        overrides = {
+            field.name: value.value if isinstance(value, Enum) else value
+            for field in dataclasses.fields(VARIANTS[name].train)
+            if (value := getattr(self, field.name, None)) is not None
+        }
+        return VARIANTS[name].with_train(seed=seed, **overrides)
+
+
+@asset(
+    partitions_def=RUN_PARTITIONS,
+    deps=[user_sequences, context_features, item_tfidf, eval_negatives],
+    automation_condition=RETRAIN_ON_NEW_DATA,
+    check_specs=[collapse_spec("trained_model", GATE_CHECK, "Fails when the largest mean α exceeds the threshold")],
+    group_name="model",
+    kinds={"pytorch", "mlflow"},
+)
+def trained_model(
+    context: AssetExecutionContext, config: TrainingConfig, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker
+) -> MaterializeResult:
+    """Train the partition's variant with its seed; checkpoints each epoch so a killed run resumes."""
+    name, seed = variant_and_seed(context.partition_key)
+    variant = config.variant(name, seed)
+    torch.set_num_threads(config.torch_threads or default_torch_threads(context.instance))
+    with warehouse.reader() as con:  # read-only: partitions train in parallel
+        bundle = load_training_bundle(con, max_history=variant.dims.max_history)
+        val_negatives = load_eval_negatives(con, bundle.val.event_order)
+    validate = make_validator(bundle.val, val_negatives, variant.dims.max_history, variant.train.val_max_rows)
+    tags = {"dagster_run_id": context.run.run_id, "variant": name, "seed": str(seed), "partition": str(context.partition_key)}
+    with (
+        resume_folder(store.path(*resume_path(name, seed))) as resume_dir,
+        tracker.run(run_name=f"{name}-seed{seed}", tags=tags) as run,
+    ):
+        run.log_params(run_params(variant, bundle.n_users, bundle.n_items))
+
+        def log_epoch(stats: EpochStats) -> None:
+            run.log_metrics(epoch_metrics(stats), step=stats.epoch)
+            context.log.info(f"{name} seed {seed} epoch {stats.epoch}: loss {stats.loss:.4f} val NDCG@10 {stats.val_ndcg_at_10:.4f}")
+
+        result = train(variant, bundle, validate=validate, checkpoint_dir=resume_dir, on_epoch=log_epoch)
+        summary = result.summary_metadata()
+        run.log_metrics(summary_metrics(summary))
+        path = store.save_model(model_record(result, name, seed, bundle), *model_path(name, seed))
+        store.write_json(summary_record(result, run.run_id), *summary_path(name, seed))
+        run.log_artifact(path, "model")
+    alpha = best_epoch_alpha(result, variant.has_learned_gate)
+    check = collapse_result(GATE_CHECK, alpha, config.collapse_threshold, config.collapse_severity.value, "training rows, best epoch")
+    return MaterializeResult(
+        metadata=summary | {
+            "variant": name, "seed": seed, "device": result.device, "checkpoint": MetadataValue.path(str(path)),
+            "mlflow_run_id": run.run_id, "mlflow_run": MetadataValue.url(run.url),
+        },
+        check_results=[check],
+    )

@@ -1,0 +1,1 @@
+"""Reporting domain: the results report and report_job."""

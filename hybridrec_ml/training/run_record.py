@@ -1,0 +1,82 @@
+"""What one training run records: its MLflow params and metrics, its model and summary files, and its resume folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from hybridrec_ml.config import ALPHA_COLUMNS, VariantConfig
+from hybridrec_ml.tensors.bundle import TrainingBundle
+from hybridrec_ml.models.base import Recommender
+from hybridrec_ml.models.factory import build_model
+from hybridrec_ml.training.checkpoint import load_checkpoint
+from hybridrec_ml.training.trainer import EpochStats, TrainResult
+
+# Metrics logged once per epoch, as curves over the epoch step.
+EPOCH_CURVES = {"loss", "val_ndcg_at_10", "samples_per_s", *ALPHA_COLUMNS, "max_alpha_mean"}
+
+
+def run_params(variant: VariantConfig, n_users: int, n_items: int) -> dict[str, object]:
+    """The variant's settings and the data's size: enough to tell two runs apart in MLflow."""
+    return {
+        "variant": variant.name, "description": variant.description, **dataclasses.asdict(variant.train),
+        "components": ",".join(variant.components), "gate": variant.gate, "entropy_lambda": variant.entropy_lambda,
+        "balance_lambda": variant.balance_lambda, "gate_init_std": variant.gate_init_std,
+        "n_users": n_users, "n_items": n_items,
+    }  # fmt: skip
+
+
+def epoch_metrics(stats: EpochStats) -> dict[str, float]:
+    """One point of each curve in EPOCH_CURVES (α only with a gate), plus the weighted regularizer terms."""
+    metrics = {"loss": stats.loss, "val_ndcg_at_10": stats.val_ndcg_at_10, "samples_per_s": stats.samples_per_s}
+    if stats.alpha_mean is not None:
+        metrics |= dict(zip(ALPHA_COLUMNS, stats.alpha_mean))
+        metrics["max_alpha_mean"] = stats.max_alpha_mean
+    return metrics | {f"reg_{name}": value for name, value in stats.regularizers.items()}
+
+
+def summary_metrics(summary: dict[str, float | int]) -> dict[str, float | int]:
+    """The summary as MLflow metrics: names shared with an epoch curve get a `summary_` prefix, so the
+    summary (best epoch, mean samples/s) does not add a point at step 0 to that curve."""
+    return {f"summary_{name}" if name in EPOCH_CURVES else name: value for name, value in summary.items()}
+
+
+def model_record(result: TrainResult, variant: str, seed: int, bundle: TrainingBundle) -> dict[str, Any]:
+    """The model file: best-epoch weights, and what they were trained as and on."""
+    return {"model": result.model.state_dict(), "variant": variant, "seed": seed, "n_users": bundle.n_users, "n_items": bundle.n_items}
+
+
+def load_trained_model(variant: VariantConfig, bundle: TrainingBundle, path: Path) -> Recommender:
+    """The variant's model with the weights of a model file written from `model_record`."""
+    model = build_model(variant, bundle)
+    model.load_state_dict(load_checkpoint(path)["model"])
+    return model
+
+
+def summary_record(result: TrainResult, mlflow_run_id: str) -> dict[str, Any]:
+    """The summary file evaluation reads: the run to add test metrics to, and α per epoch for its figures."""
+    return {
+        "mlflow_run_id": mlflow_run_id,
+        "summary": result.summary_metadata(),
+        "alpha_per_epoch": [s.alpha_mean for s in result.history if s.alpha_mean is not None],
+        "history": [dataclasses.asdict(s) for s in result.history],
+    }
+
+
+def best_epoch_alpha(result: TrainResult, has_learned_gate: bool) -> tuple[float, ...] | None:
+    """Mean α at the best epoch, what the collapse check judges; None without a learned gate or an epoch."""
+    if not has_learned_gate or not result.best_epoch:
+        return None
+    return result.history[result.best_epoch - 1].alpha_mean
+
+
+@contextmanager
+def resume_folder(path: Path) -> Iterator[Path]:
+    """A killed or failed run keeps the folder, so the next attempt resumes from its last epoch; a run
+    that finishes removes it, so a rerun trains afresh on the current data."""
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

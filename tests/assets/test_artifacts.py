@@ -1,0 +1,18 @@
+"""The artifact layout under the store's root: files written by one asset are found by the next, and by users."""
+
+from hybridrec_assets.artifacts import evaluation_path, model_path, recbole_folder, report_path, resume_path, summary_path
+from hybridrec_assets.resources import ArtifactStore
+
+
+def test_paths_of_one_partition():
+    assert model_path("v2", 43) == ("models", "v2", "seed-43", "model.pt")
+    assert summary_path("v2", 43) == ("models", "v2", "seed-43", "summary.json")
+    assert resume_path("v2", 43) == ("checkpoints", "v2", "seed-43", "resume")
+    assert evaluation_path("v2", 43) == ("evaluation", "v2", "seed-43", "evaluation.npz")
+    assert report_path() == ("reports", "results.html")
+    assert recbole_folder("hybridrec") == ("recbole", "hybridrec")
+
+
+def test_store_resolves_them_under_its_root(tmp_path):
+    store = ArtifactStore(root=str(tmp_path))
+    assert store.path(*evaluation_path("pop", 42)) == tmp_path / "evaluation" / "pop" / "seed-42" / "evaluation.npz"
