@@ -31,13 +31,7 @@ def default_resources() -> dict[str, object]:
             tracking_uri=env("MLFLOW_TRACKING_URI", "sqlite:///mlruns.db"),
             artifact_location=env("HYBRIDREC_MLFLOW_ARTIFACTS"),
         ),
-        "source": DataSource(
-            kind=env("HYBRIDREC_SOURCE", "synthetic"),
-            data_dir=env("HYBRIDREC_SOURCE_DIR", "data/source"),
-            synthetic_scale=env("HYBRIDREC_SCALE", "demo"),
-            day_granular=env("HYBRIDREC_DAY_GRANULAR", "0") == "1",
-            synthetic_mixture=env("HYBRIDREC_MIXTURE", "contrast"),
-        ),
+        "source": DataSource.from_env(os.environ),
     }
 
 

@@ -9,6 +9,7 @@ materializations, checks and metadata afterwards. Data assets run first (one wri
 """
 
 import argparse
+import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -62,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     print("[1/3] data assets", flush=True)
     _run(AssetSelection.groups("data"))
     print(f"[2/3] {len(keys)} (variant, seed) partitions on {args.workers} workers", flush=True)
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+    # spawn, not fork: the data step ran torch's OpenMP pool in this process, and a forked child
+    # that enters an OpenMP region waits forever on the parent's threads (seen on a MovieLens folder)
+    with ProcessPoolExecutor(max_workers=args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_run_partition, key, overrides) for key in keys]
         for done, future in enumerate(as_completed(futures), start=1):
             print(f"      {done}/{len(keys)} {future.result()}", flush=True)

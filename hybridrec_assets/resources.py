@@ -21,11 +21,19 @@ from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from hybridrec_ml.atomic import atomic_write_text
-from hybridrec_ml.data.sources.registry import RemoteFile, SyntheticOptions, resolve_source_files, watched_source_files
-from hybridrec_ml.data.synthetic.generator import DEFAULT_MIXTURE
+from hybridrec_ml.data.sources.line_reader import SourceFileError
+from hybridrec_ml.data.sources.registry import (
+    SOURCES,
+    RemoteFile,
+    SyntheticOptions,
+    resolve_source_files,
+    source_spec,
+    watched_source_files,
+)
+from hybridrec_ml.data.synthetic.generator import DEFAULT_MIXTURE, MIXTURES, SCALES
 from hybridrec_ml.training.checkpoint import save_checkpoint
 
 
@@ -168,23 +176,97 @@ class Tracker(ConfigurableResource):
 
 
 class DataSource(ConfigurableResource):
-    """Where the raw data comes from: the embedded synthetic generator (default) or the user's files."""
+    """Where the raw data comes from: the embedded synthetic generator (default) or the user's files.
 
-    kind: str = Field(default="synthetic", description="synthetic | amazon2018 | amazon2023 | movielens")
+    Every field can be set from a HYBRIDREC_* environment variable (`SOURCE_ENV`, read by
+    `from_env`) or from the launchpad's resource config (`resources: source: config: ...`). A bad
+    value fails when the resource is built (code location load, or run start) with the valid values.
+    """
+
+    kind: str = Field(default="synthetic", description=f"One of: {', '.join(SOURCES)}")
     data_dir: str = Field(default="data/source", description="Folder for generated or downloaded files")
-    synthetic_scale: str = Field(default="demo", description="tiny | demo | full")
-    synthetic_seed: int = 0
+    synthetic_scale: str = Field(default="demo", description=f"Synthetic: one of {', '.join(SCALES)}")
+    synthetic_seed: int = Field(default=0, description="Synthetic: generator seed")
     day_granular: bool = Field(default=False, description="Synthetic: timestamps at 00:00 UTC, as in Amazon 2018")
     synthetic_mixture: str = Field(
         default=DEFAULT_MIXTURE, description="Synthetic: mechanism mixture per context bucket (contrast | balanced)"
     )
-    reviews_path: str | None = None
-    meta_path: str | None = None
-    folder: str | None = Field(default=None, description="MovieLens: the extracted dataset folder")
-    reviews_url: str | None = None
-    meta_url: str | None = None
-    reviews_sha256: str | None = None
-    meta_sha256: str | None = None
+    reviews_path: str | None = Field(default=None, description="amazon2018 / amazon2023: local reviews file")
+    meta_path: str | None = Field(default=None, description="amazon2018 / amazon2023: local metadata file")
+    folder: str | None = Field(default=None, description="movielens: the extracted dataset folder")
+    reviews_url: str | None = Field(default=None, description="amazon2018 / amazon2023: reviews download URL")
+    meta_url: str | None = Field(default=None, description="amazon2018 / amazon2023: metadata download URL")
+    reviews_sha256: str | None = Field(default=None, description="Expected sha256 of the reviews download")
+    meta_sha256: str | None = Field(default=None, description="Expected sha256 of the metadata download")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        source_spec(kind)  # raises with the valid kinds
+        return kind
+
+    @field_validator("synthetic_scale")
+    @classmethod
+    def _known_scale(cls, scale: str) -> str:
+        if scale not in SCALES:
+            raise ValueError(f"unknown synthetic scale {scale!r}; valid scales: {', '.join(SCALES)}")
+        return scale
+
+    @field_validator("synthetic_mixture")
+    @classmethod
+    def _known_mixture(cls, mixture: str) -> str:
+        if mixture not in MIXTURES:
+            raise ValueError(f"unknown synthetic mixture {mixture!r}; valid mixtures: {', '.join(MIXTURES)}")
+        return mixture
+
+    @model_validator(mode="after")
+    def _fields_fit_the_kind(self) -> DataSource:
+        """A file setting the chosen kind never reads is a mistake (e.g. `folder` with amazon2018)."""
+        foreign = [name for name, role in _FILE_FIELDS.items() if getattr(self, name) and role not in self._roles()]
+        if foreign:
+            fitting = [name for name, role in _FILE_FIELDS.items() if role in self._roles()]
+            raise ValueError(
+                f"source {self.kind!r} does not read {', '.join(foreign)}; "
+                f"its file settings: {', '.join(fitting) or 'none (the files are generated)'}"
+            )
+        return self
+
+    def _roles(self) -> tuple[str, ...]:
+        """The reader roles a user supplies files for (none when the files are generated)."""
+        spec = source_spec(self.kind)
+        return () if spec.obtain == "generate" else spec.roles
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> DataSource:
+        """The resource configured by the HYBRIDREC_* variables of `environ` (unset ones keep the defaults).
+
+        An error names the environment variable and lists the valid values.
+        """
+        values: dict[str, object] = {}
+        for variable, name in SOURCE_ENV.items():
+            raw = environ.get(variable)
+            if raw is None or raw == "":
+                continue
+            if name == "day_granular":
+                if raw not in _BOOLEAN:
+                    raise ValueError(f"{variable}={raw!r}: valid values: {', '.join(_BOOLEAN)}")
+                values[name] = _BOOLEAN[raw]
+            elif name == "synthetic_seed":
+                if not raw.isdigit():
+                    raise ValueError(f"{variable}={raw!r}: must be a non-negative integer")
+                values[name] = int(raw)
+            else:
+                values[name] = raw
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            # a field's error names its variable; a whole-model one (settings vs kind) names the kind's
+            problems = "; ".join(
+                f"{_FIELD_VARIABLE.get(str(e['loc'][0]) if e['loc'] else 'kind')}: "
+                f"{str(e['msg']).removeprefix('Value error, ')}"
+                for e in error.errors()
+            )
+            raise ValueError(f"bad data source settings in the environment: {problems}") from None
 
     def _paths(self) -> dict[str, str]:
         roles = (("reviews", self.reviews_path), ("meta", self.meta_path), ("folder", self.folder))
@@ -196,6 +278,21 @@ class DataSource(ConfigurableResource):
 
     def files(self, progress=None) -> dict[str, Path]:
         """Every file the source's reader takes, generated or downloaded into data_dir when needed."""
+        given = self._paths().keys() | self._remote().keys()
+        missing = [role for role in self._roles() if role not in given]
+        if missing:
+            ways = {
+                role: [name for name, fed in _FILE_FIELDS.items() if fed == role and not name.endswith("sha256")]
+                for role in missing
+            }
+            raise SourceFileError(
+                f"source {self.kind!r}: no file for "
+                + "; ".join(
+                    f"{role!r} (set {' or '.join(_FIELD_VARIABLE[name] for name in names)}, or in the launchpad "
+                    f"{' or '.join(f'resources.source.config.{name}' for name in names)})"
+                    for role, names in ways.items()
+                )
+            )
         options = SyntheticOptions(
             scale=self.synthetic_scale, seed=self.synthetic_seed, day_granular=self.day_granular,
             mixture=self.synthetic_mixture,
@@ -208,3 +305,28 @@ class DataSource(ConfigurableResource):
     def watched_files(self) -> list[Path]:
         """The input files the source sensor fingerprints (none for the synthetic generator)."""
         return watched_source_files(self.kind, paths=self._paths())
+
+
+# Environment variable -> DataSource field. `definitions.py` builds the default resource from these.
+SOURCE_ENV: dict[str, str] = {
+    "HYBRIDREC_SOURCE": "kind",
+    "HYBRIDREC_SOURCE_DIR": "data_dir",
+    "HYBRIDREC_SCALE": "synthetic_scale",
+    "HYBRIDREC_SYNTHETIC_SEED": "synthetic_seed",
+    "HYBRIDREC_DAY_GRANULAR": "day_granular",
+    "HYBRIDREC_MIXTURE": "synthetic_mixture",
+    "HYBRIDREC_SOURCE_FOLDER": "folder",
+    "HYBRIDREC_REVIEWS_PATH": "reviews_path",
+    "HYBRIDREC_META_PATH": "meta_path",
+    "HYBRIDREC_REVIEWS_URL": "reviews_url",
+    "HYBRIDREC_META_URL": "meta_url",
+    "HYBRIDREC_REVIEWS_SHA256": "reviews_sha256",
+    "HYBRIDREC_META_SHA256": "meta_sha256",
+}
+_FIELD_VARIABLE = {name: variable for variable, name in SOURCE_ENV.items()}
+# File settings -> the reader role they feed.
+_FILE_FIELDS = {
+    "reviews_path": "reviews", "meta_path": "meta", "folder": "folder",
+    "reviews_url": "reviews", "meta_url": "meta", "reviews_sha256": "reviews", "meta_sha256": "meta",
+}  # fmt: skip
+_BOOLEAN = {"0": False, "1": True, "false": False, "true": True}

@@ -9,6 +9,7 @@ writes that exact format.)
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from hybridrec_ml.data.sources.movielens import ML100K_GENRES
 
@@ -59,3 +60,29 @@ def ml100k_item(movie_id: str, title: str, genres: set[str]) -> str:
     """An ML-100K `u.item` line: id|title|release date|video date|IMDb URL|19 genre flags."""
     flags = "|".join("1" if genre in genres else "0" for genre in ML100K_GENRES)
     return f"{movie_id}|{title}|01-Jan-1995||http://us.imdb.com/M/title-exact?x|{flags}"
+
+
+# A circulant rating table: user u rates movies u + offset (mod n) for every offset, so every
+# user and every movie has exactly len(offsets) ratings and the whole table is its own 5-core.
+ML1M_OFFSETS = (0, 1, 3, 7, 12, 20, 30, 43, 57, 72, 90, 111)
+ML1M_FIRST_TS = 1_000_000_000  # 2001-09-09 01:46:40 UTC
+ML1M_STEP_S = 3_607  # an odd step: events at every time of day
+
+
+def write_ml1m_folder(folder: Path, n: int = 150) -> int:
+    """An extracted ML-1M folder (`ratings.dat`, `movies.dat`) of n users x n movies; returns the rating count.
+
+    Ratings go round by round (each user's k-th rating in round k), so a global temporal split puts
+    every user in train, val and test, and n > 99 + len(offsets) leaves room for 99 sampled negatives.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"{user + 1}::{(user + offset) % n + 1}::{1 + (user * 7 + offset) % 5}::{ML1M_FIRST_TS + (k * n + user) * ML1M_STEP_S}\n"
+        for k, offset in enumerate(ML1M_OFFSETS)
+        for user in range(n)
+    ]
+    (folder / "ratings.dat").write_text("".join(lines), encoding="ascii")
+    genres = ("Comedy", "Drama", "Thriller", "Sci-Fi", "Romance")
+    movies = [f"{m + 1}::Movie {m} about topic {m % 7} ({1990 + m % 10})::{genres[m % 5]}|{genres[m % 3]}" for m in range(n)]
+    (folder / "movies.dat").write_bytes(("\n".join(movies) + "\n").encode("latin-1"))
+    return len(lines)

@@ -1,7 +1,10 @@
 """Export the 5-core data and our temporal split as RecBole atomic files, for cross-checking.
 
 RecBole run with `benchmark_filename: [train, valid, test]` then trains and evaluates on exactly
-our split instead of re-splitting, so its baselines are comparable with ours.
+our split instead of re-splitting, so its baselines are comparable with ours. Its full-sort test
+evaluates every user with a test row, all of them positive, train + valid masked, over every item
+it has seen: with `users="all"` (and `.item` loaded, which lists the whole catalogue) that is the
+population `evaluate_per_user` scores; `users="warm"` is the warm-user column's population.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 
@@ -33,7 +37,7 @@ FROM {schema.TEMPORAL_SPLIT} AS s
 JOIN {schema.INTERACTIONS_5CORE} AS i ON i.event_order = s.event_order
 JOIN {schema.USER_INDEX} AS u ON u.user_idx = s.user_idx
 JOIN {schema.ITEM_INDEX} AS it ON it.item_idx = s.item_idx
-WHERE s.split = ?
+WHERE s.split = ? AND (s.split = 'train' OR s.user_in_train OR ?)
 ORDER BY s.event_order
 """
 # token_seq fields are split on spaces by RecBole: titles become word sequences, and each
@@ -65,15 +69,21 @@ class RecBoleFile:
     rows: int  # data rows, without the header line
 
 
-def export_recbole(con: duckdb.DuckDBPyConnection, out_dir: Path, dataset_name: str) -> dict[str, RecBoleFile]:
+def export_recbole(
+    con: duckdb.DuckDBPyConnection, out_dir: Path, dataset_name: str, users: Literal["all", "warm"] = "all"
+) -> dict[str, RecBoleFile]:
     """Write `<name>.inter`, `<name>.item` and `<name>.{train,valid,test}.inter` into `out_dir`.
 
     Pass `out_dir = <RecBole data_path>/<name>`. Ids are the original strings (from the index
-    tables); rows are in `event_order` (items in `item_idx`) order. The split files hold every
-    row of `temporal_split`, including val/test rows our evaluation excludes (user unseen in
-    train). Each file is written to a temporary name and renamed, so readers never see half a file.
+    tables); rows are in `event_order` (items in `item_idx`) order. With `users="all"` the split
+    files hold every row of `temporal_split`, cold users' val/test rows included; `"warm"` drops
+    the val/test rows of users without a training interaction (`.inter` and `.item` are the same
+    either way, so the catalogue does not change). Each file is written to a temporary name and
+    renamed, so readers never see half a file.
     Returns the files keyed by suffix: `inter`, `item`, `train.inter`, `valid.inter`, `test.inter`.
     """
+    if users not in ("all", "warm"):
+        raise ValueError(f"users must be 'all' or 'warm', got {users!r}")
     if not _DATASET_NAME.fullmatch(dataset_name):
         raise ValueError(f"dataset name {dataset_name!r} must match {_DATASET_NAME.pattern} (it names files)")
     out_dir = Path(out_dir)
@@ -83,11 +93,11 @@ def export_recbole(con: duckdb.DuckDBPyConnection, out_dir: Path, dataset_name: 
         "item": _copy(con, _ITEM_SQL, [], out_dir / f"{dataset_name}.item"),
     }
     for split, suffix in _SPLIT_FILES.items():
-        written[suffix] = _copy(con, _SPLIT_SQL, [split], out_dir / f"{dataset_name}.{suffix}")
+        written[suffix] = _copy(con, _SPLIT_SQL, [split, users == "all"], out_dir / f"{dataset_name}.{suffix}")
     return written
 
 
-def _copy(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[str], path: Path) -> RecBoleFile:
+def _copy(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[object], path: Path) -> RecBoleFile:
     """COPY the rows as tab-separated text with a header line, then rename into place.
 
     QUOTE '' keeps RecBole's plain format: text fields contain no tabs or newlines by construction.

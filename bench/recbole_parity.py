@@ -1,0 +1,352 @@
+"""RecBole parity: RecBole 1.2.1's Pop and BPR next to our `pop` and `bpr_mf`, on exactly our split.
+
+    python bench/recbole_parity.py                              # synthetic demo, seeds 42,43,44
+    python bench/recbole_parity.py --source movielens --folder ~/data/ml-1m
+    python bench/recbole_parity.py --warehouse data/hybridrec.duckdb   # whatever the pipeline ingested
+
+1. Builds a RecBole 1.2.1 virtualenv under bench/.cache once (numpy<2, setuptools<81, pandas<2.2,
+   torch==2.13.0); RecBole runs there, in subprocesses, with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
+   (it reloads its own checkpoints with a plain torch.load).
+2. Builds the data tables of the chosen source into a DuckDB file under the cache (or reads
+   --warehouse) and exports them with `export_recbole(users=--users)`: RecBole reads our
+   train/valid/test files (`benchmark_filename`) and the whole catalogue (`.item`), so it
+   evaluates the users and items `evaluate_per_user` does (all test users, or the warm ones).
+3. RecBole's Pop runs with `train_batch_size: 1` (it counts an item once per batch) and no
+   negatives (they would be counted too); its BPR with early stopping on full-sort valid NDCG@10.
+4. Our `pop` and `bpr_mf` train with the same settings (lr, batch, embedding size, one uniform
+   negative, early stopping on per-user valid NDCG@10 with the same patience) and are scored with
+   `evaluate_per_user` (train + valid masked). Pop is also scored with ties broken in the
+   positives' favour: RecBole's top-k orders equal counts arbitrarily, so its figure must lie
+   between our two.
+5. Prints both side by side: NDCG@10, Recall@10, users evaluated, epochs; BPR per seed and as
+   mean ± sd over seeds (the sd is the run-to-run noise the difference is compared with).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import torch
+
+# Measure the code of this checkout, whatever an editable install points at.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hybridrec_ml.config import VARIANTS
+from hybridrec_ml.data.sources.registry import SyntheticOptions, ingest_source, resolve_source_files
+from hybridrec_ml.data.transforms.context import build_context_features
+from hybridrec_ml.data.transforms.interactions import build_interactions_5core
+from hybridrec_ml.data.transforms.recbole_export import export_recbole
+from hybridrec_ml.data.transforms.sequences import build_user_sequences
+from hybridrec_ml.data.transforms.split import build_temporal_split
+from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
+from hybridrec_ml.evaluation.protocols import PerUserResult, evaluate_per_user
+from hybridrec_ml.models.base import Recommender, Scores
+from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.bundle import SparseRows, TrainingBundle
+from hybridrec_ml.tensors.bundle_loader import load_training_bundle, unique_items_by_user
+from hybridrec_ml.training.trainer import train
+
+BENCH = Path(__file__).resolve().parent
+RECBOLE_REQUIREMENTS = ("recbole==1.2.1", "numpy<2", "setuptools<81", "pandas<2.2", "torch==2.13.0")
+DATASET = "parity"
+SHOWN = ("ndcg@10", "recall@10")
+
+
+# ------------------------------------------------------------------------------------ RecBole side
+
+
+def recbole_python(cache_dir: Path) -> Path:
+    """The RecBole virtualenv's interpreter, built on first use (a marker records what was installed)."""
+    venv = cache_dir / "recbole-venv"
+    python, marker = venv / "bin" / "python", venv / ".installed"
+    wanted = "\n".join(RECBOLE_REQUIREMENTS)
+    if marker.exists() and marker.read_text() == wanted:
+        return python
+    print(f"building the RecBole virtualenv in {venv} (once, a few minutes) ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *RECBOLE_REQUIREMENTS], check=True)
+    marker.write_text(wanted)
+    return python
+
+
+def recbole_config(args: argparse.Namespace, data_path: Path, seed: int, model: str, work_dir: Path) -> dict:
+    """RecBole's settings: our split and catalogue, full-sort evaluation, the shared training settings."""
+    config = {
+        "data_path": str(data_path),
+        "benchmark_filename": ["train", "valid", "test"],
+        "load_col": {"inter": ["user_id", "item_id"], "item": ["item_id"]},
+        "user_inter_num_interval": "[0,inf)",
+        "item_inter_num_interval": "[0,inf)",
+        "eval_args": {"split": {"RS": [0.8, 0.1, 0.1]}, "group_by": "user", "order": "TO", "mode": "full"},
+        "metrics": ["Recall", "NDCG"],
+        "topk": [10, 20],
+        "valid_metric": "NDCG@10",
+        "eval_batch_size": 4096,
+        "use_gpu": False,
+        "seed": seed,
+        "reproducibility": True,
+        "show_progress": False,
+        "checkpoint_dir": str(work_dir / f"saved-{model}-{seed}"),  # its file names are only second-precise
+        "state": "WARNING",
+    }
+    if model == "Pop":
+        # Pop's calculate_loss does item_cnt[items] += 1: a repeated item in a batch counts once,
+        # and negatives in the batch would count too.
+        return config | {"epochs": 1, "train_batch_size": 1, "train_neg_sample_args": None}
+    return config | {
+        "epochs": args.epochs,
+        "stopping_step": args.patience,
+        "train_batch_size": args.batch_size,
+        "learning_rate": args.lr,
+        "embedding_size": args.dim,
+        "weight_decay": 0.0,
+        "train_neg_sample_args": {"distribution": "uniform", "sample_num": 1, "alpha": 1.0, "dynamic": False,
+                                  "candidate_num": 0},
+    }  # fmt: skip
+
+
+def run_recbole(python: Path, model: str, config: dict, work_dir: Path) -> dict:
+    """One RecBole run in its own interpreter; the runner prints one JSON line."""
+    spec = work_dir / f"{model}-{config['seed']}.json"
+    spec.write_text(json.dumps({"model": model, "dataset": DATASET, "config": config}))
+    env = os.environ | {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "PYTHONPATH": ""}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(python), str(BENCH / "recbole_runner.py"), str(spec)],
+        cwd=work_dir, env=env, capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"RecBole {model} (seed {config['seed']}) failed:\n{done.stderr[-4000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+# ------------------------------------------------------------------------------------ our side
+
+
+def build_warehouse(args: argparse.Namespace, cache_dir: Path) -> Path:
+    """The data tables of the chosen source in a DuckDB file under the cache (built once per source)."""
+    if args.warehouse:
+        return Path(args.warehouse)
+    name = args.scale if args.source == "synthetic" else Path(args.folder or args.reviews).name
+    database = cache_dir / f"parity-{args.source}-{name}.duckdb"
+    if database.exists():
+        return database
+    paths = {role: value for role, value in (("folder", args.folder), ("reviews", args.reviews), ("meta", args.meta)) if value}
+    files = resolve_source_files(
+        args.source, cache_dir / f"parity-{args.source}-files", paths=paths, synthetic=SyntheticOptions(scale=args.scale)
+    )
+    partial = database.with_name(f".{database.name}.tmp")
+    partial.unlink(missing_ok=True)
+    with duckdb.connect(str(partial)) as con:
+        ingest_source(con, args.source, files)
+        for build in (build_interactions_5core, build_temporal_split, build_user_sequences, build_context_features,
+                      build_item_tfidf):  # fmt: skip
+            build(con)
+    partial.rename(database)
+    return database
+
+
+def masks(bundle: TrainingBundle) -> tuple[SparseRows, SparseRows]:
+    """(train items, train + valid items) per user: what RecBole masks at validation and at test."""
+    return (
+        bundle.timeline.items_before(int(bundle.val.event_order.min())),
+        bundle.timeline.items_before(int(bundle.test.event_order.min())),
+    )
+
+
+class PopularityPositivesFirst(Recommender):
+    """Training popularity, each user's test positives ahead of the items with the same count.
+
+    Our protocol counts ties against the positive (the lower bound); RecBole's top-k orders equal
+    scores arbitrarily. Half a count added to the positives (counts are integers) gives the upper
+    bound: any tie-breaking lands between the two.
+    """
+
+    trainable = False
+
+    def __init__(self, item_train_count: torch.Tensor, positives: SparseRows) -> None:
+        super().__init__()
+        self.register_buffer("popularity", item_train_count.to(torch.float32))
+        self.positives = positives
+
+    def score_all_items(self, batch: Batch) -> Scores:
+        scores = self.popularity.expand(batch.user.shape[0], -1).clone()
+        start, length = self.positives.ptr[batch.user], self.positives.ptr[batch.user + 1] - self.positives.ptr[batch.user]
+        row = torch.repeat_interleave(torch.arange(batch.user.numel()), length)
+        within = torch.arange(row.numel()) - (torch.cumsum(length, 0) - length)[row]
+        scores[row, self.positives.index[start[row] + within]] += 0.5
+        return Scores(scores, None)
+
+
+@dataclass(frozen=True)
+class OurRun:
+    metrics: dict[str, float]
+    users_evaluated: int
+    epochs_run: int
+    best_epoch: int
+    seconds: float
+    upper_bound: dict[str, float] | None = None  # pop: with ties in the positives' favour
+
+
+def population_metrics(result: PerUserResult, bundle: TrainingBundle, users: str) -> tuple[dict[str, float], int]:
+    """Per-user means over every evaluated user, or over the warm ones (a training interaction)."""
+    keep = np.ones(len(result.users), dtype=bool)
+    if users == "warm":
+        keep = bundle.user_train_count[torch.from_numpy(result.users)].numpy() > 0
+    return {name: float(values[keep].mean()) for name, values in result.per_user.items()}, int(keep.sum())
+
+
+def run_ours(variant_name: str, bundle: TrainingBundle, args: argparse.Namespace, seed: int) -> OurRun:
+    """Train (early stopping on per-user valid NDCG@10, as RecBole does), then the per-user test protocol."""
+    train_mask, test_mask = masks(bundle)
+    variant = VARIANTS[variant_name].with_train(
+        epochs=args.epochs, patience=args.patience, lr=args.lr, batch_size=args.batch_size, seed=seed,
+        n_negatives=1, loss="bpr", weight_decay=0.0, device="cpu", user_dropout=args.user_dropout,
+    )
+    started = time.perf_counter()
+
+    def validate(model: Recommender) -> float:
+        return population_metrics(evaluate_per_user(model, bundle.val, train_mask), bundle, args.users)[0]["ndcg@10"]
+
+    trained = train(variant, bundle, validate=validate)
+    metrics, users = population_metrics(evaluate_per_user(trained.model, bundle.test, test_mask), bundle, args.users)
+    return OurRun(metrics, users, len(trained.history), trained.best_epoch, time.perf_counter() - started)
+
+
+def run_pair(
+    model: str, seed: int, args: argparse.Namespace, python: Path, database: Path, work_dir: Path
+) -> tuple[dict, OurRun]:
+    """RecBole's model and ours for one seed (a worker process: it loads its own bundle)."""
+    torch.set_num_threads(1)
+    with duckdb.connect(str(database), read_only=True) as con:
+        bundle = load_training_bundle(con)
+    name = "Pop" if model == "pop" else "BPR"
+    theirs = run_recbole(python, name, recbole_config(args, work_dir / "data", seed, name, work_dir), work_dir)
+    ours = run_ours("pop" if model == "pop" else "bpr_mf", bundle, args, seed)
+    if model == "pop":
+        _, test_mask = masks(bundle)
+        test_positives = unique_items_by_user(bundle.test.user, bundle.test.item, bundle.n_users, bundle.n_items)
+        upper = evaluate_per_user(PopularityPositivesFirst(bundle.item_train_count, test_positives), bundle.test, test_mask)
+        ours = replace(ours, upper_bound=population_metrics(upper, bundle, args.users)[0])
+    return theirs, ours
+
+
+# ------------------------------------------------------------------------------------ report
+
+
+def _mean_sd(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def print_report(rows: list[tuple[str, ...]]) -> None:
+    header = ("model", "implementation", "seed", "NDCG@10", "Recall@10", "users evaluated", "epochs (best)")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", default="synthetic", help="synthetic | amazon2018 | amazon2023 | movielens")
+    parser.add_argument("--scale", default="demo", help="synthetic scale")
+    parser.add_argument("--folder", help="movielens: the extracted folder")
+    parser.add_argument("--reviews", help="amazon2018/2023: the reviews file")
+    parser.add_argument("--meta", help="amazon2018/2023: the metadata file")
+    parser.add_argument("--warehouse", help="an existing DuckDB warehouse with the data tables (skips the build)")
+    parser.add_argument("--seeds", default="42,43,44", help="BPR seeds, used on both sides")
+    parser.add_argument("--epochs", type=int, default=300, help="BPR epoch cap (RecBole's default)")
+    parser.add_argument("--patience", type=int, default=10, help="epochs without valid NDCG@10 gain (RecBole's stopping_step)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (RecBole's default)")
+    parser.add_argument("--batch-size", type=int, default=2048, help="training batch (RecBole's default)")
+    parser.add_argument("--dim", type=int, default=64, help="embedding size (ours is fixed at 64)")
+    parser.add_argument("--users", choices=("all", "warm"), default="all",
+                        help="all test users (cold ones included), or only those with a training interaction")
+    parser.add_argument("--user-dropout", type=float, default=VARIANTS["bpr_mf"].train.user_dropout,
+                        help="bpr_mf: share of training rows that train the unknown-user row (0: none, as RecBole)")
+    parser.add_argument("--models", default="pop,bpr", help="which pairs to run")
+    parser.add_argument("--jobs", type=int, default=1, help="(model, seed) pairs run at once, each in its own process")
+    parser.add_argument("--cache-dir", default=str(BENCH / ".cache"))
+    args = parser.parse_args(argv)
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    models = set(args.models.split(","))
+    if args.dim != VARIANTS["bpr_mf"].dims.embedding_dim:
+        parser.error(f"--dim must be {VARIANTS['bpr_mf'].dims.embedding_dim}, bpr_mf's embedding size")
+    cache_dir = Path(args.cache_dir).resolve()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+
+    python = recbole_python(cache_dir)
+    database = build_warehouse(args, cache_dir)
+    work_dir = cache_dir / f"recbole-{database.stem}-{args.users}"  # rewritten by every run
+    work_dir.mkdir(exist_ok=True)
+    with duckdb.connect(str(database), read_only=True) as con:
+        files = export_recbole(con, work_dir / "data" / DATASET, DATASET, users=args.users)
+        bundle = load_training_bundle(con)  # for the figures printed here; each job loads its own
+    cold = int((bundle.user_train_count[bundle.test.user.unique()] == 0).sum())
+    print(f"data: {database} -> {work_dir / 'data' / DATASET}")
+    print(f"split rows: train {files['train.inter'].rows}, valid {files['valid.inter'].rows}, test {files['test.inter'].rows}; "
+          f"{bundle.n_users} users, {bundle.n_items} items; {cold} test users have no training interaction")  # fmt: skip
+    print(f"users: {args.users}. BPR: lr {args.lr}, batch {args.batch_size}, dim {args.dim}, 1 uniform negative, "
+          f"epochs <= {args.epochs}, patience {args.patience}, seeds {seeds}; bpr_mf user dropout {args.user_dropout}",
+          flush=True)  # fmt: skip
+
+    jobs: list[tuple[str, int]] = ([("pop", seeds[0])] if "pop" in models else []) + (
+        [("bpr", seed) for seed in seeds] if "bpr" in models else []
+    )
+    # spawn: a forked child would inherit this process's torch thread pool (see hybridrec_assets.pipeline)
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {job: pool.submit(run_pair, job[0], job[1], args, python, database, work_dir) for job in jobs}
+        outcomes = {}
+        for job, future in futures.items():
+            outcomes[job] = future.result()
+            theirs, ours = outcomes[job]
+            print(f"{job[0]} seed {job[1]} done (RecBole {theirs['seconds']:.0f} s, ours {ours.seconds:.0f} s)", flush=True)
+
+    rows: list[tuple[str, ...]] = []
+    if "pop" in models:
+        theirs, ours = outcomes[("pop", seeds[0])]
+        rows += [
+            ("Pop", "RecBole 1.2.1", "–", *(f"{theirs['test'][m]:.4f}" for m in SHOWN), str(theirs["users_evaluated"]), "1"),
+            ("pop", "ours (ties count against the positive)", "–", *(f"{ours.metrics[m]:.4f}" for m in SHOWN),
+             str(ours.users_evaluated), "–"),
+            ("pop", "ours, ties in the positive's favour", "–", *(f"{ours.upper_bound[m]:.4f}" for m in SHOWN),
+             str(ours.users_evaluated), "–"),
+        ]  # fmt: skip
+    if "bpr" in models:
+        figures: dict[str, dict[str, list[float]]] = {"RecBole 1.2.1": {m: [] for m in SHOWN}, "ours": {m: [] for m in SHOWN}}
+        for seed in seeds:
+            theirs, ours = outcomes[("bpr", seed)]
+            for m in SHOWN:
+                figures["RecBole 1.2.1"][m].append(theirs["test"][m])
+                figures["ours"][m].append(ours.metrics[m])
+            rows += [
+                ("BPR", "RecBole 1.2.1", str(seed), *(f"{theirs['test'][m]:.4f}" for m in SHOWN),
+                 str(theirs["users_evaluated"]), f"{theirs['epochs_run']} ({theirs['best_epoch']})"),
+                ("bpr_mf", "ours", str(seed), *(f"{ours.metrics[m]:.4f}" for m in SHOWN),
+                 str(ours.users_evaluated), f"{ours.epochs_run} ({ours.best_epoch})"),
+            ]  # fmt: skip
+        for side, name in (("RecBole 1.2.1", "BPR"), ("ours", "bpr_mf")):
+            rows.append((name, f"{side}, mean ± sd", f"{len(seeds)} seeds", *(_mean_sd(figures[side][m]) for m in SHOWN), "", ""))
+    print()
+    print_report(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
