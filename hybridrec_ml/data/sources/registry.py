@@ -18,7 +18,7 @@ import duckdb
 from hybridrec_ml.data.sources.amazon2018 import ingest_amazon2018
 from hybridrec_ml.data.sources.amazon2023 import ingest_amazon2023
 from hybridrec_ml.data.sources.download import Progress, download
-from hybridrec_ml.data.sources.line_reader import SourceFileError
+from hybridrec_ml.data.sources.line_reader import LineLimits, SourceFileError
 from hybridrec_ml.data.sources.movielens import detect_movielens_layout, ingest_movielens
 from hybridrec_ml.data.sources.parsed_lines import IngestReport
 from hybridrec_ml.data.synthetic.generator import SyntheticScale, generate_synthetic, ground_truth_build
@@ -55,9 +55,11 @@ class SourceSpec:
     reader: Callable[..., IngestReport]
 
 
-def _ingest_synthetic(con: duckdb.DuckDBPyConnection, reviews: Path, meta: Path, ground_truth: Path) -> IngestReport:
+def _ingest_synthetic(
+    con: duckdb.DuckDBPyConnection, reviews: Path, meta: Path, ground_truth: Path, *, limits: LineLimits
+) -> IngestReport:
     """Synthetic files are Amazon 2018 files plus the planted mechanisms, swapped in with the raw tables."""
-    return ingest_amazon2018(con, reviews, meta, with_tables=[ground_truth_build(ground_truth)])
+    return ingest_amazon2018(con, reviews, meta, with_tables=[ground_truth_build(ground_truth)], limits=limits)
 
 
 SOURCES: dict[str, SourceSpec] = {
@@ -180,8 +182,12 @@ def _input_files(path: Path) -> list[Path]:
     return [path / layout.ratings_file, path / layout.movies_file]
 
 
-def ingest_source(con: duckdb.DuckDBPyConnection, kind: str, files: Mapping[str, Path]) -> IngestReport:
+def ingest_source(
+    con: duckdb.DuckDBPyConnection, kind: str, files: Mapping[str, Path], limits: LineLimits = LineLimits()
+) -> IngestReport:
     """Run `kind`'s reader on `files` (from `resolve_source_files`), rewriting the raw tables.
+
+    `limits` bound the cost of every file (line length, bad lines) and reject one past them.
 
     Any other source first drops the synthetic ground truth: an interrupted or failed ingest may
     then leave it missing, but never describing data other than the raw tables next to it.
@@ -192,7 +198,7 @@ def ingest_source(con: duckdb.DuckDBPyConnection, kind: str, files: Mapping[str,
         raise ValueError(f"{kind}: missing file role(s) {missing}; roles: {', '.join(spec.roles)}")
     if spec.obtain != "generate":
         con.execute(f"DROP TABLE IF EXISTS {schema.GROUND_TRUTH}").fetchall()
-    return spec.reader(con, *(Path(files[role]) for role in spec.roles))
+    return spec.reader(con, *(Path(files[role]) for role in spec.roles), limits=limits)
 
 
 def _file_name(url: str) -> str:
