@@ -116,8 +116,9 @@ def resolve_source_files(
     """Role -> local path of every file `kind`'s reader takes, generating or downloading into `data_dir`.
 
     synthetic: `synthetic` options drive the generator. amazon2018 / amazon2023: per role, a local
-    path from `paths`, else a download of `remote[role]` into `data_dir` (resumed and verified, and
-    skipped when already there). movielens: `paths["folder"]` only.
+    path from `paths`, else a download of `remote[role]` into `data_dir/<role>/` (resumed and verified,
+    and skipped when already there; a folder per role, so two URLs ending in the same file name
+    never overwrite each other). movielens: `paths["folder"]` only.
     """
     spec = source_spec(kind)
     paths, remote = dict(paths or {}), dict(remote or {})
@@ -145,7 +146,7 @@ def resolve_source_files(
         elif role in remote:
             source = remote[role]
             resolved[role] = download(
-                source.url, Path(data_dir) / _file_name(source.url), expected_size=source.size,
+                source.url, Path(data_dir) / role / _file_name(source.url), expected_size=source.size,
                 sha256=source.sha256, progress=progress,
             )
         else:
