@@ -21,10 +21,17 @@ from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from hybridrec_ml.atomic import atomic_write_text
-from hybridrec_ml.data.sources.registry import RemoteFile, SyntheticOptions, resolve_source_files, watched_source_files
+from hybridrec_ml.data.sources.line_reader import LineLimits
+from hybridrec_ml.data.sources.registry import (
+    RemoteFile,
+    SyntheticOptions,
+    check_source_settings,
+    resolve_source_files,
+    watched_source_files,
+)
 from hybridrec_ml.training.checkpoint import save_checkpoint
 
 
@@ -181,6 +188,17 @@ class DataSource(ConfigurableResource):
     meta_url: str | None = None
     reviews_sha256: str | None = None
     meta_sha256: str | None = None
+    max_line_bytes: int = Field(default=LineLimits.max_line_bytes, description="Longer lines: line_too_long")
+    max_bad_lines: int = Field(default=LineLimits.max_bad_lines, description="More bad lines reject a file")
+    max_bad_share: float = Field(default=LineLimits.max_bad_share, description="A larger bad share rejects a file")
+
+    @model_validator(mode="after")
+    def _known_kind_and_scale(self) -> DataSource:
+        check_source_settings(self.kind, self.synthetic_scale)
+        return self
+
+    def limits(self) -> LineLimits:
+        return LineLimits(self.max_line_bytes, self.max_bad_lines, self.max_bad_share)
 
     def _paths(self) -> dict[str, str]:
         roles = (("reviews", self.reviews_path), ("meta", self.meta_path), ("folder", self.folder))

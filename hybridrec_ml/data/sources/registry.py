@@ -21,7 +21,7 @@ from hybridrec_ml.data.sources.download import Progress, download
 from hybridrec_ml.data.sources.line_reader import LineLimits, SourceFileError
 from hybridrec_ml.data.sources.movielens import detect_movielens_layout, ingest_movielens
 from hybridrec_ml.data.sources.parsed_lines import IngestReport
-from hybridrec_ml.data.synthetic.generator import SyntheticScale, generate_synthetic, ground_truth_build
+from hybridrec_ml.data.synthetic.generator import SyntheticScale, generate_synthetic, ground_truth_build, resolve_scale
 from hybridrec_ml.data.warehouse import schema
 
 
@@ -95,6 +95,15 @@ SOURCES: dict[str, SourceSpec] = {
         ),
     )
 }
+
+
+def check_source_settings(kind: str, synthetic_scale: str) -> None:
+    """`ValueError` listing the valid values when the kind or the synthetic scale is unknown.
+
+    Called where settings are read, so a typo fails when the definitions load, not at the first run.
+    """
+    source_spec(kind)
+    resolve_scale(synthetic_scale)
 
 
 def source_spec(kind: str) -> SourceSpec:
