@@ -92,6 +92,9 @@ class ArtifactStore(ConfigurableResource):
         return json.loads(self.path(*parts).read_text())
 
 
+TAKEN_OVER_BY_TAG = "hybridrec.taken_over_by"
+
+
 class TrackedRun:
     """One MLflow run, written through the client API so no global active-run state is involved."""
 
@@ -110,6 +113,14 @@ class TrackedRun:
 
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), folder)
+
+    def take_over(self, previous_run_id: str) -> bool:
+        """Mark a run that a killed attempt left RUNNING as KILLED, tagged with this run; whether it was one."""
+        if self.client.get_run(previous_run_id).info.status != "RUNNING":
+            return False
+        self.client.set_tag(previous_run_id, TAKEN_OVER_BY_TAG, self.run_id)
+        self.client.set_terminated(previous_run_id, "KILLED")
+        return True
 
 
 class Tracker(ConfigurableResource):
