@@ -93,6 +93,8 @@ class ArtifactStore(ConfigurableResource):
 
 
 TAKEN_OVER_BY_TAG = "hybridrec.taken_over_by"
+_EXPERIMENT_KIND_TAG = "mlflow.experimentKind"  # read by MLflow 3's UI to pick the experiment's view
+EXPERIMENT_KIND = {_EXPERIMENT_KIND_TAG: "custom_model_development"}  # the UI's "Model training"
 
 
 class TrackedRun:
@@ -161,9 +163,14 @@ class Tracker(ConfigurableResource):
         return client
 
     def _experiment_id(self, client: MlflowClient) -> str:
+        """The experiment, marked as model training: untagged, MLflow 3's UI opens its (empty) GenAI view."""
         with self._schema_lock():
             experiment = client.get_experiment_by_name(self.experiment)
-            return experiment.experiment_id if experiment else client.create_experiment(self.experiment, self._artifact_location())
+            if experiment is None:
+                return client.create_experiment(self.experiment, self._artifact_location(), tags=EXPERIMENT_KIND)
+            if experiment.tags.get(_EXPERIMENT_KIND_TAG) is None:
+                client.set_experiment_tag(experiment.experiment_id, _EXPERIMENT_KIND_TAG, EXPERIMENT_KIND[_EXPERIMENT_KIND_TAG])
+            return experiment.experiment_id
 
     @contextmanager
     def run(self, run_name: str, tags: Mapping[str, str]) -> Iterator[TrackedRun]:

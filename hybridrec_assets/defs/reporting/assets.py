@@ -30,6 +30,7 @@ def results_report(
     with warehouse.reader() as con:
         planted = planted_mechanism_shares(con) if table_exists(con, schema.GROUND_TRUTH) else None
     report = build_results_report(evaluations, store.path(*report_path()), planted_shares=planted)
+    context.log.info(f"results report written to {report.path}")
     with tracker.run(run_name="results_report", tags={"dagster_run_id": context.run.run_id, "kind": "report"}) as run:
         run.log_artifact(report.path)
     return MaterializeResult(

@@ -6,7 +6,7 @@ from mlflow.tracking import MlflowClient
 
 from hybridrec_assets.artifacts import resume_path
 from hybridrec_assets.defs.model.assets import TrainingConfig
-from hybridrec_assets.resources import TAKEN_OVER_BY_TAG, ArtifactStore, Warehouse
+from hybridrec_assets.resources import EXPERIMENT_KIND, TAKEN_OVER_BY_TAG, ArtifactStore, Tracker, Warehouse
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.training.run_record import swap_tracked_run
 from hybridrec_ml.training.trainer import EpochStats, train
@@ -116,3 +116,17 @@ def test_a_rerun_after_a_kill_closes_the_orphaned_mlflow_run_and_logs_the_restor
     assert sorted(m.step for m in curve) == [1, 2] and [m.value for m in curve if m.step == 1] == [0.25]
     assert client.get_run(new_run_id).info.status == "FINISHED"
 
+
+
+def test_the_experiment_is_marked_as_model_training_new_or_existing(tmp_path):
+    """MLflow 3's UI opens an untagged experiment in its GenAI view, where training runs do not show."""
+    tracker = Tracker(tracking_uri=f"sqlite:///{tmp_path / 'mlruns.db'}")
+    client = tracker.client()
+    client.create_experiment("hybridrec")  # as an older version of this code left it: untagged
+    with tracker.run("v1-seed42", {}):
+        pass
+    assert client.get_experiment_by_name("hybridrec").tags["mlflow.experimentKind"] == "custom_model_development"
+    fresh = Tracker(tracking_uri=f"sqlite:///{tmp_path / 'mlruns.db'}", experiment="other")
+    with fresh.run("v1-seed42", {}):
+        pass
+    assert client.get_experiment_by_name("other").tags == EXPERIMENT_KIND
