@@ -169,7 +169,8 @@ class Tracker(ConfigurableResource):
             if experiment is None:
                 return client.create_experiment(self.experiment, self._artifact_location(), tags=EXPERIMENT_KIND)
             if experiment.tags.get(_EXPERIMENT_KIND_TAG) is None:
-                client.set_experiment_tag(experiment.experiment_id, _EXPERIMENT_KIND_TAG, EXPERIMENT_KIND[_EXPERIMENT_KIND_TAG])
+                kind = EXPERIMENT_KIND[_EXPERIMENT_KIND_TAG]
+                client.set_experiment_tag(experiment.experiment_id, _EXPERIMENT_KIND_TAG, kind)
             return experiment.experiment_id
 
     @contextmanager

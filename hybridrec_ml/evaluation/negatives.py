@@ -123,9 +123,10 @@ def draw_eval_negatives(
 
     Oversample uniform draws, reject training pairs, the positive and repeats within a row, keep
     the first n survivors: that is sequential sampling without replacement from the allowed items,
-    so each row is a uniform n-subset. `DataTooSmallError` when a user has fewer than n allowed items. Rows left short (heavy users) are redrawn exactly from their
+    so each row is a uniform n-subset. Rows left short (heavy users) are redrawn exactly from their
     allowed set. Deterministic for (seed, chunk_rows); stored results depend on this exact random
     stream, so a faster version must draw the same candidates and keep the same ones.
+    `DataTooSmallError` when a user has fewer than n allowed items (a catalogue too small for n).
     """
     users, positives = users.to(torch.int64).cpu(), positives.to(torch.int64).cpu()
     if users.numel() == 0:

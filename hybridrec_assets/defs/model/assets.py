@@ -61,7 +61,9 @@ class TrainingConfig(Config):
     torch_threads: int | None = Field(
         default=None, description="torch intra-op threads (None: the cores divided among the instance's concurrent runs)"
     )
-    resume: Resume = Field(default=Resume.auto, description="auto | never | require: what a killed run's checkpoint is worth")
+    resume: Resume = Field(
+        default=Resume.auto, description="auto | never | require: what a killed run's checkpoint is worth"
+    )
     collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD
     collapse_severity: Severity = Severity.WARN
 
@@ -123,7 +125,8 @@ def trained_model(
     check = collapse_result(GATE_CHECK, alpha, config.collapse_threshold, config.collapse_severity.value, "training rows, best epoch")
     return MaterializeResult(
         metadata=summary | {
-            "variant": name, "seed": seed, "device": result.device, "resumed_from_epoch": result.resumed_from_epoch, "checkpoint": MetadataValue.path(str(path)),
+            "variant": name, "seed": seed, "device": result.device, "resumed_from_epoch": result.resumed_from_epoch,
+            "checkpoint": MetadataValue.path(str(path)),
             "mlflow_run_id": run.run_id, "mlflow_run": MetadataValue.url(run.url),
         },
         check_results=[check],

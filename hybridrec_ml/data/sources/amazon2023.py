@@ -26,7 +26,9 @@ _JSON_LINE_CHECKS = f"""{UNREADABLE_LINE_CHECKS}
     WHEN NOT starts_with(ltrim(line), '{{') THEN 'not_a_json_object'"""
 # Each line, and whether it is JSON: fields are extracted only from valid JSON.
 _SCANNED = f"""
-WITH scanned AS (SELECT line_no, line, undecodable, too_long, NOT undecodable AND json_valid(line) AS valid_json FROM {LINES})"""
+WITH scanned AS (
+    SELECT line_no, line, undecodable, too_long, NOT undecodable AND json_valid(line) AS valid_json FROM {LINES}
+)"""
 
 _REVIEWS_PARSE_SQL = f"""{_SCANNED}, extracted AS (
     SELECT line_no, line, undecodable, too_long, valid_json,

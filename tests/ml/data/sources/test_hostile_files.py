@@ -130,6 +130,7 @@ def test_a_2014_style_file_is_not_rejected_for_its_python_literals(tmp_path, con
     literals = [dict_literal(200).replace("'U2'", f"'U{n}'") for n in range(1500)]
     reviews = write_gz(tmp_path / REVIEWS, literals)
 
-    report = ingest_amazon2018(con, reviews, write_gz(tmp_path / META, META_LINES[:1]), limits=LineLimits(max_bad_lines=10))
+    meta = write_gz(tmp_path / META, META_LINES[:1])
+    report = ingest_amazon2018(con, reviews, meta, limits=LineLimits(max_bad_lines=10))
 
     assert (report.reviews, report.python_literal_lines, report.review_quarantine) == (1500, 1500, {})
