@@ -24,7 +24,7 @@ from mlflow.tracking import MlflowClient
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from hybridrec_ml.atomic import atomic_write_text
-from hybridrec_ml.data.sources.line_reader import SourceFileError
+from hybridrec_ml.data.sources.line_reader import LineLimits, SourceFileError
 from hybridrec_ml.data.sources.registry import (
     SOURCES,
     RemoteFile,
@@ -94,6 +94,11 @@ class ArtifactStore(ConfigurableResource):
         return json.loads(self.path(*parts).read_text())
 
 
+TAKEN_OVER_BY_TAG = "hybridrec.taken_over_by"
+_EXPERIMENT_KIND_TAG = "mlflow.experimentKind"  # read by MLflow 3's UI to pick the experiment's view
+EXPERIMENT_KIND = {_EXPERIMENT_KIND_TAG: "custom_model_development"}  # the UI's "Model training"
+
+
 class TrackedRun:
     """One MLflow run, written through the client API so no global active-run state is involved."""
 
@@ -112,6 +117,14 @@ class TrackedRun:
 
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), folder)
+
+    def take_over(self, previous_run_id: str) -> bool:
+        """Mark a run that a killed attempt left RUNNING as KILLED, tagged with this run; whether it was one."""
+        if self.client.get_run(previous_run_id).info.status != "RUNNING":
+            return False
+        self.client.set_tag(previous_run_id, TAKEN_OVER_BY_TAG, self.run_id)
+        self.client.set_terminated(previous_run_id, "KILLED")
+        return True
 
 
 class Tracker(ConfigurableResource):
@@ -152,9 +165,15 @@ class Tracker(ConfigurableResource):
         return client
 
     def _experiment_id(self, client: MlflowClient) -> str:
+        """The experiment, marked as model training: untagged, MLflow 3's UI opens its (empty) GenAI view."""
         with self._schema_lock():
             experiment = client.get_experiment_by_name(self.experiment)
-            return experiment.experiment_id if experiment else client.create_experiment(self.experiment, self._artifact_location())
+            if experiment is None:
+                return client.create_experiment(self.experiment, self._artifact_location(), tags=EXPERIMENT_KIND)
+            if experiment.tags.get(_EXPERIMENT_KIND_TAG) is None:
+                kind = EXPERIMENT_KIND[_EXPERIMENT_KIND_TAG]
+                client.set_experiment_tag(experiment.experiment_id, _EXPERIMENT_KIND_TAG, kind)
+            return experiment.experiment_id
 
     @contextmanager
     def run(self, run_name: str, tags: Mapping[str, str]) -> Iterator[TrackedRun]:
@@ -191,6 +210,9 @@ class DataSource(ConfigurableResource):
     synthetic_mixture: str = Field(
         default=DEFAULT_MIXTURE, description="Synthetic: mechanism mixture per context bucket (contrast | balanced)"
     )
+    max_line_bytes: int = Field(default=LineLimits.max_line_bytes, description="Longer lines: line_too_long")
+    max_bad_lines: int = Field(default=LineLimits.max_bad_lines, description="More bad lines reject a file")
+    max_bad_share: float = Field(default=LineLimits.max_bad_share, description="A larger bad share rejects a file")
     reviews_path: str | None = Field(default=None, description="amazon2018 / amazon2023: local reviews file")
     meta_path: str | None = Field(default=None, description="amazon2018 / amazon2023: local metadata file")
     folder: str | None = Field(default=None, description="movielens: the extracted dataset folder")
@@ -267,6 +289,9 @@ class DataSource(ConfigurableResource):
                 for e in error.errors()
             )
             raise ValueError(f"bad data source settings in the environment: {problems}") from None
+
+    def limits(self) -> LineLimits:
+        return LineLimits(self.max_line_bytes, self.max_bad_lines, self.max_bad_share)
 
     def _paths(self) -> dict[str, str]:
         roles = (("reviews", self.reviews_path), ("meta", self.meta_path), ("folder", self.folder))

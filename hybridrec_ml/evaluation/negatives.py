@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from hybridrec_ml.data.transforms.interactions import DataTooSmallError
 from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import replace_table
 from hybridrec_ml.tensors.bundle import EvaluationRows, SparseRows
@@ -123,6 +124,7 @@ def draw_eval_negatives(
     so each row is a uniform n-subset. Rows left short (heavy users) are redrawn exactly from their
     allowed set. Deterministic for (seed, chunk_rows); stored results depend on this exact random
     stream, so a faster version must draw the same candidates and keep the same ones.
+    `DataTooSmallError` when a user has fewer than n allowed items (a catalogue too small for n).
     """
     users, positives = users.to(torch.int64).cpu(), positives.to(torch.int64).cpu()
     if users.numel() == 0:
@@ -131,7 +133,11 @@ def draw_eval_negatives(
     excluded = _excluded_keys(users, positives, excluded_by_user, item_bits)
     allowed = n_items - torch.from_numpy(np.bincount(excluded >> item_bits, minlength=users.numel()))
     if int(allowed.min()) < n:
-        raise ValueError(f"a user has only {int(allowed.min())} items outside its excluded items; {n} needed")
+        raise DataTooSmallError(
+            f"the catalogue has {n_items} items and a user has only {int(allowed.min())} of them outside its "
+            f"excluded items and its positive; {n} negatives per row are needed (a larger catalogue, or fewer "
+            "negatives)"
+        )
     generator = torch.Generator().manual_seed(seed)
     width = _draw_width(n, n_items, float(allowed.double().median()))
     if max((users.numel() - 1).bit_length(), (width - 1).bit_length()) + item_bits > 63:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hybridrec_ml.atomic import atomic_write_text
 from hybridrec_ml.config import ALPHA_COLUMNS, VariantConfig
 from hybridrec_ml.data.synthetic.truth import PlantedTruth
 from hybridrec_ml.tensors.bundle import TrainingBundle
@@ -88,6 +89,21 @@ def best_epoch_alpha(result: TrainResult, has_learned_gate: bool) -> tuple[float
     if not has_learned_gate or not result.best_epoch:
         return None
     return result.history[result.best_epoch - 1].alpha_mean
+
+
+_TRACKED_RUN_FILE = "mlflow_run_id"
+
+
+def swap_tracked_run(resume_dir: Path, run_id: str) -> str | None:
+    """The MLflow run of the attempt that used `resume_dir` before (None if none); `run_id` is now its run.
+
+    An attempt killed with -9 leaves its MLflow run RUNNING; the next attempt finds it here to close it.
+    """
+    record = resume_dir / _TRACKED_RUN_FILE
+    previous = record.read_text().strip() if record.exists() else None
+    resume_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(record, run_id)
+    return previous if previous != run_id else None
 
 
 @contextmanager

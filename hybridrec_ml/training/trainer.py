@@ -32,7 +32,7 @@ from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.tensors.batching import make_batch
 from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.tensors.sequences import SequenceLayout, sequence_batch
-from hybridrec_ml.training.checkpoint import load_checkpoint, save_checkpoint
+from hybridrec_ml.training.checkpoint import ResumePolicy, resumable_state, save_checkpoint
 from hybridrec_ml.training.sampling import NegativeSampler
 
 log = logging.getLogger(__name__)
@@ -96,10 +96,12 @@ def train(
     checkpoint_dir: Path | None = None,
     on_epoch: Callable[[EpochStats], None] | None = None,
     truth: PlantedTruth | None = None,
+    resume: ResumePolicy = "auto",
 ) -> TrainResult:
     """Train `variant` on `bundle.train`; `validate(model)` returns val NDCG@10 (called in eval mode, no grad).
 
-    `truth` is passed to the oracle variant only (`build_model`).
+    `truth` is passed to the oracle variant only (`build_model`); `resume` decides what a checkpoint
+    in `checkpoint_dir` is worth (see `checkpoint.resumable_state`).
     """
     cfg = variant.train
     device = resolve_device(cfg.device)
@@ -111,8 +113,10 @@ def train(
 
     run = _TrainingRun.start(model, variant, bundle, device)
     checkpoint_path = checkpoint_dir / CHECKPOINT_NAME if checkpoint_dir is not None else None
-    if checkpoint_path is not None and checkpoint_path.exists():
-        run.resume(checkpoint_path)
+    state = resumable_state(checkpoint_path, run.fingerprint, resume)
+    if state is not None:
+        run.resume(state)
+        log.info("%s resumed from epoch %d (%s)", variant.name, len(run.history), checkpoint_path)
     resumed_from_epoch = len(run.history)
 
     model.train()
@@ -191,11 +195,8 @@ class _TrainingRun:
             _fingerprint(variant, bundle), [], _cpu_copy(model.state_dict()),
         )
 
-    def resume(self, path: Path) -> None:
-        """Continue from the last completed epoch stored in `path`."""
-        state = load_checkpoint(path)
-        if state["fingerprint"] != self.fingerprint:
-            raise ValueError(f"{path} belongs to another variant or dataset; use a fresh checkpoint_dir")
+    def resume(self, state: dict[str, Any]) -> None:
+        """Continue from the last completed epoch of a checkpoint with this run's fingerprint."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])

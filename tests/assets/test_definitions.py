@@ -1,6 +1,10 @@
 """The code location loads, and its asset keys, checks and jobs stay what users and schedules rely on."""
 
-from hybridrec_assets.definitions import defs
+import re
+
+import pytest
+
+from hybridrec_assets.definitions import default_resources, defs
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_ml.config import VARIANTS
 
@@ -51,3 +55,18 @@ def test_schedules_and_sensors_with_their_default_status():
         "follow_upstream": "RUNNING",
         "retrain_on_new_data": "STOPPED",
     }
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("HYBRIDREC_SCALE", "huge", "unknown synthetic scale 'huge'; valid scales: tiny, demo, full"),
+        ("HYBRIDREC_SOURCE", "amazon2014", "unknown source kind 'amazon2014'; valid kinds: synthetic, amazon2018, "
+                                           "amazon2023, movielens"),
+    ],
+)
+def test_an_invalid_source_setting_fails_when_the_definitions_load(monkeypatch, variable, value, message):
+    """`default_resources()` runs as definitions.py is imported (what `dagster definitions validate` does)."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        default_resources()

@@ -25,7 +25,7 @@ def raw_tables(context: AssetExecutionContext, source: DataSource, warehouse: Wa
     watched = source.watched_files()  # hashed before reading: a change during the ingest shows up later
     source_key = {SOURCE_KEY: content_key(hash_files(watched))} if watched else {}
     with warehouse.writer() as con:
-        report = ingest_source(con, source.kind, files)
+        report = ingest_source(con, source.kind, files, source.limits())
     metadata = report.metadata() | source_key | {
         "source_kind": source.kind,
         **{f"file_{role}": MetadataValue.path(str(path)) for role, path in files.items()},

@@ -29,6 +29,7 @@ from hybridrec_ml.training.run_record import (
     run_params,
     summary_metrics,
     summary_record,
+    swap_tracked_run,
 )
 from hybridrec_ml.training.trainer import EpochStats, train
 
@@ -38,6 +39,12 @@ class LossKind(Enum):
     bpr = "bpr"
     bce = "bce"
     softmax = "softmax"
+
+
+class Resume(Enum):
+    auto = "auto"  # resume this run's checkpoint; one of another config or dataset: start fresh, warn
+    never = "never"
+    require = "require"
 
 
 class Severity(Enum):
@@ -62,6 +69,9 @@ class TrainingConfig(Config):
     sequence: str | None = Field(default=None, description="chunks (one GRU pass per sequence chunk) | window (per row)")
     torch_threads: int | None = Field(
         default=None, description="torch intra-op threads (None: the cores divided among the instance's concurrent runs)"
+    )
+    resume: Resume = Field(
+        default=Resume.auto, description="auto | never | require: what a killed run's checkpoint is worth"
     )
     collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD
     collapse_severity: Severity = Severity.WARN
@@ -104,12 +114,22 @@ def trained_model(
         tracker.run(run_name=f"{name}-seed{seed}", tags=tags) as run,
     ):
         run.log_params(run_params(variant, bundle.n_users, bundle.n_items))
+        previous = swap_tracked_run(resume_dir, run.run_id)
+        if previous is not None and run.take_over(previous):
+            context.log.warning(f"MLflow run {previous} of a killed attempt marked KILLED; {run.run_id} takes over")
 
         def log_epoch(stats: EpochStats) -> None:
             run.log_metrics(epoch_metrics(stats), step=stats.epoch)
             context.log.info(f"{name} seed {seed} epoch {stats.epoch}: loss {stats.loss:.4f} val NDCG@10 {stats.val_ndcg_at_10:.4f}")
 
-        result = train(variant, bundle, validate=validate, checkpoint_dir=resume_dir, on_epoch=log_epoch, truth=truth)
+        result = train(
+            variant, bundle, validate=validate, checkpoint_dir=resume_dir, on_epoch=log_epoch, resume=config.resume.value,
+            truth=truth,
+        )
+        for stats in result.history[: result.resumed_from_epoch]:  # the restored epochs: curves start at 1
+            run.log_metrics(epoch_metrics(stats), step=stats.epoch)
+        if result.resumed_from_epoch:
+            context.log.info(f"{name} seed {seed} resumed from epoch {result.resumed_from_epoch}")
         summary = result.summary_metadata()
         run.log_metrics(summary_metrics(summary))
         path = store.save_model(model_record(result, name, seed, bundle, run.run_id), *model_path(name, seed))
@@ -119,7 +139,8 @@ def trained_model(
     check = collapse_result(GATE_CHECK, alpha, config.collapse_threshold, config.collapse_severity.value, "training rows, best epoch")
     return MaterializeResult(
         metadata=summary | {
-            "variant": name, "seed": seed, "device": result.device, "checkpoint": MetadataValue.path(str(path)),
+            "variant": name, "seed": seed, "device": result.device, "resumed_from_epoch": result.resumed_from_epoch,
+            "checkpoint": MetadataValue.path(str(path)),
             "mlflow_run_id": run.run_id, "mlflow_run": MetadataValue.url(run.url),
         },
         check_results=[check],

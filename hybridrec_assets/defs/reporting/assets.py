@@ -68,6 +68,7 @@ def results_report(
     ceilings_file = store.path(*ceilings_path(int(seeds_from_env()[0])))
     ceilings = OracleCeilings.load(ceilings_file) if ceilings_file.exists() else None
     report = build_results_report(evaluations, store.path(*report_path()), run=run, planted_shares=planted, ceilings=ceilings)
+    context.log.info(f"results report written to {report.path}")
     with tracker.run(run_name="results_report", tags={"dagster_run_id": context.run.run_id, "kind": "report"}) as mlflow_run:
         mlflow_run.log_artifact(report.path)
     return MaterializeResult(

@@ -17,13 +17,21 @@ import duckdb
 
 from hybridrec_ml.data.sources.line_reader import (
     LINES,
+    LineBudget,
+    LineLimits,
     SourceFileError,
     line_batch,
     materialize_line_batches,
     materialize_lines,
 )
 from hybridrec_ml.data.sources.parse_sql import RAW_LINE_CHARS, json_text, parsed_price
-from hybridrec_ml.data.sources.parsed_lines import IngestReport, line_stats, publish_parsed_lines, reason_summary
+from hybridrec_ml.data.sources.parsed_lines import (
+    IngestReport,
+    check_line_budget,
+    line_stats,
+    publish_parsed_lines,
+    reason_summary,
+)
 from hybridrec_ml.data.warehouse.tables import TableBuild
 
 _REVIEW_LINES = "amazon2018_review_lines"
@@ -32,12 +40,14 @@ _RECOVERED_LINES = "amazon2018_recovered_lines"
 
 # The first failing test names the reason; nested CASEs keep string work (trim, ltrim) off the
 # valid lines, which matters at millions of lines per second. JSON is parsed once per line: try()
-# turns a parse error into a NULL extraction.
+# turns a parse error into a NULL extraction. A failed try() costs ~0.1 ms (an exception), so lines
+# that cannot be JSON (empty, over-long) skip it: a file of millions of empty lines parses fast.
 
 
 def _unparsed_line(parsed: str) -> str:
-    """SQL WHEN clauses: undecodable, blank and malformed lines (`parsed` is the try() extraction)."""
+    """SQL WHEN clauses: over-long, undecodable, blank and malformed lines (`parsed` is the try() extraction)."""
     return f"""
+    WHEN too_long THEN 'line_too_long'
     WHEN undecodable THEN 'invalid_utf8'
     WHEN {parsed} IS NULL THEN CASE WHEN coalesce(trim(line), '') = '' THEN 'empty_line' ELSE 'malformed_json' END"""
 
@@ -62,9 +72,9 @@ _RAW_LINE = f"""
 # any whole number of seconds below 1e15, a vote a whole number after removing thousands separators.
 _REVIEWS_PARSE_SQL = f"""
 WITH extracted AS (
-    SELECT line_no, line, undecodable,
-           try(json_extract_string(line, ['$.reviewerID', '$.asin', '$.overall', '$.unixReviewTime',
-                                          '$.verified', '$.vote', '$.title'])) AS f,
+    SELECT line_no, line, undecodable, too_long,
+           CASE WHEN line <> '' AND NOT too_long THEN try(json_extract_string(line, ['$.reviewerID', '$.asin',
+               '$.overall', '$.unixReviewTime', '$.verified', '$.vote', '$.title'])) END AS f,
            try_cast(f[3] AS DOUBLE) AS rating,
            {_integral("try_cast(f[4] AS DOUBLE)", "1e15")}::BIGINT AS ts,
            {_integral("try_cast(replace(f[6], ',', '') AS DOUBLE)", "2147483647")}::INTEGER AS vote
@@ -96,9 +106,9 @@ FROM checked
 
 _ITEMS_PARSE_SQL = f"""
 WITH extracted AS (
-    SELECT line_no, line, undecodable,
-           try(json_extract(line, ['$.asin', '$.title', '$.description', '$.feature', '$.category', '$.brand',
-                                   '$.price', '$.reviewerID', '$.unixReviewTime'])) AS j,
+    SELECT line_no, line, undecodable, too_long,
+           CASE WHEN line <> '' AND NOT too_long THEN try(json_extract(line, ['$.asin', '$.title', '$.description',
+               '$.feature', '$.category', '$.brand', '$.price', '$.reviewerID', '$.unixReviewTime'])) END AS j,
            j[1] ->> '$' AS item_id
     FROM {LINES}
 ), checked AS (
@@ -124,17 +134,28 @@ SELECT line_no, reason, {_RAW_LINE} AS raw_line,
 FROM priced
 """
 
-# 2014-style lines are Python reprs of dicts: they open with a single-quoted key.
-_RECOVERABLE_SQL = """
-SELECT line_no, raw_line FROM {table}
-WHERE reason = 'malformed_json' AND starts_with(ltrim(raw_line), '{{' || chr(39))
+# 2014-style lines are Python reprs of dicts: they open with a single-quoted key. They count as bad
+# lines only once recovery has failed. `ast.literal_eval` takes ~500x a line's size in memory, so a
+# longer literal than _LITERAL_MAX_CHARS (far above a real 2014 line) is not tried.
+_LITERAL_MAX_CHARS = 100_000
+_PYTHON_LITERAL = "reason = 'malformed_json' AND starts_with(ltrim(raw_line), '{' || chr(39))"
+_NOT_PENDING_LITERAL = f"reason IS NOT NULL AND NOT coalesce({_PYTHON_LITERAL}, false)"
+_LITERAL_TOO_LONG_SQL = f"""
+UPDATE {{table}} SET reason = 'python_literal_too_long'
+WHERE {_PYTHON_LITERAL.replace("{", "{{")} AND length(raw_line) > {_LITERAL_MAX_CHARS}
 """
+_RECOVERABLE_SQL = f"SELECT line_no, raw_line FROM {{table}} WHERE {_PYTHON_LITERAL.replace('{', '{{')}"
 _DELETE_RECOVERED_SQL = "DELETE FROM {table} WHERE line_no IN (SELECT line_no FROM {recovered})"
 _INSERT_RECOVERED_SQL = "INSERT INTO {table} SELECT * FROM {recovered}"  # same parse SQL, same columns
 
 
 def ingest_amazon2018(
-    con: duckdb.DuckDBPyConnection, reviews_path: Path, meta_path: Path, *, with_tables: Sequence[TableBuild] = ()
+    con: duckdb.DuckDBPyConnection,
+    reviews_path: Path,
+    meta_path: Path,
+    *,
+    with_tables: Sequence[TableBuild] = (),
+    limits: LineLimits = LineLimits(),
 ) -> IngestReport:
     """Read both files into `raw_reviews`, `raw_items` and `quarantine` (all three rewritten atomically).
 
@@ -143,17 +164,17 @@ def ingest_amazon2018(
 
     Duplicate (user, item) reviews keep the earliest (ties: lowest line); duplicate asins keep the
     first line. Raises `SourceFileError` for a file that is missing, empty, not gzip, truncated, or
-    of the other kind (reviews passed as metadata or vice versa).
+    of the other kind (reviews passed as metadata or vice versa), or with more bad lines than `limits` allow.
     """
     started = time.perf_counter()
     reviews_path, meta_path = Path(reviews_path), Path(meta_path)
     try:
-        materialize_lines(con, reviews_path, _REVIEW_LINES, _REVIEWS_PARSE_SQL)
+        materialize_lines(con, reviews_path, _REVIEW_LINES, _REVIEWS_PARSE_SQL, _budget(reviews_path, limits))
         recovered = _recover_python_literals(con, _REVIEW_LINES, _REVIEWS_PARSE_SQL)
-        _check_file_kind(con, _REVIEW_LINES, reviews_path, "reviews", "metadata_record")
-        materialize_lines(con, meta_path, _ITEM_LINES, _ITEMS_PARSE_SQL)
+        _check_file_kind(con, _REVIEW_LINES, reviews_path, "reviews", "metadata_record", limits)
+        materialize_lines(con, meta_path, _ITEM_LINES, _ITEMS_PARSE_SQL, _budget(meta_path, limits))
         recovered += _recover_python_literals(con, _ITEM_LINES, _ITEMS_PARSE_SQL)
-        _check_file_kind(con, _ITEM_LINES, meta_path, "product metadata", "review_record")
+        _check_file_kind(con, _ITEM_LINES, meta_path, "product metadata", "review_record", limits)
         return publish_parsed_lines(
             con,
             (_REVIEW_LINES, reviews_path),
@@ -168,11 +189,18 @@ def ingest_amazon2018(
             con.execute(f"DROP TABLE IF EXISTS {table}").fetchall()
 
 
+def _budget(path: Path, limits: LineLimits) -> LineBudget:
+    """Python literals are not bad lines yet while the file is read: recovery comes after."""
+    return LineBudget(path, limits, _NOT_PENDING_LITERAL)
+
+
 def _recover_python_literals(con: duckdb.DuckDBPyConnection, table: str, parse_sql: str) -> int:
     """Re-parse malformed lines that are Python dict literals (2014 format) as their JSON equivalent.
 
     Returns how many were recovered; a recovered line then passes the same field checks as any other.
+    A literal longer than `_LITERAL_MAX_CHARS` is quarantined as python_literal_too_long untried.
     """
+    con.execute(_LITERAL_TOO_LONG_SQL.format(table=table)).fetchall()
     line_nos: list[int] = []
     lines: list[str] = []
     for line_no, raw_line in con.execute(_RECOVERABLE_SQL.format(table=table)).fetchall():
@@ -192,8 +220,11 @@ def _recover_python_literals(con: duckdb.DuckDBPyConnection, table: str, parse_s
     return len(lines)
 
 
-def _check_file_kind(con: duckdb.DuckDBPyConnection, table: str, path: Path, kind: str, other_kind_reason: str) -> None:
-    """Raise `SourceFileError` when `path` holds no valid `kind` record or more records of the other kind."""
+def _check_file_kind(
+    con: duckdb.DuckDBPyConnection, table: str, path: Path, kind: str, other_kind_reason: str, limits: LineLimits
+) -> None:
+    """Raise `SourceFileError` when `path` holds no valid `kind` record, more records of the other kind,
+    or more bad lines than `limits` allow."""
     lines, valid, other_kind = line_stats(con, table, other_kind_reason)
     if lines == 0:
         raise SourceFileError(f"{path}: no lines (the gzip content is empty)")
@@ -204,3 +235,4 @@ def _check_file_kind(con: duckdb.DuckDBPyConnection, table: str, path: Path, kin
         )
     if valid == 0:
         raise SourceFileError(f"{path}: not one valid line among {lines} ({reason_summary(con, table)})")
+    check_line_budget(con, table, path, limits)

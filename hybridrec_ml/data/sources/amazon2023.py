@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from hybridrec_ml.data.sources.line_reader import LINES, materialize_text_lines
+from hybridrec_ml.data.sources.line_reader import LINES, LineBudget, LineLimits, materialize_text_lines
 from hybridrec_ml.data.sources.parse_sql import QUARANTINED_RAW_LINE, UNREADABLE_LINE_CHECKS, json_text, parsed_price
 from hybridrec_ml.data.sources.parsed_lines import IngestReport, check_parsed_lines, publish_parsed_lines
 
@@ -26,10 +26,12 @@ _JSON_LINE_CHECKS = f"""{UNREADABLE_LINE_CHECKS}
     WHEN NOT starts_with(ltrim(line), '{{') THEN 'not_a_json_object'"""
 # Each line, and whether it is JSON: fields are extracted only from valid JSON.
 _SCANNED = f"""
-WITH scanned AS (SELECT line_no, line, undecodable, NOT undecodable AND json_valid(line) AS valid_json FROM {LINES})"""
+WITH scanned AS (
+    SELECT line_no, line, undecodable, too_long, NOT undecodable AND json_valid(line) AS valid_json FROM {LINES}
+)"""
 
 _REVIEWS_PARSE_SQL = f"""{_SCANNED}, extracted AS (
-    SELECT line_no, line, undecodable, valid_json,
+    SELECT line_no, line, undecodable, too_long, valid_json,
            CASE WHEN valid_json THEN json_extract_string(line, ['$.user_id', '$.parent_asin', '$.rating',
                '$.timestamp', '$.verified_purchase', '$.helpful_vote', '$.main_category']) END AS f,
            try_cast(trim(f[4]) AS BIGINT) AS ts_ms
@@ -62,7 +64,7 @@ FROM checked
 
 # `categories` is empty for most 2023 products; `main_category` (the store front) then stands in.
 _ITEMS_PARSE_SQL = f"""{_SCANNED}, extracted AS (
-    SELECT line_no, line, undecodable, valid_json,
+    SELECT line_no, line, undecodable, too_long, valid_json,
            CASE WHEN valid_json THEN json_extract(line, ['$.parent_asin', '$.title', '$.description', '$.features',
                '$.categories', '$.store', '$.price', '$.main_category', '$.user_id', '$.timestamp']) END AS j
     FROM scanned
@@ -90,20 +92,23 @@ FROM priced
 """
 
 
-def ingest_amazon2023(con: duckdb.DuckDBPyConnection, reviews_path: Path, meta_path: Path) -> IngestReport:
+def ingest_amazon2023(
+    con: duckdb.DuckDBPyConnection, reviews_path: Path, meta_path: Path, *, limits: LineLimits = LineLimits()
+) -> IngestReport:
     """Read 2023 reviews + metadata JSONL (`.jsonl` or `.jsonl.gz`) into the raw tables and quarantine.
 
     Reviews use `parent_asin` as item_id and `timestamp // 1000` as ts (seconds). Duplicate
     (user, item) reviews keep the earliest (ties: lowest line); duplicate parent_asins keep the
-    first line. Raises `SourceFileError` for a missing, empty or corrupt file, or one of the other kind.
+    first line. Raises `SourceFileError` for a missing, empty or corrupt file, one of the other kind, or
+    one with more bad lines than `limits` allow.
     """
     started = time.perf_counter()
     reviews_path, meta_path = Path(reviews_path), Path(meta_path)
     try:
-        materialize_text_lines(con, reviews_path, _REVIEW_LINES, _REVIEWS_PARSE_SQL)
-        check_parsed_lines(con, _REVIEW_LINES, reviews_path, "reviews", "metadata_record")
-        materialize_text_lines(con, meta_path, _ITEM_LINES, _ITEMS_PARSE_SQL)
-        check_parsed_lines(con, _ITEM_LINES, meta_path, "product metadata", "review_record")
+        materialize_text_lines(con, reviews_path, _REVIEW_LINES, _REVIEWS_PARSE_SQL, LineBudget(reviews_path, limits))
+        check_parsed_lines(con, _REVIEW_LINES, reviews_path, "reviews", limits, "metadata_record")
+        materialize_text_lines(con, meta_path, _ITEM_LINES, _ITEMS_PARSE_SQL, LineBudget(meta_path, limits))
+        check_parsed_lines(con, _ITEM_LINES, meta_path, "product metadata", limits, "review_record")
         return publish_parsed_lines(
             con, (_REVIEW_LINES, reviews_path), (_ITEM_LINES, meta_path), "duplicate_parent_asin", started
         )

@@ -1,8 +1,11 @@
-"""Resumable, verified HTTP download with the standard library only.
+"""Resumable, verified HTTP download with the standard library (and ISA-L for the gzip check).
 
 Dataset files are large (Electronics_5.json.gz is ~1.2 GB) and their hosts move or drop
 connections, so a transfer streams into `<dest>.part`, resumes from there with an HTTP Range
 request on the next call, and only an `os.replace` of a verified file ever creates `dest`.
+A body whose size nobody knows (no checksum, no configured size, no Content-Length) can end early
+without any error, so such a file must prove it is whole: a gzip stream must reach its end, a
+plain text file must end with a newline.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+
+from isal import igzip
 
 Progress = Callable[[int, int | None], None]  # (bytes on disk so far, total size if known)
 
@@ -41,6 +46,8 @@ def download(
     An existing `dest` that passes the size/checksum checks is kept without any request. A
     dropped connection raises `DownloadError` and keeps `<dest>.part` so the next call resumes;
     a size or checksum mismatch of the finished file deletes it, since resuming cannot repair it.
+    When neither `sha256` nor a size (given or sent by the server) is known, the file's own end is
+    checked instead (gzip end-of-stream, else a final newline); one that fails keeps its `.part`.
     """
     dest = Path(dest)
     if dest.exists() and _verification_failure(dest, expected_size, sha256) is None:
@@ -51,12 +58,17 @@ def download(
     if expected_size is not None and offset > expected_size:
         part.unlink()  # longer than the real file: not a prefix of it
         offset = 0
+    size_known = expected_size is not None
     if expected_size is None or offset < expected_size or not part.exists():
-        _transfer(url, part, offset, expected_size, chunk_size, timeout, progress)
+        size_known = _transfer(url, part, offset, expected_size, chunk_size, timeout, progress) or size_known
     failure = _verification_failure(part, expected_size, sha256)
     if failure is not None:
         part.unlink()
         raise DownloadError(f"{url}: {failure}")
+    if sha256 is None and not size_known:
+        unfinished = _unfinished_file(part)
+        if unfinished is not None:
+            raise DownloadError(f"{url}: {unfinished}, the connection was probably cut; call again to resume")
     os.replace(part, dest)
     return dest
 
@@ -73,16 +85,18 @@ def _transfer(
     chunk_size: int,
     timeout: float,
     progress: Progress | None,
-) -> None:
-    """Append the rest of the resource to `part`, or rewrite it when the server sends it whole."""
+) -> bool:
+    """Append the rest of the resource to `part`, or rewrite it when the server sends it whole.
+
+    Returns whether the server told the file's size (so a short body would have raised).
+    """
     try:
         response = _open(url, offset, timeout)
     except _StalePart:
         part.unlink()
-        _transfer(url, part, 0, expected_size, chunk_size, timeout, progress)
-        return
+        return _transfer(url, part, 0, expected_size, chunk_size, timeout, progress)
     if response is None:
-        return  # the .part already holds the whole file
+        return True  # the .part already holds the whole file, as a 416 with the file's size said
     with response:
         length = response.headers.get("Content-Length")
         body_size = int(length) if length is not None else None
@@ -96,6 +110,7 @@ def _transfer(
                 f"{url}: connection closed after {offset + received} of {offset + body_size} bytes; "
                 "call again to resume"
             )
+    return total is not None
 
 
 def _open(url: str, offset: int, timeout: float) -> http.client.HTTPResponse | None:
@@ -156,6 +171,23 @@ def _write_body(
                 f"{url}: connection lost after {offset + received} bytes ({error!r}); call again to resume"
             ) from error
     return received
+
+
+def _unfinished_file(path: Path) -> str | None:
+    """Why `path` looks cut short, or None: a gzip stream must reach its end, a text file its final newline."""
+    with path.open("rb") as stream:
+        compressed = stream.read(2) == b"\x1f\x8b"
+        stream.seek(-1, os.SEEK_END)
+        last = stream.read(1)
+    if not compressed:
+        return None if last == b"\n" else "the file does not end with a newline"
+    try:
+        with igzip.open(path, "rb") as inflated:
+            while inflated.read(1 << 24):
+                pass
+    except (EOFError, OSError) as error:
+        return f"the gzip stream does not reach its end ({error})"
+    return None
 
 
 def _verification_failure(path: Path, expected_size: int | None, sha256: str | None) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from hybridrec_ml.data.sources.line_reader import LINES, SourceFileError, materialize_text_lines
+from hybridrec_ml.data.sources.line_reader import LINES, LineBudget, LineLimits, SourceFileError, materialize_text_lines
 from hybridrec_ml.data.sources.parse_sql import QUARANTINED_RAW_LINE, UNREADABLE_LINE_CHECKS
 from hybridrec_ml.data.sources.parsed_lines import IngestReport, check_parsed_lines, publish_parsed_lines
 
@@ -37,7 +37,7 @@ _ITEM_TAIL = (
 def _split_lines_sql(separator_sql: str, header_lines: int) -> str:
     """The numbered lines after the header, each split into `parts` (a stray `\\r` dropped)."""
     return f"""
-    SELECT line_no, line, undecodable, string_split(rtrim(line, chr(13)), {separator_sql}) AS parts
+    SELECT line_no, line, undecodable, too_long, string_split(rtrim(line, chr(13)), {separator_sql}) AS parts
     FROM {LINES} WHERE line_no > {header_lines}"""
 
 
@@ -51,6 +51,7 @@ WITH split AS ({_split_lines_sql(separator_sql, header_lines)}
             WHEN len(parts) <> 4 THEN 'wrong_field_count'
             WHEN trim(parts[1]) = '' THEN 'missing_user_id'
             WHEN trim(parts[2]) = '' THEN 'missing_movie_id'
+            WHEN NOT regexp_full_match(trim(parts[2]), '[0-9]{{1,18}}') THEN 'invalid_movie_id'
             WHEN NOT coalesce(try_cast(parts[3] AS DOUBLE) BETWEEN 0.5 AND 5, false) THEN 'invalid_rating'
             WHEN NOT regexp_full_match(trim(parts[4]), '[0-9]{{1,18}}') THEN 'invalid_timestamp'
         END AS reason
@@ -79,7 +80,8 @@ WITH split AS ({_split_lines_sql(separator_sql, header_lines)}
     SELECT line_no, line, {fields_sql} AS f,
         CASE {UNREADABLE_LINE_CHECKS}
             WHEN len(f) <> {field_count} THEN 'wrong_field_count'
-            WHEN trim(f[1]) = '' THEN 'missing_movie_id'{extra_checks}
+            WHEN trim(f[1]) = '' THEN 'missing_movie_id'
+            WHEN NOT regexp_full_match(trim(f[1]), '[0-9]{{1,18}}') THEN 'invalid_movie_id'{extra_checks}
         END AS reason
     FROM split
 ), described AS (
@@ -170,12 +172,15 @@ def detect_movielens_layout(folder: Path) -> MovieLensLayout:
     raise SourceFileError(f"{folder}: ambiguous MovieLens folder, files of several layouts ({names}) are present")
 
 
-def ingest_movielens(con: duckdb.DuckDBPyConnection, folder: Path) -> IngestReport:
+def ingest_movielens(
+    con: duckdb.DuckDBPyConnection, folder: Path, *, limits: LineLimits = LineLimits()
+) -> IngestReport:
     """Read a MovieLens folder into `raw_reviews`, `raw_items` and `quarantine` (one transaction).
 
     Ids stay the release's numeric strings; duplicate (user, movie) ratings keep the earliest and
     duplicate movie ids the first line. Raises `SourceFileError` when the folder matches no layout,
-    a CSV header is wrong, or a file holds no valid line.
+    a CSV header is wrong, a file holds no valid line, or more bad lines than `limits` allow. Movie ids
+    are numeric in every release: any other id is quarantined as invalid_movie_id.
     """
     started = time.perf_counter()
     layout = detect_movielens_layout(folder)
@@ -183,10 +188,12 @@ def ingest_movielens(con: duckdb.DuckDBPyConnection, folder: Path) -> IngestRepo
     _check_header(ratings_path, layout.ratings_header, "utf-8")
     _check_header(movies_path, layout.movies_header, layout.movies_encoding)
     try:
-        materialize_text_lines(con, ratings_path, _RATING_LINES, layout.ratings_sql)
-        check_parsed_lines(con, _RATING_LINES, ratings_path, f"{layout.name} ratings")
-        materialize_text_lines(con, movies_path, _MOVIE_LINES, layout.movies_sql, layout.movies_encoding)
-        check_parsed_lines(con, _MOVIE_LINES, movies_path, f"{layout.name} movies")
+        materialize_text_lines(con, ratings_path, _RATING_LINES, layout.ratings_sql, LineBudget(ratings_path, limits))
+        check_parsed_lines(con, _RATING_LINES, ratings_path, f"{layout.name} ratings", limits)
+        materialize_text_lines(
+            con, movies_path, _MOVIE_LINES, layout.movies_sql, LineBudget(movies_path, limits), layout.movies_encoding
+        )
+        check_parsed_lines(con, _MOVIE_LINES, movies_path, f"{layout.name} movies", limits)
         return publish_parsed_lines(
             con, (_RATING_LINES, ratings_path), (_MOVIE_LINES, movies_path), "duplicate_movie_id", started
         )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 RAW_LINE_CHARS = 2000  # quarantine.raw_line keeps this much of an offending line
 
-# SQL WHEN clauses for what no line format can hold: invalid UTF-8 and blank lines.
+# SQL WHEN clauses for what no line format can hold: over-long lines, invalid UTF-8 and blank lines.
 UNREADABLE_LINE_CHECKS = """
+    WHEN too_long THEN 'line_too_long'
     WHEN undecodable THEN 'invalid_utf8'
     WHEN coalesce(trim(line), '') = '' THEN 'empty_line'"""
 

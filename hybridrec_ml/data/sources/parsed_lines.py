@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from hybridrec_ml.data.sources.line_reader import SourceFileError
+from hybridrec_ml.data.sources.line_reader import LineLimits, SourceFileError
 from hybridrec_ml.data.sources.markup import HTML_ENTITY, HTML_TAG, SCRIPT_FRAGMENT
 from hybridrec_ml.data.sources.parse_sql import RAW_LINE_CHARS
 from hybridrec_ml.data.warehouse import schema
@@ -112,11 +112,17 @@ def reason_summary(con: duckdb.DuckDBPyConnection, table: str) -> str:
 
 
 def check_parsed_lines(
-    con: duckdb.DuckDBPyConnection, table: str, path: Path, kind: str, other_kind_reason: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    path: Path,
+    kind: str,
+    limits: LineLimits,
+    other_kind_reason: str | None = None,
 ) -> None:
-    """Raise `SourceFileError` when `path` has no valid `kind` record or more records of the other kind.
+    """Raise `SourceFileError` when `path` has no valid `kind` record, more records of the other kind,
+    or more bad lines than `limits` allow.
 
-    Such a file is the wrong file (e.g. reviews and metadata swapped), not a file with some bad lines.
+    The first two mean the wrong file (e.g. reviews and metadata swapped), not a file with some bad lines.
     """
     lines, valid, other_kind = line_stats(con, table, other_kind_reason)
     if other_kind > valid:
@@ -125,6 +131,13 @@ def check_parsed_lines(
         )
     if valid == 0:
         raise SourceFileError(f"{path}: no valid {kind} record among {lines} lines ({reason_summary(con, table)})")
+    check_line_budget(con, table, path, limits)
+
+
+def check_line_budget(con: duckdb.DuckDBPyConnection, table: str, path: Path, limits: LineLimits) -> None:
+    """`limits` checked on the whole parsed-line table of `path` (its bad-line share included)."""
+    reasons = reason_counts(con, table)
+    limits.check(path, _line_count(con, table), sum(reasons.values()), reasons, complete=True)
 
 
 def publish_parsed_lines(

@@ -18,7 +18,7 @@ import duckdb
 from hybridrec_ml.data.sources.amazon2018 import ingest_amazon2018
 from hybridrec_ml.data.sources.amazon2023 import ingest_amazon2023
 from hybridrec_ml.data.sources.download import Progress, download
-from hybridrec_ml.data.sources.line_reader import SourceFileError
+from hybridrec_ml.data.sources.line_reader import LineLimits, SourceFileError
 from hybridrec_ml.data.sources.movielens import detect_movielens_layout, ingest_movielens
 from hybridrec_ml.data.sources.parsed_lines import IngestReport
 from hybridrec_ml.data.synthetic.generator import DEFAULT_MIXTURE, SyntheticScale, generate_synthetic, ground_truth_build
@@ -58,11 +58,11 @@ class SourceSpec:
 
 
 def _ingest_synthetic(
-    con: duckdb.DuckDBPyConnection, reviews: Path, meta: Path, ground_truth: Path, *planted: Path
+    con: duckdb.DuckDBPyConnection, reviews: Path, meta: Path, ground_truth: Path, *planted: Path, limits: LineLimits
 ) -> IngestReport:
     """Synthetic files are Amazon 2018 files plus the planted truth, swapped in with the raw tables."""
     truth = [ground_truth_build(ground_truth), *planted_builds(dict(zip(PLANTED_ROLES, planted, strict=True)))]
-    return ingest_amazon2018(con, reviews, meta, with_tables=truth)
+    return ingest_amazon2018(con, reviews, meta, with_tables=truth, limits=limits)
 
 
 SOURCES: dict[str, SourceSpec] = {
@@ -119,8 +119,9 @@ def resolve_source_files(
     """Role -> local path of every file `kind`'s reader takes, generating or downloading into `data_dir`.
 
     synthetic: `synthetic` options drive the generator. amazon2018 / amazon2023: per role, a local
-    path from `paths`, else a download of `remote[role]` into `data_dir` (resumed and verified, and
-    skipped when already there). movielens: `paths["folder"]` only.
+    path from `paths`, else a download of `remote[role]` into `data_dir/<role>/` (resumed and verified,
+    and skipped when already there; a folder per role, so two URLs ending in the same file name
+    never overwrite each other). movielens: `paths["folder"]` only.
     """
     spec = source_spec(kind)
     paths, remote = dict(paths or {}), dict(remote or {})
@@ -148,7 +149,7 @@ def resolve_source_files(
         elif role in remote:
             source = remote[role]
             resolved[role] = download(
-                source.url, Path(data_dir) / _file_name(source.url), expected_size=source.size,
+                source.url, Path(data_dir) / role / _file_name(source.url), expected_size=source.size,
                 sha256=source.sha256, progress=progress,
             )
         else:
@@ -185,8 +186,12 @@ def _input_files(path: Path) -> list[Path]:
     return [path / layout.ratings_file, path / layout.movies_file]
 
 
-def ingest_source(con: duckdb.DuckDBPyConnection, kind: str, files: Mapping[str, Path]) -> IngestReport:
+def ingest_source(
+    con: duckdb.DuckDBPyConnection, kind: str, files: Mapping[str, Path], limits: LineLimits = LineLimits()
+) -> IngestReport:
     """Run `kind`'s reader on `files` (from `resolve_source_files`), rewriting the raw tables.
+
+    `limits` bound the cost of every file (line length, bad lines) and reject one past them.
 
     Any other source first drops the synthetic ground truth and planted tables: an interrupted or failed ingest may
     then leave it missing, but never describing data other than the raw tables next to it.
@@ -198,7 +203,7 @@ def ingest_source(con: duckdb.DuckDBPyConnection, kind: str, files: Mapping[str,
     if spec.obtain != "generate":
         for table in (schema.GROUND_TRUTH, schema.PLANTED_USERS, schema.PLANTED_ITEMS, schema.PLANTED_STORY):
             con.execute(f"DROP TABLE IF EXISTS {table}").fetchall()
-    return spec.reader(con, *(Path(files[role]) for role in spec.roles))
+    return spec.reader(con, *(Path(files[role]) for role in spec.roles), limits=limits)
 
 
 def _file_name(url: str) -> str:

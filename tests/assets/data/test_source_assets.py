@@ -334,7 +334,7 @@ def test_amazon2018_is_downloaded_by_url_into_data_dir(tmp_path: Path, amazon201
     result = env.materialize(AssetSelection.assets("raw_reviews", "raw_items"))
 
     assert result.success
-    downloaded = {"reviews": data_dir / reviews.name, "meta": data_dir / meta.name}
+    downloaded = {"reviews": data_dir / "reviews" / reviews.name, "meta": data_dir / "meta" / meta.name}
     assert {role: path.read_bytes() for role, path in downloaded.items()} == {
         "reviews": reviews.read_bytes(), "meta": meta.read_bytes()
     }

@@ -1,7 +1,15 @@
 """Variant partitions train through Dagster into exactly one MLflow run each, which always ends."""
 
+import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance
 from mlflow.tracking import MlflowClient
+
+from hybridrec_assets.artifacts import resume_path
+from hybridrec_assets.defs.model.assets import TrainingConfig
+from hybridrec_assets.resources import EXPERIMENT_KIND, TAKEN_OVER_BY_TAG, ArtifactStore, Tracker, Warehouse
+from hybridrec_ml.tensors.bundle_loader import load_training_bundle
+from hybridrec_ml.training.run_record import swap_tracked_run
+from hybridrec_ml.training.trainer import EpochStats, train
 
 from hybridrec_assets.defs.model.checks import collapse_result
 from hybridrec_assets.partitions import run_partition_key
@@ -77,3 +85,48 @@ def test_default_torch_threads_share_the_cores_among_the_instance_concurrent_run
         overrides = {"concurrency": {"runs": {"max_concurrent_runs": limit}}}
         with DagsterInstance.local_temp(str(home), overrides=overrides) as instance:
             assert default_torch_threads(instance) == threads, limit
+
+
+def test_a_rerun_after_a_kill_closes_the_orphaned_mlflow_run_and_logs_the_restored_epochs(env_with_data):
+    """What kill -9 after epoch 1 leaves: a checkpoint of epoch 1 and an MLflow run still RUNNING."""
+    key = run_partition_key("v1", 42)
+    two_epochs = {"ops": {"trained_model": {"config": {"epochs": 2, "torch_threads": 1}}}}
+    variant = TrainingConfig(epochs=2, torch_threads=1).variant("v1", 42)
+    resume_dir = ArtifactStore(root=env_with_data.resources["store"].root).path(*resume_path("v1", 42))
+    with Warehouse(database=env_with_data.resources["warehouse"].database).reader() as con:
+        bundle = load_training_bundle(con, max_history=variant.dims.max_history)
+
+    def killed_after_epoch_1(stats: EpochStats) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(variant, bundle, validate=lambda model: 0.25, checkpoint_dir=resume_dir, on_epoch=killed_after_epoch_1)
+    client = env_with_data.tracker.client()
+    orphan = client.create_run(client.create_experiment(env_with_data.tracker.experiment), run_name="v1-seed42")
+    swap_tracked_run(resume_dir, orphan.info.run_id)
+
+    result = env_with_data.materialize(MODEL, str(key), two_epochs)
+
+    (event,) = result.get_asset_materialization_events()
+    assert event.materialization.metadata["resumed_from_epoch"].value == 1
+    new_run_id = event.materialization.metadata["mlflow_run_id"].value
+    killed = client.get_run(orphan.info.run_id)
+    assert (killed.info.status, killed.data.tags[TAKEN_OVER_BY_TAG]) == ("KILLED", new_run_id)
+    curve = client.get_metric_history(new_run_id, "val_ndcg_at_10")
+    assert sorted(m.step for m in curve) == [1, 2] and [m.value for m in curve if m.step == 1] == [0.25]
+    assert client.get_run(new_run_id).info.status == "FINISHED"
+
+
+
+def test_the_experiment_is_marked_as_model_training_new_or_existing(tmp_path):
+    """MLflow 3's UI opens an untagged experiment in its GenAI view, where training runs do not show."""
+    tracker = Tracker(tracking_uri=f"sqlite:///{tmp_path / 'mlruns.db'}")
+    client = tracker.client()
+    client.create_experiment("hybridrec")  # as an older version of this code left it: untagged
+    with tracker.run("v1-seed42", {}):
+        pass
+    assert client.get_experiment_by_name("hybridrec").tags["mlflow.experimentKind"] == "custom_model_development"
+    fresh = Tracker(tracking_uri=f"sqlite:///{tmp_path / 'mlruns.db'}", experiment="other")
+    with fresh.run("v1-seed42", {}):
+        pass
+    assert client.get_experiment_by_name("other").tags == EXPERIMENT_KIND

@@ -2,6 +2,7 @@ import duckdb
 import pytest
 import torch
 
+from hybridrec_ml.data.transforms.interactions import DataTooSmallError
 from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.tensors.bundle import EvaluationRows
 from hybridrec_ml.evaluation.negatives import (
@@ -89,9 +90,13 @@ def test_negatives_match_the_plain_reference_draw_for_draw():
     assert negatives.tolist() == reference_draw(users, positives, train, N_ITEMS, 10, seed=5, chunk_rows=20)
 
 
-def test_too_few_allowed_items_is_an_error():
-    with pytest.raises(ValueError, match="only 10 items"):
+def test_too_few_allowed_items_is_a_data_too_small_error_with_the_sizes():
+    with pytest.raises(DataTooSmallError) as error:
         draw_eval_negatives(torch.tensor([1]), TRAIN, N_ITEMS, 11, positives=torch.tensor([35]), seed=0)
+    assert str(error.value) == (
+        "the catalogue has 40 items and a user has only 10 of them outside its training items and its positive; "
+        "11 negatives per row are needed (a larger catalogue, or fewer negatives)"
+    )
 
 
 def test_stored_negatives_load_back_in_the_requested_order():

@@ -65,10 +65,28 @@ def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_pa
     assert strip(resumed.history) == strip(uninterrupted.history)
 
 
-def test_a_checkpoint_of_another_variant_is_refused(tmp_path):
+def test_a_checkpoint_of_another_variant_starts_fresh_with_a_warning_or_is_refused_on_require(tmp_path, caplog):
+    """A kill -9 then a rerun with another config: auto starts over instead of blocking the partition."""
     train(small("v1", epochs=1), BUNDLE, validate=validate, checkpoint_dir=tmp_path)
-    with pytest.raises(ValueError, match="another variant or dataset"):
-        train(small("v2", epochs=1), BUNDLE, validate=validate, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="belongs to another variant or dataset; resume=require cannot resume it"):
+        train(small("v2", epochs=1), BUNDLE, validate=validate, checkpoint_dir=tmp_path, resume="require")
+
+    with caplog.at_level("WARNING"):
+        fresh = train(small("v2", epochs=1), BUNDLE, validate=validate, checkpoint_dir=tmp_path)
+
+    assert fresh.resumed_from_epoch == 0 and [s.epoch for s in fresh.history] == [1]
+    assert "belongs to another variant or dataset (changed since the run was killed): starting fresh" in caplog.text
+    assert train(small("v2", epochs=2), BUNDLE, validate=validate, checkpoint_dir=tmp_path).resumed_from_epoch == 0
+    # epochs=2 is another variant again; the checkpoint now is v2/epochs=2's, so this one resumes it:
+    assert train(small("v2", epochs=2), BUNDLE, validate=validate, checkpoint_dir=tmp_path).resumed_from_epoch == 2
+
+
+def test_resume_never_ignores_a_matching_checkpoint_and_require_needs_one(tmp_path):
+    variant = small("v2", epochs=1)
+    train(variant, BUNDLE, validate=validate, checkpoint_dir=tmp_path)
+    assert train(variant, BUNDLE, validate=validate, checkpoint_dir=tmp_path, resume="never").resumed_from_epoch == 0
+    with pytest.raises(ValueError, match="resume=require but there is no checkpoint to resume"):
+        train(variant, BUNDLE, validate=validate, checkpoint_dir=tmp_path / "empty", resume="require")
 
 
 def test_early_stopping_keeps_the_best_epoch_weights():

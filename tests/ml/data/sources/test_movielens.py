@@ -42,7 +42,8 @@ def test_ml100k_layout(tmp_path: Path) -> None:
         "196\t242\t5\t881250000\n"  # the same (user, movie) earlier: kept, line 1 quarantined
         "22\t377\t1\t878887116\n"
         "244\t51\t2\t880606923\textra\n"
-        "166\t346\tx\t886397596\n",
+        "166\t346\tx\t886397596\n"
+        "1\tabc\t5\t881250949\n",  # a movie id is a number in every release
         encoding="ascii",
     )
     bad_flags = _u_item("51", "Legends of the Fall (1994)", {"Drama"}).replace("|1|", "|2|")
@@ -55,6 +56,7 @@ def test_ml100k_layout(tmp_path: Path) -> None:
                 _u_item("1", "Misérables, Les (1995)", {"Drama", "War"}),
                 _u_item("267", "unknown", {"unknown"}),
                 bad_flags,
+                _u_item("abc", "Not a movie id (1995)", {"Drama"}),
             ]
         ).encode("latin-1")
         + b"\n"
@@ -77,11 +79,13 @@ def test_ml100k_layout(tmp_path: Path) -> None:
     ]
     assert _quarantine(con) == [
         ("raw_items", "u.item", 6, "invalid_genre_flags", bad_flags),
+        ("raw_items", "u.item", 7, "invalid_movie_id", _u_item("abc", "Not a movie id (1995)", {"Drama"})),
         ("raw_reviews", "u.data", 1, "duplicate_review", None),
         ("raw_reviews", "u.data", 5, "wrong_field_count", "244\t51\t2\t880606923\textra"),
         ("raw_reviews", "u.data", 6, "invalid_rating", "166\t346\tx\t886397596"),
+        ("raw_reviews", "u.data", 7, "invalid_movie_id", "1\tabc\t5\t881250949"),
     ]
-    assert (report.review_lines, report.reviews, report.users, report.item_lines, report.items) == (6, 3, 3, 6, 5)
+    assert (report.review_lines, report.reviews, report.users, report.item_lines, report.items) == (7, 3, 3, 7, 5)
     assert (report.first_ts, report.last_ts) == (878887116, 891717742)
 
 

@@ -90,7 +90,9 @@ def test_amazon2023_files_are_downloaded_and_read(served_dir: tuple[Path, str], 
     )
     ingest_source(con, "amazon2023", files)
 
-    assert files == {"reviews": data_dir / "Electronics.jsonl.gz", "meta": data_dir / "meta_Electronics.jsonl"}
+    assert files == {
+        "reviews": data_dir / "reviews" / "Electronics.jsonl.gz", "meta": data_dir / "meta" / "meta_Electronics.jsonl"
+    }
     assert _rows(con, schema.RAW_REVIEWS, schema.RAW_REVIEWS_COLUMNS) == [
         ("U1", "P1", 4.0, 1588687728, True, 1, "Electronics.jsonl.gz", 1)
     ]
@@ -99,6 +101,23 @@ def test_amazon2023_files_are_downloaded_and_read(served_dir: tuple[Path, str], 
     ]
     assert not table_exists(con, schema.GROUND_TRUTH)
     assert not table_exists(con, schema.PLANTED_ITEMS)
+
+
+def test_urls_with_the_same_file_name_download_to_one_file_per_role(
+    served_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    folder, base_url = served_dir
+    for role in ("reviews", "meta"):
+        (folder / role).mkdir()
+        (folder / role / "data.json.gz").write_bytes(gzip.compress(f"{role}\n".encode(), mtime=0))
+
+    files = resolve_source_files(
+        "amazon2018", tmp_path / "data", remote={role: RemoteFile(f"{base_url}/{role}/data.json.gz") for role in
+                                                  ("reviews", "meta")}
+    )
+
+    assert files == {role: tmp_path / "data" / role / "data.json.gz" for role in ("reviews", "meta")}
+    assert [gzip.decompress(files[role].read_bytes()) for role in ("reviews", "meta")] == [b"reviews\n", b"meta\n"]
 
 
 def test_amazon2018_local_files_are_read(tmp_path: Path) -> None:
