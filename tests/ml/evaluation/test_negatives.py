@@ -94,7 +94,7 @@ def test_too_few_allowed_items_is_a_data_too_small_error_with_the_sizes():
     with pytest.raises(DataTooSmallError) as error:
         draw_eval_negatives(torch.tensor([1]), TRAIN, N_ITEMS, 11, positives=torch.tensor([35]), seed=0)
     assert str(error.value) == (
-        "the catalogue has 40 items and a user has only 10 of them outside its training items and its positive; "
+        "the catalogue has 40 items and a user has only 10 of them outside its excluded items and its positive; "
         "11 negatives per row are needed (a larger catalogue, or fewer negatives)"
     )
 
