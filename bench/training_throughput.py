@@ -47,6 +47,7 @@ from hybridrec_ml.models.losses import bpr_loss
 from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBundle
 from hybridrec_ml.tensors.bundle_loader import csr_from_pairs, load_training_bundle, unique_items_by_user, user_timeline
 from hybridrec_ml.training.trainer import train
+from recbole_parity import recbole_python  # bench/ is on sys.path when this script runs: one RecBole env builder
 
 
 def pipeline_bundle(work_dir: Path, max_history: int) -> TrainingBundle:
@@ -249,7 +250,6 @@ def our_rate(bundle: TrainingBundle, variant: VariantConfig) -> tuple[float, flo
 
 # ------------------------------------------------------------------------------------ RecBole 1.2.1
 
-RECBOLE_REQUIREMENTS = ("recbole==1.2.1", "numpy<2", "setuptools<81", "pandas<2.2", "torch==2.13.0")
 CACHE = Path(__file__).resolve().parent / ".cache"
 # One epoch of a RecBole model on the exported files, timed around Trainer.fit (no validation).
 RECBOLE_EPOCH = """
@@ -274,20 +274,6 @@ RECBOLE_MODELS = {
                 "MAX_ITEM_LIST_LENGTH": 50},
     "NeuMF": {"mf_embedding_size": 64, "mlp_embedding_size": 64, "mlp_hidden_size": [128, 64], "dropout_prob": 0.0},
 }  # fmt: skip
-
-
-def recbole_python() -> Path:
-    """The RecBole virtualenv's interpreter, built on first use (torch from /opt/wheels when present)."""
-    venv = CACHE / "recbole-venv"
-    python, marker = venv / "bin" / "python", venv / ".installed"
-    wanted = "\n".join(RECBOLE_REQUIREMENTS)
-    if marker.exists() and marker.read_text() == wanted:
-        return python
-    print(f"building the RecBole virtualenv in {venv} (once, a few minutes) ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--find-links", "/opt/wheels", *RECBOLE_REQUIREMENTS], check=True)
-    marker.write_text(wanted)
-    return python
 
 
 def export_split(bundle: TrainingBundle, folder: Path, name: str, sequences: bool) -> None:
@@ -326,7 +312,7 @@ def recbole_epoch_seconds(bundle: TrainingBundle, model: str, threads: int, batc
             **RECBOLE_MODELS[model],
         }  # fmt: skip
         done = subprocess.run(
-            [str(recbole_python()), "-c", RECBOLE_EPOCH, json.dumps(settings)],
+            [str(recbole_python(CACHE)), "-c", RECBOLE_EPOCH, json.dumps(settings)],
             capture_output=True, text=True, cwd=data_path, env={"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "PATH": "/usr/bin:/bin"},
         )  # fmt: skip
         if done.returncode != 0:
