@@ -27,6 +27,9 @@ class ModelDims:
     content_hidden: tuple[int, ...] = (512, 256)  # MLP[vocab -> 512 -> 256 -> 64]
     gate_hidden: int = 64
     context_dim: int = 5
+    attention_blocks: int = 2  # SASRec: self-attention blocks
+    attention_heads: int = 1  # SASRec: heads per block
+    dropout: float = 0.0  # NeuMF's MLP, SASRec's embeddings, attention and feed-forward layers
 
 
 Profile = Literal["demo", "research"]
@@ -49,7 +52,8 @@ class TrainConfig:
     epochs: int = PROFILES["demo"]["epochs"]
     patience: int = PROFILES["demo"]["patience"]  # epochs without val NDCG@10 improvement before stopping
     n_negatives: int = 1  # per positive, for BPR
-    loss: Literal["bpr", "bce", "softmax"] = "bpr"
+    # "cross_entropy": softmax over the whole catalogue (n_negatives unused, set 0), as RecBole's sequential models
+    loss: Literal["bpr", "bce", "softmax", "cross_entropy"] = "bpr"
     seed: int = 42
     device: str = "auto"  # auto -> cuda if available else cpu
     val_max_rows: int = 5000  # validation interactions ranked per epoch (full-ranking protocol, user-level mean)
@@ -63,26 +67,37 @@ class TrainConfig:
     steps_per_epoch: int | None = None  # cap on optimizer steps per epoch (None: every training row)
 
 
+ModelKind = Literal["hybrid", "hybrid_plus", "pop", "bpr_mf", "neumf", "gru4rec", "sasrec", "ease", "oracle"]
+# The models a reader compares the hybrid with (the report's "best baseline" is one of these).
+BASELINE_MODELS: frozenset[str] = frozenset({"pop", "bpr_mf", "neumf", "gru4rec", "sasrec", "ease"})
+SEQUENTIAL_MODELS: frozenset[str] = frozenset({"gru4rec", "sasrec"})  # a state per row from the user's sequence
+
+
 @dataclass(frozen=True)
 class VariantConfig:
     name: str
-    model: Literal["hybrid", "hybrid_plus", "pop", "bpr_mf", "oracle"]
+    model: ModelKind
     description: str
     components: tuple[Component, ...] = ALL_COMPONENTS
     gate: Literal["learned", "uniform", "none"] = "learned"
     entropy_lambda: float = 0.0  # weight of -H(alpha) in the loss
     balance_lambda: float = 0.0  # weight of ||mean(alpha) - 1/3||^2 in the loss
     gate_init_std: float | None = None  # std of the gate output layer init; None = PyTorch default
+    ease_lambda: float = 250.0  # EASE^R's L2 weight on the item-item matrix
     dims: ModelDims = field(default_factory=ModelDims)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     @property
     def uses_sequence_chunks(self) -> bool:
         """Whether rows reach the model as user-sequence chunks (a GRU to run once per chunk) rather than
-        per-row windows; models without a dynamic component (and the oracle, which reads the window's
+        per-row windows; models without a sequence encoder (and the oracle, which reads the window's
         last item) always get windows."""
         has_gru = self.model in ("hybrid", "hybrid_plus") and "dynamic" in self.components
-        return has_gru and self.train.sequence == "chunks"
+        return (has_gru or self.model in SEQUENTIAL_MODELS) and self.train.sequence == "chunks"
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.model in BASELINE_MODELS
 
     @property
     def has_learned_gate(self) -> bool:
@@ -131,6 +146,44 @@ VARIANTS: dict[str, VariantConfig] = {
         ),
     )
 }
+
+# The field's standard baselines (issue 15), each with its paper's settings; trained and evaluated
+# like every variant (same trainer, early stopping, protocols). Defaults not named here: dim 64,
+# Adam lr 2e-3 (TrainConfig), the profile's epochs and patience.
+VARIANTS.update(
+    {
+        v.name: v
+        for v in (
+            VariantConfig(
+                "neumf", "neumf",
+                "Baseline: NeuMF (He et al. 2017): GMF (64 factors) + MLP tower [128 -> 64], pointwise BCE "
+                "with 4 negatives per positive, lr 1e-3, dropout 0.1 (RecBole's)",
+                gate="none", components=(), dims=ModelDims(dropout=0.1, ncf_hidden=(128, 64)),
+                train=TrainConfig(loss="bce", n_negatives=4, lr=1e-3),
+            ),
+            VariantConfig(
+                "gru4rec", "gru4rec",
+                "Baseline: GRU4Rec (Hidasi et al. 2016/2018): one GRU layer of 100 units over the last 50 items, "
+                "full cross-entropy, output scores against the input item embeddings, lr 1e-3",
+                gate="none", components=(), dims=ModelDims(gru_hidden=100, gru_layers=1),
+                train=TrainConfig(loss="cross_entropy", n_negatives=0, lr=1e-3),
+            ),
+            VariantConfig(
+                "sasrec", "sasrec",
+                "Baseline: SASRec (Kang & McAuley 2018): 2 causal self-attention blocks, 1 head, learned "
+                "positions, last 50 items, dropout 0.2, shared item embeddings, full cross-entropy, lr 1e-3",
+                gate="none", components=(), dims=ModelDims(dropout=0.2),
+                train=TrainConfig(loss="cross_entropy", n_negatives=0, lr=1e-3),
+            ),
+            VariantConfig(
+                "ease", "ease",
+                "Baseline: EASE^R (Steck 2019): closed-form item-item weights, zero diagonal, lambda 250 "
+                "(RecBole's default); fitted once, no epochs",
+                gate="none", components=(), ease_lambda=250.0,
+            ),
+        )
+    }
+)
 
 
 def gate_can_collapse(variant: str) -> bool:

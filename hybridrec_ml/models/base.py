@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hybridrec_ml.models.losses import LOSSES
+from hybridrec_ml.models.losses import LOSSES, catalogue_cross_entropy
 from hybridrec_ml.tensors.batch import Batch
 
 
@@ -86,10 +86,17 @@ class Recommender(nn.Module):
     def calculate_loss(self, batch: Batch, candidates: torch.Tensor, ranking_loss: str) -> TrainingLoss:
         """The full training loss of a batch whose candidates [B, 1 + n] hold the positive first.
 
-        `ranking_loss` names the loss in `LOSSES` ("bpr", "bce" or "softmax", the variant's training setting).
+        `ranking_loss` names the loss in `LOSSES` ("bpr", "bce" or "softmax", the variant's training setting),
+        or is "cross_entropy": the positive against the whole catalogue (`score_all_items`), other candidates unused.
         """
-        out = self.score_candidates(batch, candidates)
-        ranking = LOSSES[ranking_loss](out.scores[:, 0], out.scores[:, 1:])
+        if ranking_loss == "cross_entropy":
+            out = self.score_all_items(batch)
+            if out is None:
+                raise ValueError(f"{type(self).__name__} has no score_all_items: it cannot train with cross_entropy")
+            ranking = catalogue_cross_entropy(out.scores, candidates[:, 0])
+        else:
+            out = self.score_candidates(batch, candidates)
+            ranking = LOSSES[ranking_loss](out.scores[:, 0], out.scores[:, 1:])
         regularizers = self.auxiliary_loss(out.alpha)
         return TrainingLoss(ranking + sum(regularizers.values()), ranking, regularizers, out.alpha)
 

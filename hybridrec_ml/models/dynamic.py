@@ -10,23 +10,18 @@ from hybridrec_ml.config import ModelDims
 from hybridrec_ml.tensors.batch import Batch, SequenceChunks
 
 
-class DynamicGRU(nn.Module):
-    """h = ReLU(Linear(gru_hidden + d -> d)([GRU(history); e_candidate])).
+class SequenceGRU(nn.Module):
+    """A GRU over item sequences: its final state per row, or its output after every item (the sequence path).
 
-    The GRU runs once per row over the real entries only (padding costs nothing); the linear layer is
-    split into a state half and a candidate half so the candidates only add a [d -> d] product each.
-    A row with an empty history has the zero state.
+    The GRU runs once per row over the real entries only (padding costs nothing). A row with an
+    empty history has the zero state. Shared by the hybrid's dynamic component and GRU4Rec.
     """
 
-    def __init__(self, n_items: int, dims: ModelDims) -> None:
+    def __init__(self, n_items: int, dim: int, hidden: int, layers: int) -> None:
         super().__init__()
-        d, hidden = dims.embedding_dim, dims.gru_hidden
-        self.item_emb = nn.Embedding(n_items + 1, d, padding_idx=0)  # item i at row i + 1; row 0 = padding
-        self.gru = nn.GRU(d, hidden, num_layers=dims.gru_layers, batch_first=True)
-        self.state_in = nn.Linear(hidden, d)  # state half of Linear(hidden + d -> d); carries the bias
-        self.item_in = nn.Linear(d, d, bias=False)  # candidate half
+        self.item_emb = nn.Embedding(n_items + 1, dim, padding_idx=0)  # item i at row i + 1; row 0 = padding
+        self.gru = nn.GRU(dim, hidden, num_layers=layers, batch_first=True)
         self.hidden = hidden
-        self.out_dim = d
 
     def encode(self, history: torch.Tensor, history_len: torch.Tensor) -> torch.Tensor:
         """history [B, L] (item_idx + 1, 0 = padding) -> last-layer final GRU state [B, gru_hidden]."""
@@ -112,11 +107,30 @@ class DynamicGRU(nn.Module):
         flat = torch.cat([zero.to(outputs.dtype), outputs.reshape(-1, self.hidden)])
         return flat[sequence.state_at + 1]
 
+    def batch_state(self, batch: Batch) -> torch.Tensor:
+        """[B, hidden]: each row's state before its interaction, on whichever history path the batch carries."""
+        if batch.sequence is not None:
+            return self.sequence_state(batch.sequence)
+        return self.encode(batch.history, batch.history_len)
+
+
+class DynamicGRU(SequenceGRU):
+    """h = ReLU(Linear(gru_hidden + d -> d)([GRU(history); e_candidate])).
+
+    The linear layer is split into a state half and a candidate half so the candidates only add a
+    [d -> d] product each.
+    """
+
+    def __init__(self, n_items: int, dims: ModelDims) -> None:
+        super().__init__(n_items, dims.embedding_dim, dims.gru_hidden, dims.gru_layers)
+        d = dims.embedding_dim
+        self.state_in = nn.Linear(dims.gru_hidden, d)  # state half of Linear(hidden + d -> d); carries the bias
+        self.item_in = nn.Linear(d, d, bias=False)  # candidate half
+        self.out_dim = d
+
     def row_side(self, batch: Batch) -> torch.Tensor:
         """[B, d]"""
-        if batch.sequence is not None:
-            return self.state_in(self.sequence_state(batch.sequence))
-        return self.state_in(self.encode(batch.history, batch.history_len))
+        return self.state_in(self.batch_state(batch))
 
     def item_side(self, items: torch.Tensor) -> torch.Tensor:
         """[N] item_idx -> [N, d]"""

@@ -8,7 +8,11 @@ from hybridrec_ml.config import VariantConfig
 from hybridrec_ml.data.synthetic.truth import PlantedTruth, PlantedTruthMissing
 from hybridrec_ml.models.base import Recommender
 from hybridrec_ml.models.baselines.bpr_mf import BPRMF
+from hybridrec_ml.models.baselines.ease import EASE
+from hybridrec_ml.models.baselines.gru4rec import GRU4Rec
+from hybridrec_ml.models.baselines.neumf import NeuMF
 from hybridrec_ml.models.baselines.pop import Popularity
+from hybridrec_ml.models.baselines.sasrec import SASRec
 from hybridrec_ml.models.hybrid import HybridRecommender
 from hybridrec_ml.models.hybrid_plus import HybridPlus
 from hybridrec_ml.models.oracle import PlantedOracle
@@ -28,6 +32,14 @@ def build_model(variant: VariantConfig, bundle: TrainingBundle, truth: PlantedTr
         return Popularity(bundle.item_train_count)
     if variant.model == "bpr_mf":
         return BPRMF(bundle.n_users, bundle.n_items, variant.dims.embedding_dim, known_users(bundle))
+    if variant.model == "neumf":
+        return NeuMF(bundle.n_users, bundle.n_items, variant.dims, known_users(bundle))
+    if variant.model == "gru4rec":
+        return GRU4Rec(bundle.n_items, variant.dims)
+    if variant.model == "sasrec":
+        return SASRec(bundle.n_items, variant.dims)
+    if variant.model == "ease":
+        return EASE(bundle.train_items_by_user, bundle.n_items, variant.ease_lambda)
     if variant.model == "hybrid_plus":
         return HybridPlus(variant, bundle.n_users, bundle.n_items, bundle.tfidf, known_users(bundle))
     return HybridRecommender(variant, bundle.n_users, bundle.n_items, bundle.tfidf, known_users(bundle))

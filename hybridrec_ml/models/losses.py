@@ -30,6 +30,14 @@ def softmax_loss(positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor
     return -torch.log_softmax(logits, dim=1)[:, 0].mean()
 
 
+def catalogue_cross_entropy(scores: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
+    """Full softmax cross-entropy: mean over rows of -log softmax(scores [B, n_items])[positive [B]].
+
+    What RecBole's sequential models train with (loss_type "CE"): every other item is a negative.
+    """
+    return F.cross_entropy(scores.float(), positive)
+
+
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "bpr": bpr_loss,
     "bce": bce_loss,

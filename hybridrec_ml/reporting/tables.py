@@ -26,7 +26,7 @@ from hybridrec_ml.evaluation.variant_evaluation import (
 ORACLE = "oracle"  # the variant every model is also reported against, as a percentage
 GATE = "gate"  # the results frame's protocol value for the α entries (they do not depend on a protocol)
 RESULT_COLUMNS = ["variant", "seed", "protocol", "population", "metric", "value"]
-BASELINES: tuple[str, ...] = tuple(name for name, variant in VARIANTS.items() if variant.model in ("pop", "bpr_mf"))
+BASELINES: tuple[str, ...] = tuple(name for name, variant in VARIANTS.items() if variant.is_baseline)
 SIGNIFICANCE_LEVEL = 0.05
 
 

@@ -27,7 +27,7 @@ def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("name", ["v1", "bpr_mf", "hybrid_plus"])
+@pytest.mark.parametrize("name", ["v1", "bpr_mf", "hybrid_plus", "neumf", "gru4rec", "sasrec"])
 def test_training_on_planted_structure_beats_a_random_ranking(name):
     overrides = {"n_negatives": 16} if name == "hybrid_plus" else {}  # 32 items: a softmax over half of them
     result = train(small(name, **overrides), BUNDLE, validate=validate)
@@ -158,14 +158,15 @@ def test_static_only_reports_alpha_one_on_static():
     assert result.history[0].regularizers == {}
 
 
-def test_popularity_is_validated_once_and_not_trained():
+@pytest.mark.parametrize("name", ["pop", "ease"])
+def test_models_without_epochs_are_validated_once_and_not_trained(name):
     calls: list[float] = []
 
     def counting_validate(model) -> float:
         calls.append(validate(model))
         return calls[-1]
 
-    result = train(VARIANTS["pop"], BUNDLE, validate=counting_validate)
+    result = train(VARIANTS[name], BUNDLE, validate=counting_validate)
     assert len(calls) == 1 and result.history == [] and result.best_epoch == 0
     assert result.best_val_ndcg_at_10 == calls[0]
     assert result.summary_metadata()["epochs"] == 0
