@@ -1,6 +1,7 @@
-"""RecBole parity: RecBole 1.2.1's Pop and BPR next to our `pop` and `bpr_mf`, on exactly our split.
+"""RecBole parity: RecBole 1.2.1's Pop, BPR, NeuMF, GRU4Rec, SASRec and EASE next to ours, on exactly our split.
 
     python bench/recbole_parity.py                              # synthetic demo, seeds 42,43,44
+    python bench/recbole_parity.py --models neumf,gru4rec,sasrec,ease --epochs 30 --patience 3
     python bench/recbole_parity.py --source movielens --folder ~/data/ml-1m
     python bench/recbole_parity.py --warehouse data/hybridrec.duckdb   # whatever the pipeline ingested
 
@@ -11,14 +12,19 @@
    --warehouse) and exports them with `export_recbole(users=--users)`: RecBole reads our
    train/valid/test files (`benchmark_filename`) and the whole catalogue (`.item`), so it
    evaluates the users and items `evaluate_per_user` does (all test users, or the warm ones).
+   The sequential models (GRU4Rec, SASRec) read a second export (`export_sequences`): each row
+   with its stored history of <= 50 items as `item_id_list`, rows without history left out.
 3. RecBole's Pop runs with `train_batch_size: 1` (it counts an item once per batch) and no
-   negatives (they would be counted too); its BPR with early stopping on full-sort valid NDCG@10.
-4. Our `pop` and `bpr_mf` train with the same settings (lr, batch, embedding size, one uniform
-   negative, early stopping on per-user valid NDCG@10 with the same patience) and are scored with
-   `evaluate_per_user` (train + valid masked). Pop is also scored with ties broken in the
-   positives' favour: RecBole's top-k orders equal counts arbitrarily, so its figure must lie
-   between our two.
-5. Prints both side by side: NDCG@10, Recall@10, users evaluated, epochs; BPR per seed and as
+   negatives (they would be counted too); EASE is fitted once; the others train with early
+   stopping on full-sort valid NDCG@10.
+4. Ours train with the same settings (`PAIRS`: lr, batch, layer sizes, loss and negatives, early
+   stopping with the same patience). The general models are scored with `evaluate_per_user`
+   (train + valid masked), as RecBole's full sort scores them. RecBole evaluates a sequential
+   model per test row instead (the row's history -> its item, nothing masked), so ours are
+   scored the same way (`per_row_unmasked`), on the same rows, and validated so too. Pop is also
+   scored with ties broken in the positives' favour: RecBole's top-k orders equal counts
+   arbitrarily, so its figure must lie between our two.
+5. Prints both side by side: NDCG@10, Recall@10, users (or rows) evaluated, epochs; per seed and as
    mean ± sd over seeds (the sd is the run-to-run noise the difference is compared with).
 """
 
@@ -51,17 +57,47 @@ from hybridrec_ml.data.transforms.recbole_export import export_recbole
 from hybridrec_ml.data.transforms.sequences import build_user_sequences
 from hybridrec_ml.data.transforms.split import build_temporal_split
 from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
-from hybridrec_ml.evaluation.protocols import PerUserResult, evaluate_per_user
+from hybridrec_ml.evaluation.metrics import mean_metrics
+from hybridrec_ml.evaluation.protocols import PerUserResult, evaluate_full, evaluate_per_user
 from hybridrec_ml.models.base import Recommender, Scores
 from hybridrec_ml.tensors.batch import Batch
-from hybridrec_ml.tensors.bundle import SparseRows, TrainingBundle
+from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBundle
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle, unique_items_by_user
+from hybridrec_ml.tensors.sequences import batch_maker
 from hybridrec_ml.training.trainer import train
 
 BENCH = Path(__file__).resolve().parent
 RECBOLE_REQUIREMENTS = ("recbole==1.2.1", "numpy<2", "setuptools<81", "pandas<2.2", "torch==2.13.0")
 DATASET = "parity"
+SEQUENCE_DATASET = "parity_seq"  # the same split with each row's history, for RecBole's sequential models
 SHOWN = ("ndcg@10", "recall@10")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One RecBole model and our variant, with the settings both sides share."""
+
+    recbole: str
+    ours: str
+    recbole_settings: dict  # RecBole's model settings matching our variant's layers
+    training: dict  # TrainConfig fields of ours matching RecBole's loss and negatives
+    sequential: bool = False
+    trained: bool = True  # False: fitted or counted once (Pop, EASE)
+
+
+_CE = {"loss": "cross_entropy", "n_negatives": 0}
+PAIRS: dict[str, Pair] = {
+    "pop": Pair("Pop", "pop", {}, {}, trained=False),
+    "bpr": Pair("BPR", "bpr_mf", {"embedding_size": 64}, {"loss": "bpr", "n_negatives": 1}),
+    "neumf": Pair("NeuMF", "neumf", {"mf_embedding_size": 64, "mlp_embedding_size": 64, "mlp_hidden_size": [128, 64],
+                                     "dropout_prob": 0.1}, {"loss": "bce", "n_negatives": 4}),
+    "gru4rec": Pair("GRU4Rec", "gru4rec", {"embedding_size": 64, "hidden_size": 100, "num_layers": 1, "dropout_prob": 0.0,
+                                           "loss_type": "CE"}, _CE, sequential=True),
+    "sasrec": Pair("SASRec", "sasrec", {"n_layers": 2, "n_heads": 1, "hidden_size": 64, "inner_size": 64,
+                                        "hidden_dropout_prob": 0.2, "attn_dropout_prob": 0.2, "hidden_act": "relu",
+                                        "loss_type": "CE"}, _CE, sequential=True),
+    "ease": Pair("EASE", "ease", {"reg_weight": 250.0}, {}, trained=False),
+}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------ RecBole side
@@ -81,7 +117,7 @@ def recbole_python(cache_dir: Path) -> Path:
     return python
 
 
-def recbole_config(args: argparse.Namespace, data_path: Path, seed: int, model: str, work_dir: Path) -> dict:
+def recbole_config(args: argparse.Namespace, data_path: Path, seed: int, pair: Pair, work_dir: Path) -> dict:
     """RecBole's settings: our split and catalogue, full-sort evaluation, the shared training settings."""
     config = {
         "data_path": str(data_path),
@@ -98,29 +134,35 @@ def recbole_config(args: argparse.Namespace, data_path: Path, seed: int, model: 
         "seed": seed,
         "reproducibility": True,
         "show_progress": False,
-        "checkpoint_dir": str(work_dir / f"saved-{model}-{seed}"),  # its file names are only second-precise
+        "checkpoint_dir": str(work_dir / f"saved-{pair.recbole}-{seed}"),  # its file names are only second-precise
         "state": "WARNING",
+        **pair.recbole_settings,
     }
-    if model == "Pop":
+    if pair.recbole == "Pop":
         # Pop's calculate_loss does item_cnt[items] += 1: a repeated item in a batch counts once,
         # and negatives in the batch would count too.
         return config | {"epochs": 1, "train_batch_size": 1, "train_neg_sample_args": None}
-    return config | {
-        "epochs": args.epochs,
-        "stopping_step": args.patience,
-        "train_batch_size": args.batch_size,
-        "learning_rate": args.lr,
-        "embedding_size": args.dim,
-        "weight_decay": 0.0,
-        "train_neg_sample_args": {"distribution": "uniform", "sample_num": 1, "alpha": 1.0, "dynamic": False,
-                                  "candidate_num": 0},
+    if not pair.trained:
+        return config | {"epochs": 1, "train_neg_sample_args": None}
+    training = {"epochs": args.epochs, "stopping_step": args.patience, "train_batch_size": args.batch_size,
+                "learning_rate": args.lr, "weight_decay": 0.0}  # fmt: skip
+    if pair.sequential:
+        return config | training | {
+            "load_col": {"inter": ["user_id", "item_id", "timestamp", "item_id_list"], "item": ["item_id"]},
+            "MAX_ITEM_LIST_LENGTH": 50,
+            "train_neg_sample_args": None,  # CE: every item is a negative
+        }  # fmt: skip
+    return config | training | {
+        "train_neg_sample_args": {"distribution": "uniform", "sample_num": pair.training["n_negatives"], "alpha": 1.0,
+                                  "dynamic": False, "candidate_num": 0},
     }  # fmt: skip
 
 
 def run_recbole(python: Path, model: str, config: dict, work_dir: Path) -> dict:
     """One RecBole run in its own interpreter; the runner prints one JSON line."""
     spec = work_dir / f"{model}-{config['seed']}.json"
-    spec.write_text(json.dumps({"model": model, "dataset": DATASET, "config": config}))
+    dataset = SEQUENCE_DATASET if "item_id_list" in config["load_col"]["inter"] else DATASET
+    spec.write_text(json.dumps({"model": model, "dataset": dataset, "config": config}))
     env = os.environ | {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "PYTHONPATH": ""}
     started = time.perf_counter()
     done = subprocess.run(
@@ -158,6 +200,45 @@ def build_warehouse(args: argparse.Namespace, cache_dir: Path) -> Path:
             build(con)
     partial.rename(database)
     return database
+
+
+def export_split(bundle: TrainingBundle, folder: Path, name: str, sequences: bool) -> None:
+    """The bundle's train/val/test rows as RecBole benchmark files (event_order as the timestamp).
+
+    With `sequences` (RecBole's sequential models read benchmark files pre-augmented) each row also
+    carries `item_id_list`, its stored history of <= 50 items, and rows without history are left out
+    (`has_history` says which). Ids are `u<user_idx>` / `i<item_idx>`; `.item` lists the catalogue.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, suffix in (("train", "train"), ("val", "valid"), ("test", "test")):
+        rows = getattr(bundle, split)
+        ptr, index = rows.history.ptr.tolist(), rows.history.index.tolist()
+        header = "user_id:token\titem_id:token\ttimestamp:float" + ("\titem_id_list:token_seq" if sequences else "")
+        lines = [header]
+        for r, (u, i, t) in enumerate(zip(rows.user.tolist(), rows.item.tolist(), rows.event_order.tolist())):
+            history = index[ptr[r] : ptr[r + 1]]
+            if not sequences:
+                lines.append(f"u{u}\ti{i}\t{t}")
+            elif history:
+                lines.append(f"u{u}\ti{i}\t{t}\t" + " ".join(f"i{h}" for h in history))
+        (folder / f"{name}.{suffix}.inter").write_text("\n".join(lines) + "\n")
+    # the whole catalogue, so an item only in no file still counts among the ranked (as `export_recbole`'s .item)
+    (folder / f"{name}.item").write_text("item_id:token\n" + "".join(f"i{i}\n" for i in range(bundle.n_items)))
+
+
+def has_history(split: InteractionSet) -> torch.Tensor:
+    """Row positions of the split with a stored history: the rows RecBole's sequential models see."""
+    return torch.nonzero(split.history.ptr.diff() > 0).squeeze(1)
+
+
+def per_row_unmasked(model: Recommender, bundle: TrainingBundle, variant, split_name: str) -> tuple[dict[str, float], int]:
+    """RecBole's sequential full sort: each row with a history ranks its item among all items, nothing masked."""
+    split = getattr(bundle, split_name)
+    rows = has_history(split)
+    nothing_seen = bundle.timeline.truncated(int(bundle.train.event_order.min()))
+    result = evaluate_full(model, split, nothing_seen, bundle.n_items, rows=rows,
+                           make_query=batch_maker(variant, bundle, split_name))  # fmt: skip
+    return mean_metrics(result.ranks), int(rows.numel())
 
 
 def masks(bundle: TrainingBundle) -> tuple[SparseRows, SparseRows]:
@@ -210,21 +291,25 @@ def population_metrics(result: PerUserResult, bundle: TrainingBundle, users: str
     return {name: float(values[keep].mean()) for name, values in result.per_user.items()}, int(keep.sum())
 
 
-def run_ours(variant_name: str, bundle: TrainingBundle, args: argparse.Namespace, seed: int) -> OurRun:
-    """Train (early stopping on per-user valid NDCG@10, as RecBole does), then the per-user test protocol."""
+def run_ours(pair: Pair, bundle: TrainingBundle, args: argparse.Namespace, seed: int) -> OurRun:
+    """Train (early stopping on valid NDCG@10 under RecBole's protocol for the model), then that protocol on test."""
     train_mask, test_mask = masks(bundle)
-    variant = VARIANTS[variant_name].with_train(
+    variant = VARIANTS[pair.ours].with_train(
         epochs=args.epochs, patience=args.patience, lr=args.lr, batch_size=args.batch_size, seed=seed,
-        n_negatives=1, loss="bpr", weight_decay=0.0, device="cpu", user_dropout=args.user_dropout,
+        weight_decay=0.0, device="cpu", user_dropout=args.user_dropout, **pair.training,
     )
     started = time.perf_counter()
 
-    def validate(model: Recommender) -> float:
-        return population_metrics(evaluate_per_user(model, bundle.val, train_mask), bundle, args.users)[0]["ndcg@10"]
+    def scored(model: Recommender, split_name: str, mask: SparseRows) -> tuple[dict[str, float], int]:
+        if pair.sequential:
+            return per_row_unmasked(model, bundle, variant, split_name)
+        split = getattr(bundle, split_name)
+        return population_metrics(evaluate_per_user(model, split, mask, make_query=batch_maker(variant, bundle, split_name)),
+                                  bundle, args.users)  # fmt: skip
 
-    trained = train(variant, bundle, validate=validate)
-    metrics, users = population_metrics(evaluate_per_user(trained.model, bundle.test, test_mask), bundle, args.users)
-    return OurRun(metrics, users, len(trained.history), trained.best_epoch, time.perf_counter() - started)
+    trained = train(variant, bundle, validate=lambda model: scored(model, "val", train_mask)[0]["ndcg@10"])
+    metrics, evaluated = scored(trained.model, "test", test_mask)
+    return OurRun(metrics, evaluated, len(trained.history), trained.best_epoch, time.perf_counter() - started)
 
 
 def run_pair(
@@ -234,9 +319,9 @@ def run_pair(
     torch.set_num_threads(1)
     with duckdb.connect(str(database), read_only=True) as con:
         bundle = load_training_bundle(con)
-    name = "Pop" if model == "pop" else "BPR"
-    theirs = run_recbole(python, name, recbole_config(args, work_dir / "data", seed, name, work_dir), work_dir)
-    ours = run_ours("pop" if model == "pop" else "bpr_mf", bundle, args, seed)
+    pair = PAIRS[model]
+    theirs = run_recbole(python, pair.recbole, recbole_config(args, work_dir / "data", seed, pair, work_dir), work_dir)
+    ours = run_ours(pair, bundle, args, seed)
     if model == "pop":
         _, test_mask = masks(bundle)
         test_positives = unique_items_by_user(bundle.test.user, bundle.test.item, bundle.n_users, bundle.n_items)
@@ -255,7 +340,7 @@ def _mean_sd(values: list[float]) -> str:
 
 
 def print_report(rows: list[tuple[str, ...]]) -> None:
-    header = ("model", "implementation", "seed", "NDCG@10", "Recall@10", "users evaluated", "epochs (best)")
+    header = ("model", "implementation", "seed", "NDCG@10", "Recall@10", "users (rows) evaluated", "epochs (best)")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
@@ -270,24 +355,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reviews", help="amazon2018/2023: the reviews file")
     parser.add_argument("--meta", help="amazon2018/2023: the metadata file")
     parser.add_argument("--warehouse", help="an existing DuckDB warehouse with the data tables (skips the build)")
-    parser.add_argument("--seeds", default="42,43,44", help="BPR seeds, used on both sides")
-    parser.add_argument("--epochs", type=int, default=300, help="BPR epoch cap (RecBole's default)")
+    parser.add_argument("--seeds", default="42,43,44", help="seeds of the trained models, used on both sides")
+    parser.add_argument("--epochs", type=int, default=300, help="epoch cap (RecBole's default)")
     parser.add_argument("--patience", type=int, default=10, help="epochs without valid NDCG@10 gain (RecBole's stopping_step)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (RecBole's default)")
     parser.add_argument("--batch-size", type=int, default=2048, help="training batch (RecBole's default)")
-    parser.add_argument("--dim", type=int, default=64, help="embedding size (ours is fixed at 64)")
     parser.add_argument("--users", choices=("all", "warm"), default="all",
                         help="all test users (cold ones included), or only those with a training interaction")
     parser.add_argument("--user-dropout", type=float, default=VARIANTS["bpr_mf"].train.user_dropout,
-                        help="bpr_mf: share of training rows that train the unknown-user row (0: none, as RecBole)")
-    parser.add_argument("--models", default="pop,bpr", help="which pairs to run")
+                        help="share of training rows that train the unknown-user row (0: none, as RecBole)")
+    parser.add_argument("--models", default="pop,bpr", help=f"which pairs to run, of {','.join(PAIRS)}")
     parser.add_argument("--jobs", type=int, default=1, help="(model, seed) pairs run at once, each in its own process")
     parser.add_argument("--cache-dir", default=str(BENCH / ".cache"))
     args = parser.parse_args(argv)
     seeds = [int(seed) for seed in args.seeds.split(",")]
-    models = set(args.models.split(","))
-    if args.dim != VARIANTS["bpr_mf"].dims.embedding_dim:
-        parser.error(f"--dim must be {VARIANTS['bpr_mf'].dims.embedding_dim}, bpr_mf's embedding size")
+    models = [model for model in PAIRS if model in args.models.split(",")]
+    if unknown := set(args.models.split(",")) - set(PAIRS):
+        parser.error(f"unknown models {sorted(unknown)}; known: {', '.join(PAIRS)}")
     cache_dir = Path(args.cache_dir).resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
 
@@ -298,17 +382,17 @@ def main(argv: list[str] | None = None) -> int:
     with duckdb.connect(str(database), read_only=True) as con:
         files = export_recbole(con, work_dir / "data" / DATASET, DATASET, users=args.users)
         bundle = load_training_bundle(con)  # for the figures printed here; each job loads its own
+    if any(PAIRS[model].sequential for model in models):
+        export_split(bundle, work_dir / "data" / SEQUENCE_DATASET, SEQUENCE_DATASET, sequences=True)
     cold = int((bundle.user_train_count[bundle.test.user.unique()] == 0).sum())
     print(f"data: {database} -> {work_dir / 'data' / DATASET}")
     print(f"split rows: train {files['train.inter'].rows}, valid {files['valid.inter'].rows}, test {files['test.inter'].rows}; "
           f"{bundle.n_users} users, {bundle.n_items} items; {cold} test users have no training interaction")  # fmt: skip
-    print(f"users: {args.users}. BPR: lr {args.lr}, batch {args.batch_size}, dim {args.dim}, 1 uniform negative, "
-          f"epochs <= {args.epochs}, patience {args.patience}, seeds {seeds}; bpr_mf user dropout {args.user_dropout}",
-          flush=True)  # fmt: skip
+    print(f"users: {args.users} (sequential models: every test row with a history). Trained models: lr {args.lr}, "
+          f"batch {args.batch_size}, epochs <= {args.epochs}, patience {args.patience}, seeds {seeds}; "
+          f"our user dropout {args.user_dropout}", flush=True)  # fmt: skip
 
-    jobs: list[tuple[str, int]] = ([("pop", seeds[0])] if "pop" in models else []) + (
-        [("bpr", seed) for seed in seeds] if "bpr" in models else []
-    )
+    jobs = [(model, seed) for model in models for seed in (seeds if PAIRS[model].trained else seeds[:1])]
     # spawn: a forked child would inherit this process's torch thread pool (see hybridrec_assets.pipeline)
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {job: pool.submit(run_pair, job[0], job[1], args, python, database, work_dir) for job in jobs}
@@ -319,29 +403,33 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{job[0]} seed {job[1]} done (RecBole {theirs['seconds']:.0f} s, ours {ours.seconds:.0f} s)", flush=True)
 
     rows: list[tuple[str, ...]] = []
-    if "pop" in models:
-        theirs, ours = outcomes[("pop", seeds[0])]
-        rows += [
-            ("Pop", "RecBole 1.2.1", "–", *(f"{theirs['test'][m]:.4f}" for m in SHOWN), str(theirs["users_evaluated"]), "1"),
-            ("pop", "ours (ties count against the positive)", "–", *(f"{ours.metrics[m]:.4f}" for m in SHOWN),
-             str(ours.users_evaluated), "–"),
-            ("pop", "ours, ties in the positive's favour", "–", *(f"{ours.upper_bound[m]:.4f}" for m in SHOWN),
-             str(ours.users_evaluated), "–"),
-        ]  # fmt: skip
-    if "bpr" in models:
+    for model in models:
+        pair = PAIRS[model]
+        if not pair.trained:
+            theirs, ours = outcomes[(model, seeds[0])]
+            rows += [
+                (pair.recbole, "RecBole 1.2.1", "–", *(f"{theirs['test'][m]:.4f}" for m in SHOWN),
+                 str(theirs["users_evaluated"]), "1"),
+                (pair.ours, "ours" + (" (ties count against the positive)" if model == "pop" else ""), "–",
+                 *(f"{ours.metrics[m]:.4f}" for m in SHOWN), str(ours.users_evaluated), "–"),
+            ]  # fmt: skip
+            if ours.upper_bound is not None:
+                rows.append((pair.ours, "ours, ties in the positive's favour", "–",
+                             *(f"{ours.upper_bound[m]:.4f}" for m in SHOWN), str(ours.users_evaluated), "–"))  # fmt: skip
+            continue
         figures: dict[str, dict[str, list[float]]] = {"RecBole 1.2.1": {m: [] for m in SHOWN}, "ours": {m: [] for m in SHOWN}}
         for seed in seeds:
-            theirs, ours = outcomes[("bpr", seed)]
+            theirs, ours = outcomes[(model, seed)]
             for m in SHOWN:
                 figures["RecBole 1.2.1"][m].append(theirs["test"][m])
                 figures["ours"][m].append(ours.metrics[m])
             rows += [
-                ("BPR", "RecBole 1.2.1", str(seed), *(f"{theirs['test'][m]:.4f}" for m in SHOWN),
+                (pair.recbole, "RecBole 1.2.1", str(seed), *(f"{theirs['test'][m]:.4f}" for m in SHOWN),
                  str(theirs["users_evaluated"]), f"{theirs['epochs_run']} ({theirs['best_epoch']})"),
-                ("bpr_mf", "ours", str(seed), *(f"{ours.metrics[m]:.4f}" for m in SHOWN),
+                (pair.ours, "ours", str(seed), *(f"{ours.metrics[m]:.4f}" for m in SHOWN),
                  str(ours.users_evaluated), f"{ours.epochs_run} ({ours.best_epoch})"),
             ]  # fmt: skip
-        for side, name in (("RecBole 1.2.1", "BPR"), ("ours", "bpr_mf")):
+        for side, name in (("RecBole 1.2.1", pair.recbole), ("ours", pair.ours)):
             rows.append((name, f"{side}, mean ± sd", f"{len(seeds)} seeds", *(_mean_sd(figures[side][m]) for m in SHOWN), "", ""))
     print()
     print_report(rows)

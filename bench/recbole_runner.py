@@ -34,8 +34,8 @@ def run(spec: dict) -> dict:
         "seed": config["seed"],
         "test": {name: float(value) for name, value in test.items()},
         "best_valid": {name: float(value) for name, value in (best_valid or {}).items()},
-        "users_evaluated": int(len(test_data.uid_list)),
-        "valid_users": int(len(valid_data.uid_list)),
+        # sequential models are evaluated per test row (each row its own history), the others per user
+        "users_evaluated": int(len(test_data.uid_list) if hasattr(test_data, "uid_list") else test_data.sample_size),
         "items": int(dataset.item_num - 1),  # without RecBole's [PAD] item 0
         "train_rows": int(len(train_data.dataset)),
         "epochs_run": epochs_run,

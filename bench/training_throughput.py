@@ -47,7 +47,7 @@ from hybridrec_ml.models.losses import bpr_loss
 from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBundle
 from hybridrec_ml.tensors.bundle_loader import csr_from_pairs, load_training_bundle, unique_items_by_user, user_timeline
 from hybridrec_ml.training.trainer import train
-from recbole_parity import recbole_python  # bench/ is on sys.path when this script runs: one RecBole env builder
+from recbole_parity import export_split, recbole_python  # bench/ is on sys.path when this script runs: one RecBole env builder
 
 
 def pipeline_bundle(work_dir: Path, max_history: int) -> TrainingBundle:
@@ -274,27 +274,6 @@ RECBOLE_MODELS = {
                 "MAX_ITEM_LIST_LENGTH": 50},
     "NeuMF": {"mf_embedding_size": 64, "mlp_embedding_size": 64, "mlp_hidden_size": [128, 64], "dropout_prob": 0.0},
 }  # fmt: skip
-
-
-def export_split(bundle: TrainingBundle, folder: Path, name: str, sequences: bool) -> None:
-    """The bundle's train/val/test rows as RecBole benchmark files (event_order as the timestamp).
-
-    With `sequences` (RecBole's sequential models read benchmark files pre-augmented) each row also
-    carries `item_id_list`, its stored history of <= 50 items, and rows without history are left out.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, suffix in (("train", "train"), ("val", "valid"), ("test", "test")):
-        rows = getattr(bundle, split)
-        ptr, index = rows.history.ptr.tolist(), rows.history.index.tolist()
-        header = "user_id:token\titem_id:token\ttimestamp:float" + ("\titem_id_list:token_seq" if sequences else "")
-        lines = [header]
-        for r, (u, i, t) in enumerate(zip(rows.user.tolist(), rows.item.tolist(), rows.event_order.tolist())):
-            history = index[ptr[r] : ptr[r + 1]]
-            if not sequences:
-                lines.append(f"u{u}\ti{i}\t{t}")
-            elif history:
-                lines.append(f"u{u}\ti{i}\t{t}\t" + " ".join(f"i{h}" for h in history))
-        (folder / f"{name}.{suffix}.inter").write_text("\n".join(lines) + "\n")
 
 
 def recbole_epoch_seconds(bundle: TrainingBundle, model: str, threads: int, batch_size: int) -> tuple[float, int]:

@@ -133,7 +133,7 @@ def test_weekly_schedule_requests_every_variant_seed_partition_once_per_week():
     requests = weekly_retrain.evaluate_tick(context).run_requests
 
     keys = RUN_PARTITIONS.get_partition_keys()
-    assert len(keys) == 30  # 10 variants (8 of the study, hybrid_plus, oracle) x 3 seeds
+    assert len(keys) == 42  # 14 variants (8 of the study, hybrid_plus, oracle, 4 field baselines) x 3 seeds
     assert [r.partition_key for r in requests] == keys
     assert [r.run_key for r in requests] == [f"{key}@2026-11-29" for key in keys]
     assert weekly_retrain.job_name == "variant_job"

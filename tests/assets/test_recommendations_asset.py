@@ -61,7 +61,7 @@ def _brute_force(env, variant: str, seed: int, at: int, k: int) -> dict[int, tup
     return expected
 
 
-@pytest.mark.parametrize("variant", ["v1", "pop"])
+@pytest.mark.parametrize("variant", ["v1", "pop", "sasrec", "ease"])
 def test_recommendations_equal_brute_force_top_k_without_consumed_items(env_with_data, variant):
     key = str(run_partition_key(variant, 42))
     assert env_with_data.materialize(MODEL, key, ONE_EPOCH).success

@@ -17,6 +17,8 @@ from hybridrec_ml.tensors.batch import Batch
 
 
 class NeuMF(Recommender):
+    item_block = 256  # catalogue items per [B, C, h] block in `score_all_items` (bounds its memory)
+
     def __init__(self, n_users: int, n_items: int, dims: ModelDims, known_users: torch.Tensor | None = None) -> None:
         super().__init__()
         d, hidden = dims.embedding_dim, dims.ncf_hidden
@@ -52,3 +54,10 @@ class NeuMF(Recommender):
     def score_item_range(self, queries: EncodedQueries, context: torch.Tensor, start: int, stop: int) -> Scores:
         mlp_item = self.first_item(self.dropout(self.mlp_item.weight[start:stop])).unsqueeze(0)
         return Scores(self._scores(queries, self.gmf_item.weight[start:stop].unsqueeze(0), mlp_item), None)
+
+    def score_all_items(self, batch: Batch) -> Scores:
+        """[B, n_items] in item blocks, each item's MLP input half computed once per block rather than once per row."""
+        queries, n_items = self.encode_queries(batch), self.gmf_item.num_embeddings
+        blocks = [self.score_item_range(queries, batch.context, start, min(start + self.item_block, n_items)).scores
+                  for start in range(0, n_items, self.item_block)]  # fmt: skip
+        return Scores(torch.cat(blocks, dim=1), None)

@@ -95,6 +95,8 @@ def test_neumf_split_first_layer_equals_the_layer_on_the_concatenation():
     torch.testing.assert_close(model.score_candidates(batch, items).scores, expected)
     ranged = model.score_item_range(model.encode_queries(batch), batch.context, 0, 5).scores
     torch.testing.assert_close(ranged.gather(1, items), expected)
+    model.item_block = 2  # blocks 0-1, 2-3, 4
+    torch.testing.assert_close(model.score_all_items(batch).scores, ranged)
 
 
 BUNDLE = planted_bundle(n_users=5, per_user=10, max_history=12)

@@ -24,6 +24,7 @@ from hybridrec_ml.reporting.tables import (
     training_table,
 )
 from tests.ml.reporting.conftest import evaluation
+from tests.ml.reporting.conftest import evaluation
 
 # Student t quantile 0.975 with 1 degree of freedom is 12.7062.
 
@@ -192,3 +193,14 @@ def test_training_table_says_the_profile_the_best_epoch_and_what_ended_each_run(
         "| pop | 42 | demo | 0 | 0 (0) | nothing to train |",
         "| old | 1 | — | — | — | not recorded |",
     ]
+
+
+def test_the_best_baseline_is_any_registered_baseline_never_a_hybrid_or_the_oracle():
+    evaluations = [
+        evaluation("pop", 1, [100] * 5, positions=[100, 101, 100, 100, 100]),  # per-user full NDCG@10: all 0
+        evaluation("sasrec", 1, [0, 0, 0, 100, 100], positions=[0, 1, 0, 100, 100]),  # u0 1, u1 1 -> 0.5
+        evaluation("ease", 1, [100, 100, 0, 100, 100], positions=[100, 101, 0, 100, 100]),  # u1 1 -> 0.25
+        evaluation("hybrid_plus", 1, [0] * 5, positions=[0, 1, 0, 0, 0]),  # 1, but not a baseline
+        evaluation("oracle", 1, [0] * 5, positions=[0, 1, 0, 0, 0]),
+    ]
+    assert best_baseline(results_frame(evaluations)) == "sasrec"
