@@ -400,7 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         for job, future in futures.items():
             outcomes[job] = future.result()
             theirs, ours = outcomes[job]
-            print(f"{job[0]} seed {job[1]} done (RecBole {theirs['seconds']:.0f} s, ours {ours.seconds:.0f} s)", flush=True)
+            figures = "; ".join(f"{m} RecBole {theirs['test'][m]:.4f} ours {ours.metrics[m]:.4f}" for m in SHOWN)
+            print(f"{job[0]} seed {job[1]} done (RecBole {theirs['seconds']:.0f} s, ours {ours.seconds:.0f} s): {figures}",
+                  flush=True)  # fmt: skip
 
     rows: list[tuple[str, ...]] = []
     for model in models:

@@ -39,6 +39,7 @@ class LossKind(Enum):
     bpr = "bpr"
     bce = "bce"
     softmax = "softmax"
+    cross_entropy = "cross_entropy"
 
 
 class Resume(Enum):
