@@ -103,6 +103,14 @@ def test_the_library_imports_only_downward_and_never_dagster():
             ],
         ),
         (
+            "hybridrec_ml.evaluation.protocols",
+            "from hybridrec_ml.tuning.pareto import pareto_optimal\n",
+            [
+                "hybridrec_ml.evaluation.protocols:1 imports hybridrec_ml.tuning.pareto "
+                "(upward: evaluation comes before tuning)"
+            ],
+        ),
+        (
             "hybridrec_ml.config",
             "from hybridrec_ml.data.warehouse import schema\n",
             ["hybridrec_ml.config:1 imports hybridrec_ml.data.warehouse (upward: config comes before data)"],
