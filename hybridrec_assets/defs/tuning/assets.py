@@ -124,7 +124,7 @@ def lambda_pareto(
             "study": name,
             "front": MetadataValue.md(front_table(outcome)),
             "outcome_file": MetadataValue.path(str(path)),
-            "optuna_storage": MetadataValue.path(plan.storage_url),
+            "optuna_storage": MetadataValue.path(str(store.path(*optuna_storage_path()))),
             "dashboard": MetadataValue.text(f"optuna-dashboard {plan.storage_url}"),
             "mlflow_run": MetadataValue.url(parent.url),
         }
