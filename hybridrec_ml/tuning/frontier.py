@@ -25,8 +25,8 @@ from hybridrec_ml.tuning.study import REFERENCE_ATTR, StudyPlan, trial_name
 
 def study_points(study: optuna.Study) -> list[TrialPoint]:
     """Every completed trial, flagged Pareto-optimal on (val NDCG@10, balance) or not, by trial number."""
-    trials = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
-    optimal = pareto_optimal([t.values for t in trials]) if trials else []
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    optimal = pareto_optimal([t.values for t in trials])
     return [
         TrialPoint(
             number=t.number, setting=SearchSpace.setting_of(t.params), val_ndcg_at_10=t.values[0],
