@@ -9,7 +9,6 @@ from pydantic import Field
 from hybridrec_assets.defs.data.ingest import WRITER_POOL
 from hybridrec_assets.defs.data.checks import check_result
 from hybridrec_assets.resources import Warehouse
-from hybridrec_ml.tensors.bundle_loader import load_evaluation_rows
 from hybridrec_ml.data.warehouse.checks import (
     check_context_not_constant,
     check_indices_consistent,
@@ -21,8 +20,6 @@ from hybridrec_ml.data.transforms.context import build_context_features
 from hybridrec_ml.data.transforms.interactions import build_interactions_5core
 from hybridrec_ml.data.transforms.sequences import build_user_sequences
 from hybridrec_ml.data.transforms.split import build_temporal_split
-from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
-from hybridrec_ml.evaluation.negatives import draw_split_negatives, store_eval_negatives
 
 COMMON = {"group_name": "data", "pool": WRITER_POOL, "kinds": {"duckdb"}}
 
@@ -95,6 +92,8 @@ class TfidfConfig(Config):
 @asset(deps=["raw_items", interactions_5core], **COMMON)
 def item_tfidf(config: TfidfConfig, warehouse: Warehouse) -> MaterializeResult:
     """Sparse TF-IDF of item text as (item, term, weight) triples plus the vocabulary."""
+    from hybridrec_ml.data.transforms.tfidf import build_item_tfidf  # sklearn: loaded by this step, not the definitions
+
     with warehouse.writer() as con:
         report = build_item_tfidf(con, max_features=config.max_features)
     return MaterializeResult(metadata=report.metadata())
@@ -123,6 +122,9 @@ class NegativesConfig(Config):
 )
 def eval_negatives(context: AssetExecutionContext, config: NegativesConfig, warehouse: Warehouse) -> MaterializeResult:
     """Negatives for the sampled protocol for every val/test row, drawn once and stored so every variant faces the same ones."""
+    from hybridrec_ml.evaluation.negatives import draw_split_negatives, store_eval_negatives  # torch: in the step only
+    from hybridrec_ml.tensors.bundle_loader import load_evaluation_rows
+
     with warehouse.reader() as con:
         evaluated = load_evaluation_rows(con)
     event_order, negatives = draw_split_negatives(evaluated, config.n_negatives, seed=config.seed, mask=config.mask.value)

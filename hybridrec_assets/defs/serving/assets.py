@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import torch
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
@@ -17,18 +16,6 @@ from hybridrec_assets.resources import ArtifactStore, Warehouse
 from hybridrec_assets.torch_threads import default_torch_threads
 from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.data.warehouse.checks import CheckOutcome
-from hybridrec_ml.data.transforms.context import context_tables
-from hybridrec_ml.evaluation.protocols import default_chunk
-from hybridrec_ml.serving.consumption import load_consumption_log, load_ids, parse_time, user_indices
-from hybridrec_ml.serving.recommendations import (
-    RECOMMENDATIONS,
-    check_recommendations,
-    recommend_users,
-    write_recommendations,
-)
-from hybridrec_ml.tensors.bundle_loader import load_training_bundle
-from hybridrec_ml.training.run_record import load_trained_model
-from hybridrec_ml.training.trainer import resolve_device
 
 CHECK = "recommendations_valid"
 
@@ -58,6 +45,21 @@ def recommendations(
     context: AssetExecutionContext, config: RecommendationsConfig, warehouse: Warehouse, store: ArtifactStore
 ) -> MaterializeResult:
     """Top-K unconsumed items per user with scores and α, scored in user x item blocks; this partition's rows replaced."""
+    import torch  # torch and the scoring code load in this step, not with the definitions
+
+    from hybridrec_ml.data.transforms.context import context_tables
+    from hybridrec_ml.evaluation.protocols import default_chunk
+    from hybridrec_ml.serving.consumption import load_consumption_log, load_ids, parse_time, user_indices
+    from hybridrec_ml.serving.recommendations import (
+        RECOMMENDATIONS,
+        check_recommendations,
+        recommend_users,
+        write_recommendations,
+    )
+    from hybridrec_ml.tensors.bundle_loader import load_training_bundle
+    from hybridrec_ml.training.run_record import load_trained_model
+    from hybridrec_ml.training.trainer import resolve_device
+
     name, seed = variant_and_seed(context.partition_key)
     variant = VARIANTS[name]
     if variant.model == "oracle":  # it ranks only the evaluated rows it was built for: nothing to recommend
