@@ -1,5 +1,7 @@
 """evaluation[variant, seed] (three protocols on every test user) and segment_report[variant, seed]."""
 
+from typing import TYPE_CHECKING
+
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
@@ -13,6 +15,9 @@ from hybridrec_assets.partitions import RUN_PARTITIONS, seeds_from_env, variant_
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_assets.torch_threads import default_torch_threads
 from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_SEGMENT_BOUNDS, VARIANTS
+
+if TYPE_CHECKING:
+    import torch
 
 
 class EvaluationConfig(Config):
