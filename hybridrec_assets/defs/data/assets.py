@@ -8,6 +8,7 @@ from pydantic import Field
 
 from hybridrec_assets.defs.data.ingest import WRITER_POOL
 from hybridrec_assets.defs.data.checks import check_result
+from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_assets.resources import Warehouse
 from hybridrec_ml.data.warehouse.checks import (
     check_context_not_constant,
@@ -34,7 +35,7 @@ def interactions_5core(config: CoreConfig, warehouse: Warehouse) -> MaterializeR
     with warehouse.writer() as con:
         report = build_interactions_5core(con, k=config.k)
         check = check_k_core(con, k=config.k)
-    return MaterializeResult(metadata=report.metadata(), check_results=[check_result("k_core_holds", check)])
+    return MaterializeResult(metadata=rounded_metadata(report.metadata()), check_results=[check_result("k_core_holds", check)])
 
 
 class SplitConfig(Config):
@@ -50,7 +51,7 @@ def temporal_split(config: SplitConfig, warehouse: Warehouse) -> MaterializeResu
     with warehouse.writer() as con:
         report = build_temporal_split(con, fractions)
         check = check_no_time_leakage(con)
-    return MaterializeResult(metadata=report.metadata(), check_results=[check_result("no_time_leakage", check)])
+    return MaterializeResult(metadata=rounded_metadata(report.metadata()), check_results=[check_result("no_time_leakage", check)])
 
 
 class SequenceConfig(Config):
@@ -63,7 +64,7 @@ def user_sequences(config: SequenceConfig, warehouse: Warehouse) -> MaterializeR
     with warehouse.writer() as con:
         report = build_user_sequences(con, max_len=config.max_len)
         check = check_sequences_causal(con)
-    return MaterializeResult(metadata=report.metadata(), check_results=[check_result("sequences_causal", check)])
+    return MaterializeResult(metadata=rounded_metadata(report.metadata()), check_results=[check_result("sequences_causal", check)])
 
 
 @asset(
@@ -82,7 +83,7 @@ def context_features(warehouse: Warehouse) -> MaterializeResult:
     with warehouse.writer() as con:
         report = build_context_features(con)
         check = check_context_not_constant(con)
-    return MaterializeResult(metadata=report.metadata(), check_results=[check_result("context_not_constant", check)])
+    return MaterializeResult(metadata=rounded_metadata(report.metadata()), check_results=[check_result("context_not_constant", check)])
 
 
 class TfidfConfig(Config):
@@ -96,7 +97,7 @@ def item_tfidf(config: TfidfConfig, warehouse: Warehouse) -> MaterializeResult:
 
     with warehouse.writer() as con:
         report = build_item_tfidf(con, max_features=config.max_features)
-    return MaterializeResult(metadata=report.metadata())
+    return MaterializeResult(metadata=rounded_metadata(report.metadata()))
 
 
 class MaskKind(Enum):

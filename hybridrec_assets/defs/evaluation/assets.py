@@ -11,6 +11,7 @@ from hybridrec_assets.automation import FOLLOW_UPSTREAM
 from hybridrec_assets.defs.model.assets import trained_model
 from hybridrec_assets.defs.model.checks import GATE_CHECK, collapse_result, collapse_spec
 from hybridrec_assets.executors import GPU_STEP_TAGS
+from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_assets.partitions import RUN_PARTITIONS, seeds_from_env, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_assets.torch_threads import default_torch_threads
@@ -88,9 +89,9 @@ def evaluation(
     run.log_metrics(metrics)
     run.log_artifact(path, "evaluation")  # the durable copy: object storage when the tracker's artifacts are there
     return MaterializeResult(
-        metadata=metrics | result.training | {
+        metadata=rounded_metadata(metrics | result.training | {
             "mask": config.mask.value, "device": str(model_device(model)), "evaluation_file": MetadataValue.path(str(path)),
-        }
+        })
     )
 
 
@@ -137,4 +138,4 @@ def segment_report(context: AssetExecutionContext, config: SegmentConfig, store:
     )
     table = segment_table(segments.assign(variant=name, seed=seed))
     metadata = {"segments": MetadataValue.md(table), **summary.metrics}
-    return MaterializeResult(metadata=metadata, check_results=[check])
+    return MaterializeResult(metadata=rounded_metadata(metadata), check_results=[check])

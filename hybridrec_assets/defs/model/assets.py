@@ -11,6 +11,7 @@ from hybridrec_assets.automation import RETRAIN_ON_NEW_DATA
 from hybridrec_assets.defs.data.assets import context_features, eval_negatives, item_tfidf, user_sequences
 from hybridrec_assets.defs.model.checks import GATE_CHECK, collapse_result, collapse_spec
 from hybridrec_assets.executors import GPU_STEP_TAGS
+from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_assets.profile import run_profile
@@ -140,10 +141,10 @@ def trained_model(
     alpha = best_epoch_alpha(result, variant.has_learned_gate)
     check = collapse_result(GATE_CHECK, alpha, config.collapse_threshold, config.collapse_severity.value, "training rows, best epoch")
     return MaterializeResult(
-        metadata=summary | {
+        metadata=rounded_metadata(summary | {
             "variant": name, "seed": seed, "device": result.device, "resumed_from_epoch": result.resumed_from_epoch,
             "checkpoint": MetadataValue.path(str(path)),
             "mlflow_run_id": run.run_id, "mlflow_run": MetadataValue.url(run.url),
-        },
+        }),
         check_results=[check],
     )

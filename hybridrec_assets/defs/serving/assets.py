@@ -11,6 +11,7 @@ from hybridrec_assets.defs.data.checks import check_result
 from hybridrec_assets.defs.data.ingest import WRITER_POOL
 from hybridrec_assets.defs.model.assets import trained_model
 from hybridrec_assets.defs.model.checks import run_partitioned_spec
+from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Warehouse
 from hybridrec_assets.torch_threads import default_torch_threads
@@ -85,10 +86,10 @@ def recommendations(
         outcome = check_recommendations(con, name, seed, users, config.k, bundle.n_items, at)
     database = Path(warehouse.database).resolve()
     return MaterializeResult(
-        metadata=recs.metadata() | {
+        metadata=rounded_metadata(recs.metadata() | {
             "k": config.k,
             "table": MetadataValue.text(f"{RECOMMENDATIONS} in {database}"),
             "query": MetadataValue.text(f"SELECT * FROM {RECOMMENDATIONS} WHERE variant = '{name}' AND seed = {seed} ORDER BY user_idx, rank"),
-        },
+        }),
         check_results=[check_result(CHECK, outcome)],
     )
