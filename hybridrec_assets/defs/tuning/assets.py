@@ -14,6 +14,7 @@ from pydantic import Field
 from hybridrec_assets.artifacts import optuna_storage_path, pareto_outcome_path, study_models_folder
 from hybridrec_assets.defs.data.assets import context_features, eval_negatives, item_tfidf, user_sequences
 from hybridrec_assets.executors import GPU_STEP_TAGS
+from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_assets.profile import run_profile
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_assets.torch_threads import default_torch_threads
@@ -120,7 +121,7 @@ def lambda_pareto(
         parent.log_artifact(path)
     context.log.info(f"study {name}: {len(run_now)} trials run now, {len(points)} completed, {len(outcome.front)} on the front")
     return MaterializeResult(
-        metadata=numbers | {
+        metadata=rounded_metadata(numbers) | {
             "study": name,
             "front": MetadataValue.md(front_table(outcome)),
             "outcome_file": MetadataValue.path(str(path)),
