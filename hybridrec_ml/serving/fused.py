@@ -70,10 +70,11 @@ class FusedCatalogue:
 
     @staticmethod
     def supports(model: Recommender) -> bool:
-        """A hybrid in eval mode whose components all have a known combine."""
+        """A hybrid on the CPU (where the buffers live), in eval mode, whose components all have a known combine."""
         return (
             isinstance(model, HybridRecommender)
             and not model.training
+            and model.head.weight.device.type == "cpu"
             and all(_form(component) is not None for component in model.components.values())
         )
 
@@ -94,14 +95,14 @@ class FusedCatalogue:
         w = self.model.head.weight[0]
         weights, lower = torch.empty(self.table.shape[1]), torch.empty(self.table.shape[1])
         offset = self.model.head.bias[0].clone()
-        for k_part, part in enumerate(self.parts):
+        for index, part in enumerate(self.parts):
             row = queries[part.name][0]
             if part.relu:
-                weights[part.columns] = alpha[k_part] * w
+                weights[part.columns] = alpha[index] * w
                 lower[part.columns] = -row
-                offset += alpha[k_part] * (w @ row)
+                offset += alpha[index] * (w @ row)
             else:
-                weights[part.columns] = alpha[k_part] * w * row
+                weights[part.columns] = alpha[index] * w * row
                 lower[part.columns] = float("-inf")
         scores, block = self._scratch()
         for start in range(0, self.n_items, self.block):
