@@ -13,15 +13,17 @@ recomputes every item side (the content MLP over every TF-IDF row), scores all i
 `score_candidates`, masks the consumed ones and sorts everything, per request; its top-10 must
 equal the service's.
 
-    python bench/serving.py [--threads 1] [--requests 1000] [--users 200] [--reference-requests 5] [--clients 2]
+    python bench/serving.py [--threads 1] [--requests 1000] [--users 200] [--reference-requests 5] [--clients 2] [--profile 100]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import http.client
 import json
 import os
+import pstats
 import socket
 import sys
 import threading
@@ -116,6 +118,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200, help="distinct users the requests cycle over")
     parser.add_argument("--reference-requests", type=int, default=5)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--profile", type=int, default=0, help="also cProfile this many in-process requests (top 12 by own time)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -182,6 +185,10 @@ def main() -> None:
     print(f"service in-process (no HTTP, {len(direct)} calls):                              {percentiles(direct)}   "
           f"{cpu_ms:.1f} CPU-ms per request")
     server.should_exit = True
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(lambda: [service.recommend(f"U{users[i % len(users)]:07d}", args.k, at) for i in range(args.profile)])
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(12)
 
     reference, agree = [], 0
     cpu_started = time.process_time()

@@ -82,12 +82,17 @@ class FusedCatalogue:
     def n_items(self) -> int:
         return self.table.shape[0]
 
-    def _scratch(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _scratch(self) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]]:
+        """This thread's scores row and, per block, (table rows, max buffer, scores slice): views made once."""
         buffers = self._buffers.__dict__
         if "scores" not in buffers:
-            buffers["scores"] = torch.empty(self.n_items)
-            buffers["block"] = torch.empty(self.block, self.table.shape[1])
-        return buffers["scores"], buffers["block"]
+            scores, block = torch.empty(self.n_items), torch.empty(self.block, self.table.shape[1])
+            buffers["scores"] = scores
+            buffers["steps"] = [
+                (self.table[start:stop], block[: stop - start], scores[start:stop])
+                for start, stop in ((start, min(start + self.block, self.n_items)) for start in range(0, self.n_items, self.block))
+            ]
+        return buffers["scores"], buffers["steps"]
 
     def top_k(self, queries: EncodedQueries, context: torch.Tensor, consumed: torch.Tensor, k: int) -> TopK:
         """The k best items of one row (queries [1, ...], context [1, context_dim]) not in `consumed`."""
@@ -104,12 +109,10 @@ class FusedCatalogue:
             else:
                 weights[part.columns] = alpha[index] * w * row
                 lower[part.columns] = float("-inf")
-        scores, block = self._scratch()
-        for start in range(0, self.n_items, self.block):
-            stop = min(start + self.block, self.n_items)
-            maxima = block[: stop - start]
-            torch.maximum(self.table[start:stop], lower, out=maxima)
-            torch.mv(maxima, weights, out=scores[start:stop])
+        scores, steps = self._scratch()
+        for rows, maxima, out in steps:
+            torch.maximum(rows, lower, out=maxima)
+            torch.mv(maxima, weights, out=out)
         scores.add_(offset)
         scores[consumed] = float("-inf")
         reported = torch.zeros(1, len(ALL_COMPONENTS))
