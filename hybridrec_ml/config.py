@@ -13,6 +13,8 @@ ALL_COMPONENTS: tuple[Component, ...] = ("static", "dynamic", "content")
 ALPHA_COLUMNS: tuple[str, ...] = tuple(f"alpha_{component}" for component in ALL_COMPONENTS)  # fusion weights
 # A gate whose largest mean weight exceeds this has in effect picked one component.
 DEFAULT_COLLAPSE_THRESHOLD = 0.9
+# Users by training-history length: 0 (cold: no training interaction), 1-3, 4-10, 11-30, >30.
+DEFAULT_SEGMENT_BOUNDS: tuple[int, ...] = (0, 3, 10, 30)
 
 
 @dataclass(frozen=True)
