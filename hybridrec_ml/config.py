@@ -171,7 +171,7 @@ VARIANTS |= {
         VariantConfig("personalised_day_v2", "hybrid", "Factor: personalised content, day-floored context, v2", **_PERSONALISED, **_DAY, **_V2),
         # fixes from the study's future work and beyond, each on v1 (plain BPR) unless it says v2
         VariantConfig("noisy_topk", "hybrid", "Fix: noisy top-2 gating (Shazeer et al. 2017)", gate_top_k=2),
-        VariantConfig("curriculum", "hybrid", "Fix: 2 epochs each component alone, then the gate joins and all fine-tune", curriculum_epochs=2),
+        VariantConfig("curriculum", "hybrid", "Fix: epoch 1 trains each component alone, then the gate joins and all fine-tune", curriculum_epochs=1),
         VariantConfig(
             "enriched_gate", "hybrid", "Fix: gate input adds history length and diversity to the temporal context",
             gate_history_features=True, train=TrainConfig(sequence="window"),  # the statistics need per-row windows
