@@ -38,15 +38,15 @@ def executor_kind() -> str:
     return kind
 
 
-def default_executor() -> ExecutorDefinition | None:
-    """The executor of every job that names none (the UI's asset jobs included); None: Dagster's default."""
+def default_executor() -> ExecutorDefinition:
+    """The executor of every job, the UI's and the CLI's asset jobs included.
+
+    Locally a run's steps run one after the other in the run's process: a step subprocess would
+    re-import the code location for each step, and the data steps, the heaviest writers, take
+    turns on the one DuckDB file anyway. Parallelism is across runs (partitions).
+    """
     if executor_kind() == "k8s":
         from dagster_k8s import k8s_job_executor
 
         return k8s_job_executor
-    return None
-
-
-def model_executor() -> ExecutorDefinition:
-    """One (variant, seed) partition: its steps in sequence in the run's process locally, a pod each on k8s."""
-    return default_executor() or in_process_executor
+    return in_process_executor

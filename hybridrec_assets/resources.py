@@ -14,13 +14,11 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
-from mlflow.entities import Metric, Param
-from mlflow.tracking import MlflowClient
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from hybridrec_ml.atomic import atomic_write_text
@@ -34,7 +32,9 @@ from hybridrec_ml.data.sources.registry import (
     watched_source_files,
 )
 from hybridrec_ml.data.synthetic.generator import DEFAULT_MIXTURE, MIXTURES, SCALES
-from hybridrec_ml.training.checkpoint import save_checkpoint
+
+if TYPE_CHECKING:  # mlflow and torch load in the steps that use them, not with the definitions
+    from mlflow.tracking import MlflowClient
 
 
 class Warehouse(ConfigurableResource):
@@ -83,6 +83,8 @@ class ArtifactStore(ConfigurableResource):
         return target
 
     def save_model(self, state: Mapping[str, Any], *parts: str) -> Path:
+        from hybridrec_ml.training.checkpoint import save_checkpoint
+
         path = self.path(*parts)
         save_checkpoint(dict(state), path)
         return path
@@ -107,9 +109,13 @@ class TrackedRun:
         self.url = f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
     def log_params(self, params: Mapping[str, object]) -> None:
+        from mlflow.entities import Param
+
         self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
+        from mlflow.entities import Metric
+
         now = int(time.time() * 1000)
         self.client.log_batch(
             self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()]
@@ -159,6 +165,8 @@ class Tracker(ConfigurableResource):
             yield
 
     def client(self) -> MlflowClient:
+        from mlflow.tracking import MlflowClient
+
         with self._schema_lock():
             client = MlflowClient(tracking_uri=self.tracking_uri)
             client.search_experiments(max_results=1)  # forces the store (and its migration) now, under the lock

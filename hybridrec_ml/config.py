@@ -17,6 +17,8 @@ SCORE_SCALE_COLUMNS: tuple[str, ...] = tuple(f"score_scale_{component}" for comp
 GATE_DIAGNOSTIC_COLUMNS: tuple[str, ...] = (*SCORE_SCALE_COLUMNS, "gate_entropy", "gate_logit_grad_norm")
 # A gate whose largest mean weight exceeds this has in effect picked one component.
 DEFAULT_COLLAPSE_THRESHOLD = 0.9
+# Users by training-history length: 0 (cold: no training interaction), 1-3, 4-10, 11-30, >30.
+DEFAULT_SEGMENT_BOUNDS: tuple[int, ...] = (0, 3, 10, 30)
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hybridrec_ml.config import ALL_COMPONENTS
+from hybridrec_ml.config import ALL_COMPONENTS, DEFAULT_SEGMENT_BOUNDS
 from hybridrec_ml.evaluation.metrics import ndcg_at_k, positive_rank
 from hybridrec_ml.evaluation.protocols import default_chunk, evaluating, model_device, user_mean
-from hybridrec_ml.evaluation.segments import DEFAULT_SEGMENT_BOUNDS, segment_labels, segment_of
+from hybridrec_ml.evaluation.segments import segment_labels, segment_of
 from hybridrec_ml.evaluation.significance import MeanCI, mean_ci
 from hybridrec_ml.models.hybrid import HybridRecommender
 from hybridrec_ml.tensors.batch import Batch

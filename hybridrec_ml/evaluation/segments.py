@@ -13,11 +13,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD
+from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_SEGMENT_BOUNDS
 from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS, bucket_of_context
 
-# Users by training-history length: 0 (cold: no training interaction), 1-3, 4-10, 11-30, >30.
-DEFAULT_SEGMENT_BOUNDS: tuple[int, ...] = (0, 3, 10, 30)
 COLD_ITEMS = "cold items (unseen in training)"
 SEGMENT_COLUMNS = [
     "segment", "n_users", "n_rows", "ndcg@10", "recall@10", "per_user_ndcg@10", *ALPHA_COLUMNS, "collapsed",

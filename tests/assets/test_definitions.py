@@ -1,6 +1,9 @@
 """The code location loads, and its asset keys, checks and jobs stay what users and schedules rely on."""
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +74,19 @@ def test_an_invalid_source_setting_fails_when_the_definitions_load(monkeypatch, 
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValueError, match=re.escape(message)):
         default_resources()
+
+
+HEAVY_MODULES = ("torch", "mlflow", "sklearn", "scipy", "plotly", "pandas", "fastapi", "uvicorn")
+
+
+def test_loading_the_definitions_imports_none_of_the_heavy_libraries():
+    """Every step subprocess and CLI call loads the definitions: the heavy stack loads in the steps that use it.
+
+    bench/definitions_load.py times the load; this test keeps the modules that made it slow out of it.
+    """
+    code = "import sys, hybridrec_assets.definitions; print(' '.join(sorted(sys.modules)))"
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    assert "hybridrec_assets.definitions" in loaded
+    assert sorted(loaded & set(HEAVY_MODULES)) == []

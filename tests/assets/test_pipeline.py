@@ -8,31 +8,45 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 from dagster import DagsterInstance
+
+from hybridrec_assets.artifacts import evaluation_path
+from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_pipeline_materializes_everything_and_prints_the_table_and_report(tmp_path):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
+def run_pipeline(folder: Path) -> subprocess.CompletedProcess:
+    """The main command on `tiny` (v1 and pop, one epoch, seed 42) with every output under `folder`."""
+    home = folder / "dagster_home"
+    home.mkdir(parents=True)
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     env = os.environ | {
+        "PYTHONPATH": str(REPO),  # this checkout's code, whatever the venv's editable install points at
         "DAGSTER_HOME": str(home),
         "HYBRIDREC_SCALE": "tiny",
         "HYBRIDREC_SEEDS": "42",
-        "HYBRIDREC_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-        "HYBRIDREC_ARTIFACTS": str(tmp_path / "artifacts"),
-        "HYBRIDREC_SOURCE_DIR": str(tmp_path / "source"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlruns.db'}",
+        "HYBRIDREC_WAREHOUSE": str(folder / "warehouse.duckdb"),
+        "HYBRIDREC_ARTIFACTS": str(folder / "artifacts"),
+        "HYBRIDREC_SOURCE_DIR": str(folder / "source"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlruns.db'}",
     }
-
     done = subprocess.run(
         [sys.executable, "-m", "hybridrec_assets.pipeline", "--variants", "v1,pop", "--epochs", "1", "--workers", "2"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        cwd=folder, env=env, capture_output=True, text=True, timeout=600,
     )
-
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def printed_tables(out: str) -> list[str]:
+    """The main table and the populations table as printed (the summary's date and commit left out)."""
+    return [line for line in out.splitlines() if line.startswith("|")]
+
+
+def test_pipeline_materializes_everything_and_prints_the_table_and_report(tmp_path):
+    done = run_pipeline(tmp_path)
     out = done.stdout
     assert "[2/3] 2 (variant, seed) partitions on 2 workers" in out
     assert re.search(r"^\| v1 \| 1 \| 0\.\d{4} \(n=1\) \|", out, re.MULTILINE)
@@ -44,7 +58,17 @@ def test_pipeline_materializes_everything_and_prints_the_table_and_report(tmp_pa
         per_partition = con.execute("SELECT variant, count(DISTINCT user_idx) FROM recommendations GROUP BY variant ORDER BY variant").fetchall()
         n_users = con.execute("SELECT count(*) FROM user_index").fetchone()[0]
     assert per_partition == [("pop", n_users), ("v1", n_users)]
-    with DagsterInstance.from_config(str(home)) as instance:
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
         runs = instance.get_runs()
     assert len(runs) == 4 and all(run.is_success for run in runs)  # data, two partitions, report
     assert not (tmp_path / "storage").exists() and not (tmp_path / "mlruns").exists()  # nothing in the cwd
+
+    # A second run from scratch prints the same tables to the last digit, with the same per-user values.
+    again = run_pipeline(tmp_path / "again")
+    assert printed_tables(again.stdout) == printed_tables(out) and len(printed_tables(out)) >= 6
+    for variant in ("v1", "pop"):
+        first, second = (
+            load_evaluation(folder / "artifacts" / Path(*evaluation_path(variant, 42))).users
+            for folder in (tmp_path, tmp_path / "again")
+        )
+        pd.testing.assert_frame_equal(first, second, check_exact=True)

@@ -8,8 +8,8 @@ from pydantic import Field
 
 from hybridrec_assets.defs.data.ingest import WRITER_POOL
 from hybridrec_assets.defs.data.checks import check_result
+from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_assets.resources import Warehouse
-from hybridrec_ml.tensors.bundle_loader import load_evaluation_rows
 from hybridrec_ml.data.warehouse.checks import (
     check_context_not_constant,
     check_indices_consistent,
@@ -21,8 +21,6 @@ from hybridrec_ml.data.transforms.context import build_context_features
 from hybridrec_ml.data.transforms.interactions import build_interactions_5core
 from hybridrec_ml.data.transforms.sequences import build_user_sequences
 from hybridrec_ml.data.transforms.split import build_temporal_split
-from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
-from hybridrec_ml.evaluation.negatives import draw_split_negatives, store_eval_negatives
 
 COMMON = {"group_name": "data", "pool": WRITER_POOL, "kinds": {"duckdb"}}
 
@@ -37,7 +35,7 @@ def interactions_5core(config: CoreConfig, warehouse: Warehouse) -> MaterializeR
     with warehouse.writer() as con:
         report = build_interactions_5core(con, k=config.k)
         check = check_k_core(con, k=config.k)
-    return MaterializeResult(metadata=report.metadata(), check_results=[check_result("k_core_holds", check)])
+    return MaterializeResult(metadata=rounded_metadata(report.metadata()), check_results=[check_result("k_core_holds", check)])
 
 
 class SplitConfig(Config):
@@ -53,7 +51,7 @@ def temporal_split(config: SplitConfig, warehouse: Warehouse) -> MaterializeResu
     with warehouse.writer() as con:
         report = build_temporal_split(con, fractions)
         check = check_no_time_leakage(con)
-    return MaterializeResult(metadata=report.metadata(), check_results=[check_result("no_time_leakage", check)])
+    return MaterializeResult(metadata=rounded_metadata(report.metadata()), check_results=[check_result("no_time_leakage", check)])
 
 
 class SequenceConfig(Config):
@@ -66,7 +64,7 @@ def user_sequences(config: SequenceConfig, warehouse: Warehouse) -> MaterializeR
     with warehouse.writer() as con:
         report = build_user_sequences(con, max_len=config.max_len)
         check = check_sequences_causal(con)
-    return MaterializeResult(metadata=report.metadata(), check_results=[check_result("sequences_causal", check)])
+    return MaterializeResult(metadata=rounded_metadata(report.metadata()), check_results=[check_result("sequences_causal", check)])
 
 
 @asset(
@@ -85,7 +83,7 @@ def context_features(warehouse: Warehouse) -> MaterializeResult:
     with warehouse.writer() as con:
         report = build_context_features(con)
         check = check_context_not_constant(con)
-    return MaterializeResult(metadata=report.metadata(), check_results=[check_result("context_not_constant", check)])
+    return MaterializeResult(metadata=rounded_metadata(report.metadata()), check_results=[check_result("context_not_constant", check)])
 
 
 class TfidfConfig(Config):
@@ -95,9 +93,11 @@ class TfidfConfig(Config):
 @asset(deps=["raw_items", interactions_5core], **COMMON)
 def item_tfidf(config: TfidfConfig, warehouse: Warehouse) -> MaterializeResult:
     """Sparse TF-IDF of item text as (item, term, weight) triples plus the vocabulary."""
+    from hybridrec_ml.data.transforms.tfidf import build_item_tfidf  # sklearn: loaded by this step, not the definitions
+
     with warehouse.writer() as con:
         report = build_item_tfidf(con, max_features=config.max_features)
-    return MaterializeResult(metadata=report.metadata())
+    return MaterializeResult(metadata=rounded_metadata(report.metadata()))
 
 
 class MaskKind(Enum):
@@ -123,6 +123,9 @@ class NegativesConfig(Config):
 )
 def eval_negatives(context: AssetExecutionContext, config: NegativesConfig, warehouse: Warehouse) -> MaterializeResult:
     """Negatives for the sampled protocol for every val/test row, drawn once and stored so every variant faces the same ones."""
+    from hybridrec_ml.evaluation.negatives import draw_split_negatives, store_eval_negatives  # torch: in the step only
+    from hybridrec_ml.tensors.bundle_loader import load_evaluation_rows
+
     with warehouse.reader() as con:
         evaluated = load_evaluation_rows(con)
     event_order, negatives = draw_split_negatives(evaluated, config.n_negatives, seed=config.seed, mask=config.mask.value)

@@ -2,6 +2,7 @@
 
 from dagster import AssetCheckResult, AssetCheckSeverity
 
+from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_ml.data.warehouse.checks import CheckOutcome
 
 
@@ -11,5 +12,5 @@ def check_result(name: str, outcome: CheckOutcome) -> AssetCheckResult:
         passed=outcome.passed,
         severity=AssetCheckSeverity(outcome.severity),
         description=outcome.description,
-        metadata=outcome.metadata,
+        metadata=rounded_metadata(outcome.metadata),
     )

@@ -3,6 +3,7 @@
 
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
+from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_assets.resources import DataSource, Warehouse
 from hybridrec_ml.data.sources.fingerprints import content_key, hash_files
 from hybridrec_ml.data.sources.registry import ingest_source
@@ -30,5 +31,5 @@ def raw_tables(context: AssetExecutionContext, source: DataSource, warehouse: Wa
         "source_kind": source.kind,
         **{f"file_{role}": MetadataValue.path(str(path)) for role, path in files.items()},
     }
-    yield MaterializeResult(asset_key="raw_reviews", metadata=metadata)
+    yield MaterializeResult(asset_key="raw_reviews", metadata=rounded_metadata(metadata))
     yield MaterializeResult(asset_key="raw_items", metadata={"items": report.items, "item_lines": report.item_lines})

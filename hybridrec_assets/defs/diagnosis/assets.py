@@ -1,22 +1,15 @@
 """gate_diagnosis[variant, seed] (effective shares, drop-a-component NDCG, gate dynamics) and collapse_report."""
 
-import torch
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
 from hybridrec_assets.artifacts import collapse_report_path, diagnosis_path, model_path, summary_path
 from hybridrec_assets.defs.evaluation.assets import evaluation, evaluation_device
+from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Warehouse
 from hybridrec_assets.torch_threads import default_torch_threads
-from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, VARIANTS
-from hybridrec_ml.evaluation.contributions import ALL_ROWS, component_contributions, diagnosis_record
-from hybridrec_ml.evaluation.negatives import load_eval_negatives
-from hybridrec_ml.evaluation.segments import DEFAULT_SEGMENT_BOUNDS
-from hybridrec_ml.reporting.collapse_report import write_collapse_report
-from hybridrec_ml.tensors.bundle_loader import load_training_bundle
-from hybridrec_ml.tensors.sequences import batch_maker
-from hybridrec_ml.training.run_record import load_trained_model
+from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_SEGMENT_BOUNDS, VARIANTS
 
 
 class DiagnosisConfig(Config):
@@ -31,6 +24,14 @@ def gate_diagnosis(
     context: AssetExecutionContext, config: DiagnosisConfig, warehouse: Warehouse, store: ArtifactStore
 ) -> MaterializeResult:
     """What α cannot show: each component's effective share and the test NDCG@10 lost without it, per segment."""
+    import torch  # torch and the evaluation code load in this step, not with the definitions
+
+    from hybridrec_ml.evaluation.contributions import ALL_ROWS, component_contributions, diagnosis_record
+    from hybridrec_ml.evaluation.negatives import load_eval_negatives
+    from hybridrec_ml.tensors.bundle_loader import load_training_bundle
+    from hybridrec_ml.tensors.sequences import batch_maker
+    from hybridrec_ml.training.run_record import load_trained_model
+
     name, seed = variant_and_seed(context.partition_key)
     summary = store.read_json(*summary_path(name, seed))
     variant = VARIANTS[name].with_train(**summary["train_config"])  # the settings the model was trained with
@@ -50,19 +51,21 @@ def gate_diagnosis(
     path = store.write_json(record, *diagnosis_path(name, seed))
     overall = frame[frame.segment == ALL_ROWS].set_index("component")
     return MaterializeResult(
-        metadata={
+        metadata=rounded_metadata({
             "applicable": True,
             **{f"effective_share_{c}": float(v) for c, v in overall["effective_share"].items()},
             **{f"ndcg_drop_{c}": float(v) for c, v in overall["ndcg_drop"].items()},
             "ndcg_at_10_sampled": record["ndcg_user_ci"]["mean"],
             "diagnosis_file": MetadataValue.path(str(path)),
-        }
+        })
     )
 
 
 @asset(deps=[gate_diagnosis], group_name="collapse_report", kinds={"html"})
 def collapse_report(context: AssetExecutionContext, store: ArtifactStore) -> MaterializeResult:
     """"Why does the gate collapse?": the factor grid, the fixes, their dynamics and a computed verdict."""
+    from hybridrec_ml.reporting.collapse_report import write_collapse_report  # plotly loads in this step
+
     keys = [variant_and_seed(key) for key in RUN_PARTITIONS.get_partition_keys()]
     present = [(name, seed) for name, seed in keys if store.path(*diagnosis_path(name, seed)).exists()]
     if not present:

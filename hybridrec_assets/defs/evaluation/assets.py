@@ -1,6 +1,7 @@
 """evaluation[variant, seed] (three protocols on every test user) and segment_report[variant, seed]."""
 
-import torch
+from typing import TYPE_CHECKING
+
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
@@ -10,22 +11,14 @@ from hybridrec_assets.automation import FOLLOW_UPSTREAM
 from hybridrec_assets.defs.model.assets import trained_model
 from hybridrec_assets.defs.model.checks import GATE_CHECK, collapse_result, collapse_spec
 from hybridrec_assets.executors import GPU_STEP_TAGS
+from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_assets.partitions import RUN_PARTITIONS, seeds_from_env, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_assets.torch_threads import default_torch_threads
-from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, VARIANTS
-from hybridrec_ml.data.synthetic.truth import load_planted_truth
-from hybridrec_ml.tensors.bundle_loader import load_training_bundle
-from hybridrec_ml.tensors.sequences import batch_maker
-from hybridrec_ml.evaluation.protocols import model_device
-from hybridrec_ml.evaluation.negatives import load_eval_negatives
-from hybridrec_ml.evaluation.oracle_ceilings import oracle_ceilings
-from hybridrec_ml.evaluation.segments import DEFAULT_SEGMENT_BOUNDS
-from hybridrec_ml.evaluation.segments import segment_report as segments_of_users  # the asset below has its name
-from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, load_evaluation, save_evaluation
-from hybridrec_ml.reporting.segment_summary import summarize_segments
-from hybridrec_ml.reporting.tables import segment_table
-from hybridrec_ml.training.run_record import load_trained_model
+from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_SEGMENT_BOUNDS, VARIANTS
+
+if TYPE_CHECKING:
+    import torch
 
 
 class EvaluationConfig(Config):
@@ -59,6 +52,17 @@ def evaluation(
     context: AssetExecutionContext, config: EvaluationConfig, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker
 ) -> MaterializeResult:
     """Per row (stored 99 negatives; full catalogue) and per user (RecBole full sort), every test user."""
+    import torch  # torch and the evaluation code load in this step, not with the definitions
+
+    from hybridrec_ml.data.synthetic.truth import load_planted_truth
+    from hybridrec_ml.evaluation.negatives import load_eval_negatives
+    from hybridrec_ml.evaluation.oracle_ceilings import oracle_ceilings
+    from hybridrec_ml.evaluation.protocols import model_device
+    from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant, save_evaluation
+    from hybridrec_ml.tensors.bundle_loader import load_training_bundle
+    from hybridrec_ml.tensors.sequences import batch_maker
+    from hybridrec_ml.training.run_record import load_trained_model
+
     name, seed = variant_and_seed(context.partition_key)
     summary = store.read_json(*summary_path(name, seed))
     variant = VARIANTS[name].with_train(**summary["train_config"])  # the settings the model was trained with
@@ -85,9 +89,9 @@ def evaluation(
     run.log_metrics(metrics)
     run.log_artifact(path, "evaluation")  # the durable copy: object storage when the tracker's artifacts are there
     return MaterializeResult(
-        metadata=metrics | result.training | {
+        metadata=rounded_metadata(metrics | result.training | {
             "mask": config.mask.value, "device": str(model_device(model)), "evaluation_file": MetadataValue.path(str(path)),
-        }
+        })
     )
 
 
@@ -96,8 +100,10 @@ def training_of(summary: dict) -> dict:
     return {key: summary[key] for key in ("profile", "best_epoch", "epochs", "max_epochs", "stopped_early")}
 
 
-def evaluation_device(trained_on: str) -> torch.device:
+def evaluation_device(trained_on: str) -> "torch.device":
     """Score where the model trained; a CUDA-trained model is scored on the CPU only where no GPU is left."""
+    import torch
+
     device = torch.device(trained_on)
     return device if device.type != "cuda" or torch.cuda.is_available() else torch.device("cpu")
 
@@ -111,6 +117,11 @@ def evaluation_device(trained_on: str) -> torch.device:
 )
 def segment_report(context: AssetExecutionContext, config: SegmentConfig, store: ArtifactStore) -> MaterializeResult:
     """Test users by training-history length (0 = cold) and the cold-item slice: per-user NDCG@10, Recall@10, mean α."""
+    from hybridrec_ml.evaluation.segments import segment_report as segments_of_users  # the asset has its name
+    from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
+    from hybridrec_ml.reporting.segment_summary import summarize_segments
+    from hybridrec_ml.reporting.tables import segment_table
+
     name, seed = variant_and_seed(context.partition_key)
     users = load_evaluation(store.path(*evaluation_path(name, seed))).users
     has_gate = VARIANTS[name].has_learned_gate
@@ -127,4 +138,4 @@ def segment_report(context: AssetExecutionContext, config: SegmentConfig, store:
     )
     table = segment_table(segments.assign(variant=name, seed=seed))
     metadata = {"segments": MetadataValue.md(table), **summary.metrics}
-    return MaterializeResult(metadata=metadata, check_results=[check])
+    return MaterializeResult(metadata=rounded_metadata(metadata), check_results=[check])

@@ -3,7 +3,6 @@
 import dataclasses
 from enum import Enum
 
-import torch
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
@@ -12,27 +11,12 @@ from hybridrec_assets.automation import RETRAIN_ON_NEW_DATA
 from hybridrec_assets.defs.data.assets import context_features, eval_negatives, item_tfidf, user_sequences
 from hybridrec_assets.defs.model.checks import GATE_CHECK, collapse_result, collapse_spec
 from hybridrec_assets.executors import GPU_STEP_TAGS
+from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Tracker, Warehouse
 from hybridrec_assets.profile import run_profile
 from hybridrec_assets.torch_threads import default_torch_threads
 from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, VARIANTS, VariantConfig
-from hybridrec_ml.data.synthetic.truth import load_planted_truth
-from hybridrec_ml.tensors.bundle_loader import load_training_bundle
-from hybridrec_ml.tensors.sequences import batch_maker
-from hybridrec_ml.evaluation.protocols import make_validator
-from hybridrec_ml.training.run_record import (
-    best_epoch_alpha,
-    best_epoch_effective_share,
-    epoch_metrics,
-    model_record,
-    resume_folder,
-    run_params,
-    summary_metrics,
-    summary_record,
-    swap_tracked_run,
-)
-from hybridrec_ml.training.trainer import EpochStats, train
 
 
 
@@ -99,6 +83,25 @@ def trained_model(
     context: AssetExecutionContext, config: TrainingConfig, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker
 ) -> MaterializeResult:
     """Train the partition's variant with its seed; checkpoints each epoch so a killed run resumes."""
+    import torch  # torch and the training code load in this step, not with the definitions
+
+    from hybridrec_ml.data.synthetic.truth import load_planted_truth
+    from hybridrec_ml.tensors.bundle_loader import load_training_bundle
+    from hybridrec_ml.tensors.sequences import batch_maker
+    from hybridrec_ml.evaluation.protocols import make_validator
+    from hybridrec_ml.training.run_record import (
+        best_epoch_alpha,
+        best_epoch_effective_share,
+        epoch_metrics,
+        model_record,
+        resume_folder,
+        run_params,
+        summary_metrics,
+        summary_record,
+        swap_tracked_run,
+    )
+    from hybridrec_ml.training.trainer import EpochStats, train
+
     name, seed = variant_and_seed(context.partition_key)
     variant = config.variant(name, seed)
     torch.set_num_threads(config.torch_threads or default_torch_threads(context.instance))
@@ -142,10 +145,10 @@ def trained_model(
         effective_share=best_epoch_effective_share(result, variant.has_learned_gate),
     )  # fmt: skip
     return MaterializeResult(
-        metadata=summary | {
+        metadata=rounded_metadata(summary | {
             "variant": name, "seed": seed, "device": result.device, "resumed_from_epoch": result.resumed_from_epoch,
             "checkpoint": MetadataValue.path(str(path)),
             "mlflow_run_id": run.run_id, "mlflow_run": MetadataValue.url(run.url),
-        },
+        }),
         check_results=[check],
     )

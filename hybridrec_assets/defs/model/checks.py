@@ -7,6 +7,7 @@ import warnings
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue, PreviewWarning
 
+from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_assets.partitions import RUN_PARTITIONS
 from hybridrec_ml.config import ALL_COMPONENTS, ALPHA_COLUMNS
 
@@ -55,12 +56,12 @@ def collapse_result(
             if collapsed
             else f"gate balanced enough: max mean α {largest:.3f} <= {threshold} ({scope})"
         ),
-        metadata={
+        metadata=rounded_metadata({
             "applicable": True,
             **dict(zip(ALPHA_COLUMNS, alpha_mean)),
             "max_alpha_mean": largest,
             "threshold": threshold,
             "scope": MetadataValue.text(scope),
             **({f"effective_share_{c}": v for c, v in zip(ALL_COMPONENTS, effective_share)} if effective_share else {}),
-        },
+        }),
     )

@@ -2,11 +2,9 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from hybridrec_assets.executors import model_executor
-
+# The code location's executor runs one partition's steps in sequence; parallelism is across partitions.
 variant_job = define_asset_job(
     "variant_job",
     selection=AssetSelection.groups("model", "evaluation", "serving"),
-    executor_def=model_executor(),  # one partition's steps are sequential; parallelism is across partitions
     description="Train, evaluate, segment and recommend for one (variant, seed) partition",
 )

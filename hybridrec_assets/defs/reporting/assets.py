@@ -11,12 +11,8 @@ from hybridrec_assets.automation import REPORT_WHEN_EVALUATIONS_SETTLE
 from hybridrec_assets.defs.evaluation.assets import evaluation
 from hybridrec_assets.partitions import RUN_PARTITIONS, seeds_from_env, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, DataSource, Tracker, Warehouse
-from hybridrec_ml.data.transforms.context_buckets import planted_mechanism_shares
 from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.data.warehouse.tables import table_exists
-from hybridrec_ml.evaluation.oracle_ceilings import OracleCeilings
-from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
-from hybridrec_ml.reporting.results_report import RunDescription, build_results_report
 
 
 def code_commit() -> str:
@@ -49,6 +45,12 @@ def results_report(
     context: AssetExecutionContext, warehouse: Warehouse, store: ArtifactStore, tracker: Tracker, source: DataSource
 ) -> MaterializeResult:
     """Summary (what was run, the answer), main tables, populations, tests, segments and figures over all evaluated partitions."""
+    # the report's stack (plotly, scipy, torch) loads in this step, not with the definitions
+    from hybridrec_ml.data.transforms.context_buckets import planted_mechanism_shares
+    from hybridrec_ml.evaluation.oracle_ceilings import OracleCeilings
+    from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
+    from hybridrec_ml.reporting.results_report import RunDescription, build_results_report
+
     keys = [variant_and_seed(key) for key in RUN_PARTITIONS.get_partition_keys()]
     paths = [store.path(*evaluation_path(name, seed)) for name, seed in keys]
     missing = [f"{name}/seed {seed}" for (name, seed), path in zip(keys, paths) if not path.exists()]

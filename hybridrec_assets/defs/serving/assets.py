@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import torch
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
@@ -12,23 +11,12 @@ from hybridrec_assets.defs.data.checks import check_result
 from hybridrec_assets.defs.data.ingest import WRITER_POOL
 from hybridrec_assets.defs.model.assets import trained_model
 from hybridrec_assets.defs.model.checks import run_partitioned_spec
+from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
 from hybridrec_assets.resources import ArtifactStore, Warehouse
 from hybridrec_assets.torch_threads import default_torch_threads
 from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.data.warehouse.checks import CheckOutcome
-from hybridrec_ml.data.transforms.context import context_tables
-from hybridrec_ml.evaluation.protocols import default_chunk
-from hybridrec_ml.serving.consumption import load_consumption_log, load_ids, parse_time, user_indices
-from hybridrec_ml.serving.recommendations import (
-    RECOMMENDATIONS,
-    check_recommendations,
-    recommend_users,
-    write_recommendations,
-)
-from hybridrec_ml.tensors.bundle_loader import load_training_bundle
-from hybridrec_ml.training.run_record import load_trained_model
-from hybridrec_ml.training.trainer import resolve_device
 
 CHECK = "recommendations_valid"
 
@@ -58,6 +46,21 @@ def recommendations(
     context: AssetExecutionContext, config: RecommendationsConfig, warehouse: Warehouse, store: ArtifactStore
 ) -> MaterializeResult:
     """Top-K unconsumed items per user with scores and α, scored in user x item blocks; this partition's rows replaced."""
+    import torch  # torch and the scoring code load in this step, not with the definitions
+
+    from hybridrec_ml.data.transforms.context import context_tables
+    from hybridrec_ml.evaluation.protocols import default_chunk
+    from hybridrec_ml.serving.consumption import load_consumption_log, load_ids, parse_time, user_indices
+    from hybridrec_ml.serving.recommendations import (
+        RECOMMENDATIONS,
+        check_recommendations,
+        recommend_users,
+        write_recommendations,
+    )
+    from hybridrec_ml.tensors.bundle_loader import load_training_bundle
+    from hybridrec_ml.training.run_record import load_trained_model
+    from hybridrec_ml.training.trainer import resolve_device
+
     name, seed = variant_and_seed(context.partition_key)
     variant = VARIANTS[name]
     if variant.model == "oracle":  # it ranks only the evaluated rows it was built for: nothing to recommend
@@ -83,10 +86,10 @@ def recommendations(
         outcome = check_recommendations(con, name, seed, users, config.k, bundle.n_items, at)
     database = Path(warehouse.database).resolve()
     return MaterializeResult(
-        metadata=recs.metadata() | {
+        metadata=rounded_metadata(recs.metadata() | {
             "k": config.k,
             "table": MetadataValue.text(f"{RECOMMENDATIONS} in {database}"),
             "query": MetadataValue.text(f"SELECT * FROM {RECOMMENDATIONS} WHERE variant = '{name}' AND seed = {seed} ORDER BY user_idx, rank"),
-        },
+        }),
         check_results=[check_result(CHECK, outcome)],
     )

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from hybridrec_ml.config import ALL_COMPONENTS
 from hybridrec_ml.data.unix_time import SECONDS_PER_DAY, SECONDS_PER_WEEK, weekday_and_second_of_day
 from hybridrec_ml.data.warehouse import schema
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas only for the report's shares: the ingest (and the Dagster definitions) import this module
+    import pandas as pd
     import torch
 
 CONTEXT_BUCKETS: tuple[str, ...] = ("weekday_daytime", "weekday_evening_night", "weekend")
@@ -73,6 +73,8 @@ def planted_mechanism_shares(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     Columns: bucket (name), static, dynamic, content; one row per bucket that has interactions,
     in CONTEXT_BUCKETS order. Read from schema.GROUND_TRUTH (see synthetic.ground_truth_build).
     """
+    import pandas as pd
+
     rows = con.execute(_SHARES_SQL).fetchnumpy()
     mechanism = np.asarray(rows["mechanism"], dtype=object)
     interactions = np.asarray(rows["interactions"], dtype=np.float64)

@@ -37,7 +37,7 @@ def test_diagnosis_of_a_learned_gate_and_of_a_fixed_fusion_then_the_report(env_w
         assert [m.step for m in client.get_metric_history(run_id, curve)] == [1], curve
     check = next(c for c in results["v1"].get_asset_check_evaluations() if c.check_name == "gate_not_collapsed")
     shares = [check.metadata[f"effective_share_{c}"].value for c in ("static", "dynamic", "content")]
-    assert sum(shares) == pytest.approx(1.0)
+    assert sum(shares) == pytest.approx(1.0, abs=1e-3)  # Dagster metadata floats carry 4 significant digits
     assert "max_alpha_mean" in check.metadata  # the study's definition stays the verdict
 
     fixed = json.loads(store.path(*diagnosis_path("no_attention", 42)).read_text())

@@ -12,6 +12,7 @@ from hybridrec_ml.training.run_record import swap_tracked_run
 from hybridrec_ml.training.trainer import EpochStats, train
 
 from hybridrec_assets.defs.model.checks import collapse_result
+from hybridrec_assets.metadata import rounded
 from hybridrec_assets.partitions import run_partition_key
 from hybridrec_assets.torch_threads import default_torch_threads
 from hybridrec_ml.training.run_record import EPOCH_CURVES
@@ -44,12 +45,12 @@ def test_two_partitions_give_one_finished_mlflow_run_each(env_with_data):
         (event,) = results[variant].get_asset_materialization_events()
         metadata = event.materialization.metadata
         assert metadata["mlflow_run_id"].value == run.info.run_id
-        assert metadata["best_val_ndcg_at_10"].value == run.data.metrics["best_val_ndcg_at_10"]
+        assert metadata["best_val_ndcg_at_10"].value == rounded(run.data.metrics["best_val_ndcg_at_10"])
     v1 = next(run for run in runs if run.data.params["variant"] == "v1")
     for curve in EPOCH_CURVES:  # one point per epoch: the summary never adds a step-0 point
         assert [m.step for m in client.get_metric_history(v1.info.run_id, curve)] == [1], curve
     (v1_event,) = results["v1"].get_asset_materialization_events()
-    assert v1.data.metrics["summary_alpha_static"] == v1_event.materialization.metadata["alpha_static"].value
+    assert rounded(v1.data.metrics["summary_alpha_static"]) == v1_event.materialization.metadata["alpha_static"].value
     (v1_check,) = results["v1"].get_asset_check_evaluations()
     assert (v1_check.check_name, v1_check.partition) == ("gate_not_collapsed", "42|v1")
     assert v1_check.metadata["threshold"].value == 0.9
