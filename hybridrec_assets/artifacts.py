@@ -53,3 +53,18 @@ def report_path() -> tuple[str, ...]:
 def recbole_folder(dataset_name: str) -> tuple[str, ...]:
     """recbole_export's atomic files; RecBole's `data_path` is this folder's parent."""
     return ("recbole", dataset_name)
+
+
+def optuna_storage_path() -> tuple[str, ...]:
+    """lambda_pareto's Optuna sqlite storage (every study; open it with `optuna-dashboard sqlite:///...`)."""
+    return ("tuning", "optuna.db")
+
+
+def study_models_folder(study_name: str) -> tuple[str, ...]:
+    """The best-epoch weights of a study's trials still on its Pareto front (dominated ones are deleted)."""
+    return ("tuning", study_name, "models")
+
+
+def pareto_outcome_path() -> tuple[str, ...]:
+    """lambda_pareto's latest outcome: every trial, the front and its test numbers (read by results_report)."""
+    return ("tuning", "lambda_pareto.json")

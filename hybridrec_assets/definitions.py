@@ -19,6 +19,7 @@ from hybridrec_assets.defs.reporting.assets import results_report
 from hybridrec_assets.defs.reporting.jobs import report_job
 from hybridrec_assets.executors import default_executor
 from hybridrec_assets.defs.serving.assets import recommendations
+from hybridrec_assets.defs.tuning.assets import lambda_pareto
 from hybridrec_assets.resources import ArtifactStore, DataSource, Tracker, Warehouse
 
 
@@ -37,8 +38,8 @@ def default_resources() -> dict[str, object]:
 
 
 defs = Definitions(
-    assets=[raw_tables, *DATA_ASSETS, recbole_export, trained_model, evaluation, segment_report, recommendations, results_report,
-            gate_diagnosis, collapse_report],
+    assets=[raw_tables, *DATA_ASSETS, recbole_export, trained_model, evaluation, segment_report, recommendations, lambda_pareto,
+            results_report, gate_diagnosis, collapse_report],
     jobs=[data_job, variant_job, report_job],
     schedules=[weekly_retrain],
     sensors=[source_files_changed, follow_upstream, retrain_on_new_data],

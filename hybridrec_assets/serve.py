@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partition", default=os.environ.get("HYBRIDREC_SERVE_PARTITION"),
                         help="seed|variant, e.g. 42|v1 (default: the first trained one)")
     parser.add_argument("--reload-interval", type=float, default=2.0, help="seconds between checkpoint checks (0: off)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads per request (concurrent requests run on their own threads; see README)")
     args = parser.parse_args(argv)
 
     resources = default_resources()

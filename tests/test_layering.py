@@ -1,6 +1,6 @@
 """hybridrec_ml's packages form one order; each imports only itself and those before it, and never dagster.
 
-    config, atomic -> data -> tensors -> models -> training -> evaluation -> reporting -> serving
+    config, atomic -> data -> tensors -> models -> training -> evaluation -> tuning -> reporting -> serving
 
 `config` and `atomic` may be imported by all and import no other package. A cycle between two
 packages is an upward import on one side, so this test keeps the package graph acyclic.
@@ -16,7 +16,7 @@ import pytest
 import hybridrec_ml
 
 ROOT = "hybridrec_ml"
-ORDER = ("config", "atomic", "data", "tensors", "models", "training", "evaluation", "reporting", "serving")
+ORDER = ("config", "atomic", "data", "tensors", "models", "training", "evaluation", "tuning", "reporting", "serving")
 FOUNDATION = (ROOT, "config", "atomic")  # may be imported by every package (ROOT: its own __init__)
 FORBIDDEN = ("dagster",)  # the science never imports the orchestrator
 
@@ -100,6 +100,14 @@ def test_the_library_imports_only_downward_and_never_dagster():
             [
                 "hybridrec_ml.evaluation.variant_evaluation:1 imports hybridrec_ml.reporting "
                 "(upward: evaluation comes before reporting)"
+            ],
+        ),
+        (
+            "hybridrec_ml.evaluation.protocols",
+            "from hybridrec_ml.tuning.pareto import pareto_optimal\n",
+            [
+                "hybridrec_ml.evaluation.protocols:1 imports hybridrec_ml.tuning.pareto "
+                "(upward: evaluation comes before tuning)"
             ],
         ),
         (

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -17,18 +16,12 @@ from plotly.subplots import make_subplots
 from hybridrec_ml.config import ALL_COMPONENTS, ALPHA_COLUMNS, gate_can_collapse
 from hybridrec_ml.evaluation.significance import mean_ci
 from hybridrec_ml.reporting.tables import GATE
+from hybridrec_ml.tuning.objectives import normalised_entropy
 
 COMPONENT_COLOURS = dict(zip(ALL_COMPONENTS, ("#1f77b4", "#ff7f0e", "#2ca02c")))
 # Lines that coincide (e.g. two components both at 1/3) stay visible through their dash and marker.
 COMPONENT_DASHES = dict(zip(ALL_COMPONENTS, ("solid", "dash", "dot")))
 COMPONENT_MARKERS = dict(zip(ALL_COMPONENTS, ("circle", "square-open", "diamond-open")))
-
-
-def normalised_entropy(alpha: tuple[float, ...] | np.ndarray) -> float:
-    """H(α) / log 3: 0 when one component takes all the weight, 1 for a uniform (1/3, 1/3, 1/3)."""
-    weights = np.asarray(alpha, dtype=np.float64)
-    positive = weights[weights > 0]
-    return float(-(positive * np.log(positive)).sum() / math.log(len(weights)))
 
 
 def tradeoff_figure(frame: pd.DataFrame, protocol: str = "full") -> go.Figure:

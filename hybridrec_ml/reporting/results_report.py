@@ -17,8 +17,10 @@ from hybridrec_ml.config import DEFAULT_COLLAPSE_THRESHOLD, VARIANTS, gate_can_c
 from hybridrec_ml.evaluation.oracle_ceilings import OracleCeilings
 from hybridrec_ml.evaluation.segments import segment_report
 from hybridrec_ml.evaluation.variant_evaluation import PROTOCOL_LABELS, PROTOCOLS, VariantEvaluation
+from hybridrec_ml.tuning.outcome import ParetoOutcome
 from hybridrec_ml.reporting.figures import alpha_epochs_figure, context_alpha_figure, tradeoff_figure
 from hybridrec_ml.reporting.html_report import ReportSection, write_html_report
+from hybridrec_ml.reporting.pareto import pareto_section
 from hybridrec_ml.reporting.tables import (
     ablation_table,
     alpha_epochs_frame,
@@ -93,11 +95,13 @@ def build_results_report(
     segment_bounds: tuple[int, ...] | None = None,
     ceilings: OracleCeilings | None = None,
     collapse_threshold: float = DEFAULT_COLLAPSE_THRESHOLD,
+    pareto: ParetoOutcome | None = None,
     title: str = "HybridRec results",
 ) -> ResultsReport:
     """Summary first, then main tables, populations, significance, ablations, segments, figures; HTML written atomically.
 
-    `ceilings` (synthetic data, from the oracle's evaluation) adds the gate-vs-oracle-fusion section.
+    `ceilings` (synthetic data, from the oracle's evaluation) adds the gate-vs-oracle-fusion section;
+    `pareto` (lambda_pareto's outcome) the (λ_ent, λ_bal) frontier.
     """
     if not evaluations:
         raise ValueError("no evaluations to report: materialize evaluation partitions first")
@@ -201,6 +205,8 @@ def build_results_report(
             {v: pd.concat([e.context_alpha for e in gated if e.variant == v]) for v in dict.fromkeys(e.variant for e in gated)},
         )
         sections.append(_oracle_section(ceilings, tables["oracle_fusion"]))
+    if pareto is not None:
+        sections.append(pareto_section(pareto))
     html = write_html_report(path, title, sections)
     return ResultsReport(html, tables, frame, summary)
 

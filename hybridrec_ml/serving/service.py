@@ -28,6 +28,7 @@ from hybridrec_ml.models.base import EncodedQueries, Recommender
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.serving.cache import VectorCache
 from hybridrec_ml.serving.consumption import ConsumptionLog, context_at, load_consumption_log, load_ids, parse_time
+from hybridrec_ml.serving.fused import FusedCatalogue
 from hybridrec_ml.serving.topk import top_k
 from hybridrec_ml.tensors.batch import Batch
 from hybridrec_ml.tensors.batching import gather_padded
@@ -73,6 +74,7 @@ class ServedModel:
     max_history: int
     item_sides_source: str  # "computed" or the cache kind they were read from
     loaded_at: str
+    fused: FusedCatalogue | None = None  # the one-table fast path of /recommend, for hybrids that have one
 
     @property
     def n_items(self) -> int:
@@ -139,7 +141,8 @@ def with_catalogue_item_sides(served: ServedModel, cache: VectorCache) -> Served
         else:
             cache.put(key, served.model.catalogue_item_sides(), ITEM_SIDES_TTL_SECONDS)
             source = "computed"
-    return replace(served, item_sides_source=source)
+    fused = FusedCatalogue(served.model) if FusedCatalogue.supports(served.model) else None
+    return replace(served, item_sides_source=source, fused=fused)
 
 
 def _now_iso() -> str:
@@ -235,8 +238,11 @@ class RecommendationService:
         context = context_at(served.context, moment).unsqueeze(0)
         with torch.inference_mode():
             queries = self._queries(served, user, consumed, context)
-            best = top_k(served.model, queries, context, (torch.zeros(consumed.numel(), dtype=torch.int64), consumed), k,
-                         served.n_items, self.item_chunk)
+            if served.fused is not None:
+                best = served.fused.top_k(queries, context, consumed, k)
+            else:
+                excluded = (torch.zeros(consumed.numel(), dtype=torch.int64), consumed)
+                best = top_k(served.model, queries, context, excluded, k, served.n_items, self.item_chunk)
         kept = best.items[0] >= 0
         return self._answer(served, user_id, moment, best.items[0][kept], best.scores[0][kept], best.alpha, cold_start=False)
 
@@ -278,6 +284,7 @@ class RecommendationService:
         return served.info.__dict__ | {
             "version": served.info.version, "n_users": len(served.user_index), "n_items": served.n_items,
             "item_sides_source": served.item_sides_source, "loaded_at": served.loaded_at,
+            "recommend_path": "fused table" if served.fused is not None else "item blocks",
         }
 
     def health(self) -> dict:

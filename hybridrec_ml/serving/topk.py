@@ -85,12 +85,20 @@ def top_k(
         values, columns = _block_top(block, k)  # NaN ranks above everything, so it reaches the candidates
         candidate_scores.append(values)
         candidate_items.append(columns + start)
-    scores = torch.cat(candidate_scores, dim=1)
+    # blocks in item order, each sorted by (score desc, item asc): a stable sort keeps that order among ties
+    scores, order = torch.cat(candidate_scores, dim=1).sort(dim=1, descending=True, stable=True)
+    return _checked(scores[:, :k], torch.cat(candidate_items, dim=1).gather(1, order[:, :k]), alpha)
+
+
+def top_k_of_scored(scores: torch.Tensor, k: int, alpha: torch.Tensor | None) -> TopK:
+    """Each row's k best of rows scored against the whole catalogue [B, n_items], excluded items already -inf."""
+    values, items = _block_top(scores, k)
+    return _checked(values, items, alpha)
+
+
+def _checked(scores: torch.Tensor, items: torch.Tensor, alpha: torch.Tensor | None) -> TopK:
+    """The final [B, k] lists: refused if a score is NaN (it ranks above everything, so it would be here),
+    item -1 where only excluded (-inf) items were left."""
     if bool(torch.isnan(scores).any()):
         raise ValueError("the model produced NaN scores; a top-K of them would be meaningless")
-    # blocks in item order, each sorted by (score desc, item asc): a stable sort keeps that order among ties
-    scores, order = scores.sort(dim=1, descending=True, stable=True)
-    items = torch.cat(candidate_items, dim=1).gather(1, order[:, :k])
-    scores = scores[:, :k]
-    left_out = torch.isneginf(scores)
-    return TopK(items.masked_fill(left_out, -1), scores, alpha)
+    return TopK(items.masked_fill(torch.isneginf(scores), -1), scores, alpha)

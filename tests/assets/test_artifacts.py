@@ -4,9 +4,12 @@ from hybridrec_assets.artifacts import (
     ceilings_path,
     evaluation_path,
     model_path,
+    optuna_storage_path,
+    pareto_outcome_path,
     recbole_folder,
     report_path,
     resume_path,
+    study_models_folder,
     summary_path,
 )
 from hybridrec_assets.resources import ArtifactStore
@@ -20,6 +23,12 @@ def test_paths_of_one_partition():
     assert ceilings_path(42) == ("evaluation", "oracle", "seed-42", "ceilings.json")
     assert report_path() == ("reports", "results.html")
     assert recbole_folder("hybridrec") == ("recbole", "hybridrec")
+
+
+def test_paths_of_the_lambda_study():
+    assert optuna_storage_path() == ("tuning", "optuna.db")
+    assert study_models_folder("lambda_pareto-v2") == ("tuning", "lambda_pareto-v2", "models")
+    assert pareto_outcome_path() == ("tuning", "lambda_pareto.json")
 
 
 def test_store_resolves_them_under_its_root(tmp_path):

@@ -183,6 +183,7 @@ def test_recommend_and_score_agree_with_the_batch_table_and_the_user_state_is_ca
         assert model["version"].startswith(model["checkpoint_sha256"][:16])
         assert datetime.fromisoformat(model["trained_at"]).tzinfo is not None
         assert model["item_sides_source"] == "computed"
+        assert model["recommend_path"] == "fused table"  # the answers above came from the fast path
 
         status, docs = _call(base, "/docs")
         assert status == 200 and "swagger-ui" in docs

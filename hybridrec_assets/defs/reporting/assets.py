@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from hybridrec_assets.artifacts import ceilings_path, evaluation_path, report_path, summary_path
+from hybridrec_assets.artifacts import ceilings_path, evaluation_path, pareto_outcome_path, report_path, summary_path
 from hybridrec_assets.automation import REPORT_WHEN_EVALUATIONS_SETTLE
 from hybridrec_assets.defs.evaluation.assets import evaluation
 from hybridrec_assets.partitions import RUN_PARTITIONS, seeds_from_env, variant_and_seed
@@ -50,6 +50,7 @@ def results_report(
     from hybridrec_ml.evaluation.oracle_ceilings import OracleCeilings
     from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
     from hybridrec_ml.reporting.results_report import RunDescription, build_results_report
+    from hybridrec_ml.tuning.outcome import ParetoOutcome
 
     keys = [variant_and_seed(key) for key in RUN_PARTITIONS.get_partition_keys()]
     paths = [store.path(*evaluation_path(name, seed)) for name, seed in keys]
@@ -69,7 +70,11 @@ def results_report(
     )
     ceilings_file = store.path(*ceilings_path(int(seeds_from_env()[0])))
     ceilings = OracleCeilings.load(ceilings_file) if ceilings_file.exists() else None
-    report = build_results_report(evaluations, store.path(*report_path()), run=run, planted_shares=planted, ceilings=ceilings)
+    pareto_file = store.path(*pareto_outcome_path())  # lambda_pareto is materialized on demand, not by the main command
+    pareto = ParetoOutcome.load(pareto_file) if pareto_file.exists() else None
+    report = build_results_report(
+        evaluations, store.path(*report_path()), run=run, planted_shares=planted, ceilings=ceilings, pareto=pareto
+    )
     context.log.info(f"results report written to {report.path}")
     with tracker.run(run_name="results_report", tags={"dagster_run_id": context.run.run_id, "kind": "report"}) as mlflow_run:
         mlflow_run.log_artifact(report.path)

@@ -1,22 +1,14 @@
-import math
-
 import pandas as pd
 import pytest
 
 from hybridrec_ml.reporting.figures import (
     alpha_epochs_figure,
     context_alpha_figure,
-    normalised_entropy,
     tradeoff_figure,
 )
 from hybridrec_ml.reporting.tables import alpha_epochs_frame, results_frame
+from hybridrec_ml.tuning.objectives import normalised_entropy
 from tests.ml.reporting.conftest import evaluation
-
-
-def test_normalised_entropy_spans_collapsed_to_uniform():
-    assert normalised_entropy((1.0, 0.0, 0.0)) == 0.0
-    assert normalised_entropy((1 / 3, 1 / 3, 1 / 3)) == pytest.approx(1.0)
-    assert normalised_entropy((0.5, 0.5, 0.0)) == pytest.approx(math.log(2) / math.log(3))
 
 
 def test_tradeoff_has_one_point_per_gated_variant(evaluations):

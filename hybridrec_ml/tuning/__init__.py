@@ -1,0 +1,1 @@
+"""Hyper-parameter studies over registry variants: search spaces, objectives, Pareto selection (Optuna)."""
