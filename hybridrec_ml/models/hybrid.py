@@ -147,12 +147,16 @@ class HybridRecommender(Recommender):
             x = torch.cat([x, queries[GATE_HISTORY].to(x.dtype)], dim=1)
         return self.gate.logits(x)
 
-    def fusion_weights(self, logits: torch.Tensor | None, n_rows: int, device: torch.device) -> torch.Tensor:
-        """[B, K] weights over the present components: the gate's, or 1/K each."""
+    def fusion_weights(self, context: torch.Tensor, queries: EncodedQueries | None = None) -> torch.Tensor:
+        """[B, K] weights over the present components: the gate's on what it sees (`queries` carry the
+        enriched gate's history statistics), or 1/K each."""
+        return self._weights(self.gate_logits(queries or {}, context), context)
+
+    def _weights(self, logits: torch.Tensor | None, context: torch.Tensor) -> torch.Tensor:
         if self.gate is not None and logits is not None:
             return self.gate.weights(logits)
         k = len(self.components)
-        return torch.full((n_rows, k), 1.0 / k, device=device)
+        return torch.full((context.shape[0], k), 1.0 / k, device=context.device)
 
     def _per_component(self, queries: EncodedQueries, items: dict[str, torch.Tensor], n_rows: int) -> torch.Tensor:
         """[B, C, K] each component's head score w . h_k (items [B or 1, C, h]), standardised if asked."""
@@ -168,7 +172,7 @@ class HybridRecommender(Recommender):
     ) -> ComponentScores:
         """The parts of the fused score before fusion: the gate's weights and each component's scores."""
         logits = self.gate_logits(queries, context)
-        alpha = self.fusion_weights(logits, context.shape[0], context.device)
+        alpha = self._weights(logits, context)
         return ComponentScores(alpha, logits, self._per_component(queries, items, context.shape[0]), self.head.bias[0])
 
     def component_scores(self, batch: Batch, candidates: torch.Tensor) -> ComponentScores:
@@ -197,7 +201,7 @@ class HybridRecommender(Recommender):
             return None
         queries = self.encode_queries(batch)
         n_rows = batch.user.shape[0]
-        alpha = self.fusion_weights(self.gate_logits(queries, batch.context), n_rows, batch.context.device)  # [B, K]
+        alpha = self.fusion_weights(batch.context, queries)  # [B, K]
         catalogue = self.catalogue_item_sides()
         w = self.head.weight[0]
         block = max(1, CATALOGUE_BLOCK_PAIRS["cuda" if w.is_cuda else "cpu"] // max(n_rows, 1))
