@@ -35,6 +35,16 @@ def ceilings_path(seed: int) -> tuple[str, ...]:
     return (*_run_folder("evaluation", "oracle", seed), "ceilings.json")
 
 
+def diagnosis_path(variant: str, seed: int) -> tuple[str, ...]:
+    """gate_diagnosis's contributions, user-level interval and per-epoch gate dynamics."""
+    return (*_run_folder("diagnosis", variant, seed), "diagnosis.json")
+
+
+def collapse_report_path() -> tuple[str, ...]:
+    """collapse_report's HTML file ("Why does the gate collapse?")."""
+    return ("reports", "collapse.html")
+
+
 def report_path() -> tuple[str, ...]:
     """results_report's single HTML file."""
     return ("reports", "results.html")

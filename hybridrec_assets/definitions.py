@@ -10,6 +10,7 @@ from hybridrec_assets.defs.data.exports import recbole_export
 from hybridrec_assets.defs.data.ingest import raw_tables
 from hybridrec_assets.defs.data.jobs import data_job
 from hybridrec_assets.defs.data.sensors import source_files_changed
+from hybridrec_assets.defs.diagnosis.assets import collapse_report, gate_diagnosis
 from hybridrec_assets.defs.evaluation.assets import evaluation, segment_report
 from hybridrec_assets.defs.model.assets import trained_model
 from hybridrec_assets.defs.model.jobs import variant_job
@@ -37,7 +38,8 @@ def default_resources() -> dict[str, object]:
 
 
 defs = Definitions(
-    assets=[raw_tables, *DATA_ASSETS, recbole_export, trained_model, evaluation, segment_report, recommendations, lambda_pareto, results_report],
+    assets=[raw_tables, *DATA_ASSETS, recbole_export, trained_model, evaluation, segment_report, recommendations, lambda_pareto,
+            results_report, gate_diagnosis, collapse_report],
     jobs=[data_job, variant_job, report_job],
     schedules=[weekly_retrain],
     sensors=[source_files_changed, follow_upstream, retrain_on_new_data],

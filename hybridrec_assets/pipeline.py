@@ -1,6 +1,6 @@
 """The README's main command: the whole asset graph on the configured source, partitions in parallel.
 
-    python -m hybridrec_assets.pipeline [--workers 2] [--variants v1,v2,...] [--epochs N]
+    python -m hybridrec_assets.pipeline [--workers 2] [--variants main|collapse|v1,v2,...] [--epochs N] [--diagnose]
 
 Every step is a real Dagster run recorded in DAGSTER_HOME, so `dagster dev` shows the same
 materializations, checks and metadata afterwards. Data assets run first (one writer), then every
@@ -19,6 +19,7 @@ from dagster import AssetSelection, DagsterInstance, materialize
 from hybridrec_assets.definitions import defs
 from hybridrec_assets.defs.serving.assets import RecommendationsConfig
 from hybridrec_assets.partitions import RUN_PARTITIONS, variant_and_seed
+from hybridrec_ml.config import VARIANT_GROUPS, select_variants
 from hybridrec_ml.serving.recommendations import RECOMMENDATIONS
 
 ALL_ASSETS = list(defs.assets)
@@ -42,20 +43,28 @@ def _run(selection: AssetSelection, partition_key: str | None = None, run_config
         raise RuntimeError(f"run {result.run_id} failed ({partition_key or 'unpartitioned'}):\n{causes}")
 
 
-def _run_partition(partition_key: str, training_overrides: dict) -> str:
-    _run(AssetSelection.groups("model", "evaluation", "serving"), partition_key, {"ops": {"trained_model": {"config": training_overrides}}})
+def _run_partition(partition_key: str, training_overrides: dict, groups: tuple[str, ...]) -> str:
+    _run(AssetSelection.groups(*groups), partition_key, {"ops": {"trained_model": {"config": training_overrides}}})
     return partition_key
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="partitions trained at once")
-    parser.add_argument("--variants", default="", help="comma-separated variants (default: all)")
+    parser.add_argument(
+        "--variants", default="main",
+        help=f"comma-separated variants or groups ({', '.join(VARIANT_GROUPS)}; default: main, config.MAIN_VARIANTS)",
+    )  # fmt: skip
     parser.add_argument("--epochs", type=int, default=None, help="override every variant's epochs")
+    parser.add_argument(
+        "--diagnose", action="store_true",
+        help="also diagnose each partition's gate and write the 'Why does the gate collapse?' report",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
-    wanted = {v for v in args.variants.split(",") if v}
-    keys = [key for key in RUN_PARTITIONS.get_partition_keys() if not wanted or variant_and_seed(key)[0] in wanted]
+    wanted = set(select_variants(args.variants))
+    keys = [key for key in RUN_PARTITIONS.get_partition_keys() if variant_and_seed(key)[0] in wanted]
+    groups = ("model", "evaluation", "serving", "diagnosis") if args.diagnose else ("model", "evaluation", "serving")
     overrides = {"torch_threads": max(1, (os.cpu_count() or 1) // args.workers)}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
@@ -66,11 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     # spawn, not fork: the data step ran torch's OpenMP pool in this process, and a forked child
     # that enters an OpenMP region waits forever on the parent's threads (seen on a MovieLens folder)
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_run_partition, key, overrides) for key in keys]
+        futures = [pool.submit(_run_partition, key, overrides, groups) for key in keys]
         for done, future in enumerate(as_completed(futures), start=1):
             print(f"      {done}/{len(keys)} {future.result()}", flush=True)
-    print("[3/3] results report", flush=True)
-    _run(AssetSelection.groups("report"))
+    print("[3/3] results report" + (" and collapse report" if args.diagnose else ""), flush=True)
+    _run(AssetSelection.groups("report", "collapse_report") if args.diagnose else AssetSelection.groups("report"))
 
     instance = DagsterInstance.get()
     event = instance.get_latest_materialization_event(defs.get_assets_def("results_report").key)
@@ -81,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Report: {metadata['report'].value}")
     print(f"Recommendations: table `{RECOMMENDATIONS}` in {os.path.abspath(defs.resources['warehouse'].database)} "
           f"(top-{RecommendationsConfig().k} per user, one set of rows per variant and seed; serve one: ./run.sh serve)")
+    if args.diagnose:
+        collapse = instance.get_latest_materialization_event(defs.get_assets_def("collapse_report").key)
+        print(f"Why does the gate collapse?\n{collapse.asset_materialization.metadata['verdict'].value}")
+        print(f"Collapse report: {collapse.asset_materialization.metadata['report'].value}")
     print(f"Artifacts: {os.path.abspath(defs.resources['store'].root)}")
     print("Browse: ./run.sh dev  (Dagster UI)   ./run.sh mlflow  (MLflow UI)")
     return 0

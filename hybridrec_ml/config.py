@@ -11,6 +11,10 @@ from typing import Literal
 Component = Literal["static", "dynamic", "content"]
 ALL_COMPONENTS: tuple[Component, ...] = ("static", "dynamic", "content")
 ALPHA_COLUMNS: tuple[str, ...] = tuple(f"alpha_{component}" for component in ALL_COMPONENTS)  # fusion weights
+# Per-epoch gate dynamics a hybrid records (issue 14): each component's score scale (std of w·h_k),
+# the gate entropy (nats) and the norm of the loss gradient on the gate logits.
+SCORE_SCALE_COLUMNS: tuple[str, ...] = tuple(f"score_scale_{component}" for component in ALL_COMPONENTS)
+GATE_DIAGNOSTIC_COLUMNS: tuple[str, ...] = (*SCORE_SCALE_COLUMNS, "gate_entropy", "gate_logit_grad_norm")
 # A gate whose largest mean weight exceeds this has in effect picked one component.
 DEFAULT_COLLAPSE_THRESHOLD = 0.9
 # Users by training-history length: 0 (cold: no training interaction), 1-3, 4-10, 11-30, >30.
@@ -86,6 +90,17 @@ class VariantConfig:
     balance_lambda: float = 0.0  # weight of ||mean(alpha) - 1/3||^2 in the loss
     gate_init_std: float | None = None  # std of the gate output layer init; None = PyTorch default
     ease_lambda: float = 250.0  # EASE^R's L2 weight on the item-item matrix
+    # Collapse factors (issue 14): "study" = the study's item-only content (h = c_i); "personalised" =
+    # HybridRec's p_u ⊙ c_i. "day": the gate sees every timestamp floored to its day (Amazon 2018).
+    architecture: Literal["study", "personalised"] = "study"
+    context_granularity: Literal["second", "day"] = "second"
+    # Fixes for collapse (off by default); the mechanisms live in models/gate_fixes.py and models/gate_input.py.
+    gate_top_k: int | None = None  # noisy top-k gating: keep the k largest noisy logits per row
+    gate_history_features: bool = False  # gate input also gets history length and diversity (per-row windows)
+    z_loss_lambda: float = 0.0  # weight of mean(logsumexp(gate logits)^2)
+    balance_bias_rate: float = 0.0  # loss-free balancing: per-component logit bias step, outside the gradient
+    normalise_scores: bool = False  # standardise each component's score w·h_k before fusion
+    curriculum_epochs: int = 0  # epochs in which each component trains alone before the gate joins
     dims: ModelDims = field(default_factory=ModelDims)
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -186,6 +201,69 @@ VARIANTS.update(
         )
     }
 )
+
+
+# ---- collapse experiments (issue 14): factor grid and fixes, run on demand, not by the main command ----
+# v2's anti-collapse settings, read from its registry line (their one home)
+_V2 = {name: getattr(VARIANTS["v2"], name) for name in ("entropy_lambda", "balance_lambda", "gate_init_std")}
+_PERSONALISED = {"architecture": "personalised"}
+_DAY = {"context_granularity": "day"}
+COLLAPSE_FACTORS: tuple[str, ...] = (
+    "v1", "v2", "personalised_v1", "personalised_v2", "day_v1", "day_v2", "personalised_day_v1", "personalised_day_v2",
+)  # fmt: skip
+COLLAPSE_FIXES: tuple[str, ...] = (
+    "noisy_topk", "curriculum", "enriched_gate", "v2_no_dynamic", "v2_no_content", "z_loss", "loss_free_balance",
+    "score_norm",
+)  # fmt: skip
+VARIANTS |= {
+    v.name: v
+    for v in (
+        VariantConfig("personalised_v1", "hybrid", "Factor: v1 with HybridRec's per-user content p_u ⊙ c_i", **_PERSONALISED),
+        VariantConfig("personalised_v2", "hybrid", "Factor: v2 with HybridRec's per-user content p_u ⊙ c_i", **_PERSONALISED, **_V2),
+        VariantConfig("day_v1", "hybrid", "Factor: v1 whose gate sees timestamps floored to the day", **_DAY),
+        VariantConfig("day_v2", "hybrid", "Factor: v2 whose gate sees timestamps floored to the day", **_DAY, **_V2),
+        VariantConfig("personalised_day_v1", "hybrid", "Factor: personalised content, day-floored context, v1", **_PERSONALISED, **_DAY),
+        VariantConfig("personalised_day_v2", "hybrid", "Factor: personalised content, day-floored context, v2", **_PERSONALISED, **_DAY, **_V2),
+        # fixes from the study's future work and beyond, each on v1 (plain BPR) unless it says v2
+        VariantConfig("noisy_topk", "hybrid", "Fix: noisy top-2 gating (Shazeer et al. 2017)", gate_top_k=2),
+        VariantConfig("curriculum", "hybrid", "Fix: epoch 1 trains each component alone, then the gate joins and all fine-tune", curriculum_epochs=1),
+        VariantConfig(
+            "enriched_gate", "hybrid", "Fix: gate input adds history length and diversity to the temporal context",
+            gate_history_features=True, train=TrainConfig(sequence="window"),  # the statistics need per-row windows
+        ),
+        VariantConfig("v2_no_dynamic", "hybrid", "Fix: re-ablation on v2, GRU removed", components=("static", "content"), **_V2),
+        VariantConfig("v2_no_content", "hybrid", "Fix: re-ablation on v2, TF-IDF removed", components=("static", "dynamic"), **_V2),
+        VariantConfig("z_loss", "hybrid", "Fix: z-loss 0.01 · mean logsumexp(gate logits)² (ST-MoE, Zoph et al. 2022)", z_loss_lambda=0.01),
+        VariantConfig("loss_free_balance", "hybrid", "Fix: per-component gate bias moved 0.01·sign(1/K − load) per step (Wang et al. 2024)", balance_bias_rate=0.01),
+        VariantConfig("score_norm", "hybrid", "Fix: each component's score standardised (batch statistics, running ones in eval)", normalise_scores=True),
+    )
+}  # fmt: skip
+# ---- end of the collapse experiments ----
+
+# Which variants the main command (`./run.sh pipeline`), the weekly schedule and the automation run.
+MAIN_VARIANTS: tuple[str, ...] = (
+    "v1", "v2", "no_dynamic", "no_content", "no_attention", "static_only", "pop", "bpr_mf", "hybrid_plus", "oracle",
+    "neumf", "gru4rec", "sasrec", "ease",
+)  # fmt: skip
+# Named selections for the pipeline's --variants.
+VARIANT_GROUPS: dict[str, tuple[str, ...]] = {
+    "main": MAIN_VARIANTS,
+    "factors": COLLAPSE_FACTORS,
+    "fixes": COLLAPSE_FIXES,
+    "collapse": COLLAPSE_FACTORS + COLLAPSE_FIXES,
+}
+
+
+def select_variants(spec: str) -> tuple[str, ...]:
+    """Comma-separated variant or group names -> variant names (in order, no repeats); empty -> the main set."""
+    names: list[str] = []
+    for token in [t.strip() for t in spec.split(",") if t.strip()] or ["main"]:
+        expanded = VARIANT_GROUPS.get(token, (token,))
+        unknown = [n for n in expanded if n not in VARIANTS]
+        if unknown:
+            raise ValueError(f"unknown variant {unknown[0]!r}; known: {sorted(VARIANTS)} or groups {sorted(VARIANT_GROUPS)}")
+        names += [n for n in expanded if n not in names]
+    return tuple(names)
 
 
 def gate_can_collapse(variant: str) -> bool:

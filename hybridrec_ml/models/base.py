@@ -103,3 +103,10 @@ class Recommender(nn.Module):
     def auxiliary_loss(self, alpha: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """Weighted extra terms of `calculate_loss` from the batch's fusion weights (v2 regularisers); none by default."""
         return {}
+
+    def start_epoch(self, epoch: int) -> None:
+        """Called by the trainer before training epoch `epoch` (1-based): for schedules such as a curriculum."""
+
+    def epoch_diagnostics(self) -> dict[str, float]:
+        """Means over the training batches since the last call (e.g. the gate's dynamics), then reset; none by default."""
+        return {}

@@ -1,4 +1,4 @@
-"""Content component: an MLP over the item's sparse TF-IDF row, matched against a per-user taste."""
+"""Content component: an MLP over the item's sparse TF-IDF row (the study's), optionally matched against a per-user taste."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from hybridrec_ml.tensors.bundle import SparseRows
 
 
 class ContentMLP(nn.Module):
-    """h = p_u * c_i with c_i = MLP[vocab -> content_hidden... -> d](tfidf_i) and p_u a user embedding.
+    """h = p_u * c_i (`personalised`, HybridRec's: p_u a user embedding) or h = c_i (the study's, item side
+    only), with c_i = MLP[vocab -> content_hidden... -> d](tfidf_i).
+
+    Item-only, the linear head turns h into a per-item score shared by every user: a learned popularity prior.
 
     The first layer is `Linear(vocab, 512)` applied to a sparse row, i.e. the TF-IDF-weighted sum of
     weight rows: an EmbeddingBag with per-sample weights plus a bias, initialised like nn.Linear, so
@@ -22,11 +25,13 @@ class ContentMLP(nn.Module):
     """
 
     def __init__(
-        self, n_users: int, tfidf: SparseRows, dims: ModelDims, known_users: torch.Tensor | None = None
+        self, n_users: int, tfidf: SparseRows, dims: ModelDims, known_users: torch.Tensor | None = None,
+        personalised: bool = True,
     ) -> None:
         super().__init__()
         d, hidden = dims.embedding_dim, dims.content_hidden
-        self.user_emb = UserEmbedding(n_users, d, known_users)  # the user's taste in content space; last row: unknown
+        # the user's taste in content space (last row: unknown user); none in the study's item-only content
+        self.user_emb = UserEmbedding(n_users, d, known_users) if personalised else None
         self.terms = nn.EmbeddingBag(tfidf.n_cols, hidden[0], mode="sum")  # [vocab, 512], no bias
         self.terms_bias = nn.Parameter(torch.empty(hidden[0]))
         bound = 1.0 / math.sqrt(tfidf.n_cols)
@@ -43,7 +48,9 @@ class ContentMLP(nn.Module):
         self.out_dim = d
 
     def row_side(self, batch: Batch) -> torch.Tensor:
-        """[B, d]"""
+        """[B, d] user taste, or [B, 0] for the item-only content"""
+        if self.user_emb is None:
+            return self.terms_bias.new_zeros(batch.user.shape[0], 0)
         return self.user_emb(batch.user)
 
     def item_side(self, items: torch.Tensor) -> torch.Tensor:
@@ -60,5 +67,5 @@ class ContentMLP(nn.Module):
         return self.mlp(first + self.terms_bias)
 
     def combine(self, row: torch.Tensor, item: torch.Tensor) -> torch.Tensor:
-        """row [B, d] * item [B, C, d] -> h [B, C, d]"""
-        return row.unsqueeze(1) * item
+        """row [B, d] * item [B, C, d] -> h [B, C, d]; item-only: h = item (broadcast over rows later)"""
+        return item if self.user_emb is None else row.unsqueeze(1) * item

@@ -9,16 +9,20 @@ one [B, C] score per component, never a fused [B, C, d] tensor on top of the com
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from hybridrec_ml.config import ALL_COMPONENTS, VariantConfig
-from hybridrec_ml.models.base import EncodedQueries, Recommender, Scores
+from hybridrec_ml.models.base import EncodedQueries, Recommender, Scores, TrainingLoss
 from hybridrec_ml.models.component import Component
 from hybridrec_ml.models.content import ContentMLP
 from hybridrec_ml.models.dynamic import DynamicGRU
 from hybridrec_ml.models.gate import ContextGate
+from hybridrec_ml.models.gate_fixes import balance_bias_step, z_loss
+from hybridrec_ml.models.gate_input import floor_context_to_day, history_features
+from hybridrec_ml.models.losses import LOSSES
 from hybridrec_ml.models.regularizers import load_balance, mean_negative_entropy
 from hybridrec_ml.models.static import StaticNCF
 from hybridrec_ml.tensors.batch import Batch
@@ -29,12 +33,30 @@ CATALOGUE_CHUNK = 16384
 # (row, item) pairs per block when rows are scored against the whole catalogue: the [rows, items, d]
 # intermediates stay cache-sized on a CPU (128 rows x 256 items) and fill a GPU
 CATALOGUE_BLOCK_PAIRS = {"cpu": 1 << 15, "cuda": 1 << 22}
+GATE_HISTORY = "gate_history"  # the encoded query holding the enriched gate's history statistics
+
+
+@dataclass(frozen=True)
+class ComponentScores:
+    """The parts of a fused score: score = bias + sum_k alpha[:, k] * scores[:, :, k]."""
+
+    alpha: torch.Tensor  # [B, K] weights over the present components
+    logits: torch.Tensor | None  # [B, K] gate logits (None without a learned gate)
+    scores: torch.Tensor  # [B, C, K] each present component's score w . h_k (standardised with normalise_scores)
+    bias: torch.Tensor  # [] the head's bias
+
+    def fused(self, alpha: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, C] fused scores, with the gate's alpha or the given one."""
+        weights = self.alpha if alpha is None else alpha
+        return self.bias + (self.scores * weights.unsqueeze(1)).sum(dim=-1)
 
 
 class HybridRecommender(Recommender):
     """Components and fusion from the variant.
 
-    gate='learned': alpha = ContextGate(context) over the present components.
+    gate='learned': alpha = ContextGate(context) over the present components (the context floored to
+                    the day for context_granularity='day'; history statistics appended for
+                    gate_history_features; noisy top-k / loss-free bias as the variant says).
     gate='uniform': alpha = 1/K for each of the K present components (exactly 1/3 with all three).
     gate='none'   : a single component with alpha = 1.
     Reported alpha is always [B, 3] in (static, dynamic, content) order, 0 for absent components.
@@ -46,6 +68,9 @@ class HybridRecommender(Recommender):
     Each component meets `Component`: a row side (once per row: user embedding, GRU state), an item
     side (once per distinct candidate, or once for the whole catalogue in eval mode, cached until the
     next train() or load_state_dict) and a cheap combine over [B, C].
+
+    Training also records the gate's dynamics per epoch (`epoch_diagnostics`, issue 14) and runs a
+    curriculum's solo phase (`start_epoch`).
     """
 
     def __init__(
@@ -63,10 +88,11 @@ class HybridRecommender(Recommender):
         if variant.gate == "none" and len(present) != 1:
             raise ValueError(f"gate 'none' needs exactly one component, got {present}")
         dims = variant.dims
+        personalised = variant.architecture == "personalised"
         builders: dict[str, Callable[[], Component]] = {
             "static": lambda: StaticNCF(n_users, n_items, dims, known_users),
             "dynamic": lambda: DynamicGRU(n_items, dims),
-            "content": lambda: ContentMLP(n_users, tfidf, dims, known_users),
+            "content": lambda: ContentMLP(n_users, tfidf, dims, known_users, personalised=personalised),
         }
         self.components = nn.ModuleDict({name: builders[name]() for name in present})
         for name, component in self.components.items():
@@ -74,29 +100,84 @@ class HybridRecommender(Recommender):
                 raise TypeError(f"{name} does not implement the Component contract (row_side, item_side, combine)")
             if component.out_dim != dims.embedding_dim:
                 raise ValueError(f"{name} outputs {component.out_dim} features, the head takes {dims.embedding_dim}")
+        gate_input_dim = dims.context_dim + (2 if variant.gate_history_features else 0)
         self.gate = (
-            ContextGate(dims.context_dim, dims.gate_hidden, len(present), variant.gate_init_std)
+            ContextGate(
+                gate_input_dim, dims.gate_hidden, len(present), variant.gate_init_std,
+                top_k=variant.gate_top_k, balance_bias=variant.balance_bias_rate > 0,
+            )
             if variant.gate == "learned"
             else None
-        )
+        )  # fmt: skip
         self.head = nn.Linear(dims.embedding_dim, 1)
+        # standardises each component's score (batch statistics in training, running ones in eval)
+        self.score_norm = nn.BatchNorm1d(len(present), affine=False) if variant.normalise_scores else None
         self.positions = [ALL_COMPONENTS.index(name) for name in present]
         self.entropy_lambda = variant.entropy_lambda
         self.balance_lambda = variant.balance_lambda
+        self.z_loss_lambda = variant.z_loss_lambda
+        self.balance_bias_rate = variant.balance_bias_rate
+        self.day_context = variant.context_granularity == "day"
+        self.history_gate_input = variant.gate_history_features
+        self.max_history = dims.max_history
+        self.curriculum_epochs = variant.curriculum_epochs
+        self.solo_phase = False  # curriculum: each component trains alone, the gate gets no gradient
+        self._diagnostics: dict[str, torch.Tensor] = {}
+        self._diagnostic_batches = 0
         self.n_items = n_items
         self._catalogue: dict[str, torch.Tensor] | None = None
         self.register_load_state_dict_post_hook(_forget_catalogue_after_load)
 
-    def fusion_weights(self, context: torch.Tensor) -> torch.Tensor:
-        """[B, K] weights over the present components."""
-        if self.gate is not None:
-            return self.gate(context)
+    def encode_queries(self, batch: Batch) -> EncodedQueries:
+        """Each component's row side (user embedding, GRU state), plus the enriched gate's history
+        statistics: context-free, so cacheable per user."""
+        queries = {name: component.row_side(batch) for name, component in self.components.items()}
+        if self.history_gate_input:
+            if batch.sequence is not None:
+                raise ValueError("gate_history_features needs per-row history windows (TrainConfig.sequence='window')")
+            queries[GATE_HISTORY] = history_features(batch.history, batch.history_len, self.max_history)
+        return queries
+
+    def gate_logits(self, queries: EncodedQueries, context: torch.Tensor) -> torch.Tensor | None:
+        """[B, K] logits of the learned gate on what it sees (None without one)."""
+        if self.gate is None:
+            return None
+        x = floor_context_to_day(context) if self.day_context else context
+        if self.history_gate_input:
+            x = torch.cat([x, queries[GATE_HISTORY].to(x.dtype)], dim=1)
+        return self.gate.logits(x)
+
+    def fusion_weights(self, context: torch.Tensor, queries: EncodedQueries | None = None) -> torch.Tensor:
+        """[B, K] weights over the present components: the gate's on what it sees (`queries` carry the
+        enriched gate's history statistics), or 1/K each."""
+        return self._weights(self.gate_logits(queries or {}, context), context)
+
+    def _weights(self, logits: torch.Tensor | None, context: torch.Tensor) -> torch.Tensor:
+        if self.gate is not None and logits is not None:
+            return self.gate.weights(logits)
         k = len(self.components)
         return torch.full((context.shape[0], k), 1.0 / k, device=context.device)
 
-    def encode_queries(self, batch: Batch) -> EncodedQueries:
-        """Each component's row side (user embedding, GRU state): context-free, so cacheable per user."""
-        return {name: component.row_side(batch) for name, component in self.components.items()}
+    def _per_component(self, queries: EncodedQueries, items: dict[str, torch.Tensor], n_rows: int) -> torch.Tensor:
+        """[B, C, K] each component's head score w . h_k (items [B or 1, C, h]), standardised if asked."""
+        w = self.head.weight[0]  # [d]
+        scores = [component.combine(queries[name], items[name]) @ w for name, component in self.components.items()]
+        stacked = torch.stack([s.expand(n_rows, -1) for s in scores], dim=-1)
+        if self.score_norm is not None:
+            stacked = self.score_norm(stacked.reshape(-1, stacked.shape[-1]).float()).reshape(stacked.shape)
+        return stacked
+
+    def component_scores_encoded(
+        self, queries: EncodedQueries, context: torch.Tensor, items: dict[str, torch.Tensor]
+    ) -> ComponentScores:
+        """The parts of the fused score before fusion: the gate's weights and each component's scores."""
+        logits = self.gate_logits(queries, context)
+        alpha = self._weights(logits, context)
+        return ComponentScores(alpha, logits, self._per_component(queries, items, context.shape[0]), self.head.bias[0])
+
+    def component_scores(self, batch: Batch, candidates: torch.Tensor) -> ComponentScores:
+        """`component_scores_encoded` for candidates [B, C] of a batch (diagnosis and training)."""
+        return self.component_scores_encoded(self.encode_queries(batch), batch.context, self.item_sides(candidates))
 
     def score_encoded(self, queries: EncodedQueries, context: torch.Tensor, candidates: torch.Tensor) -> Scores:
         return self._fuse(queries, context, self.item_sides(candidates))
@@ -110,33 +191,79 @@ class HybridRecommender(Recommender):
 
     def _fuse(self, queries: EncodedQueries, context: torch.Tensor, items: dict[str, torch.Tensor]) -> Scores:
         """Gate-weighted sum of the components' head outputs; items are [B or 1, C, h] per component."""
-        alpha = self.fusion_weights(context)  # [B, K]
-        w = self.head.weight[0]  # [d]
-        scores = self.head.bias
-        for k, (name, component) in enumerate(self.components.items()):
-            h = component.combine(queries[name], items[name])  # [B, C, d]
-            scores = scores + alpha[:, k : k + 1] * (h @ w)
-        return Scores(scores.float(), self._reported_alpha(alpha))
+        parts = self.component_scores_encoded(queries, context, items)
+        return Scores(parts.fused().float(), self._reported_alpha(parts.alpha))
 
     def score_all_items(self, batch: Batch) -> Scores | None:
         """Scores [B, n_items] in eval mode: each row side once (the GRU runs once per row, not once
         per block of items), then the cached catalogue item sides in blocks of items."""
         if self.training:
             return None
-        alpha = self.fusion_weights(batch.context)  # [B, K]
-        rows = {name: component.row_side(batch) for name, component in self.components.items()}
+        queries = self.encode_queries(batch)
+        n_rows = batch.user.shape[0]
+        alpha = self.fusion_weights(batch.context, queries)  # [B, K]
         catalogue = self.catalogue_item_sides()
         w = self.head.weight[0]
-        n_rows = batch.user.shape[0]
         block = max(1, CATALOGUE_BLOCK_PAIRS["cuda" if w.is_cuda else "cpu"] // max(n_rows, 1))
         scores = torch.empty(n_rows, self.n_items, device=w.device)
         for start in range(0, self.n_items, block):
-            part = self.head.bias
-            for k, (name, component) in enumerate(self.components.items()):
-                h = component.combine(rows[name], catalogue[name][start : start + block].unsqueeze(0))  # [B, C, d]
-                part = part + alpha[:, k : k + 1] * (h @ w)
-            scores[:, start : start + block] = part
+            items = {name: table[start : start + block].unsqueeze(0) for name, table in catalogue.items()}
+            per_component = self._per_component(queries, items, n_rows)  # [B, C, K]
+            scores[:, start : start + block] = self.head.bias + (per_component * alpha.unsqueeze(1)).sum(dim=-1)
         return Scores(scores, self._reported_alpha(alpha))
+
+    def calculate_loss(self, batch: Batch, candidates: torch.Tensor, ranking_loss: str) -> TrainingLoss:
+        """The fused ranking loss plus the gate's terms; in a curriculum's solo phase, the sum of each
+        component's own ranking loss (the gate gets no gradient). Records the gate's dynamics."""
+        parts = self.component_scores(batch, candidates)
+        loss = LOSSES[ranking_loss]
+        if self.solo_phase:
+            solo = parts.bias + parts.scores  # [B, C, K]: each component scoring alone
+            ranking = sum(loss(solo[:, 0, k], solo[:, 1:, k]) for k in range(solo.shape[-1]))
+            regularizers: dict[str, torch.Tensor] = {}
+        else:
+            fused = parts.fused()
+            ranking = loss(fused[:, 0], fused[:, 1:])
+            regularizers = self.auxiliary_loss(self._reported_alpha(parts.alpha))
+            if self.z_loss_lambda and parts.logits is not None:
+                regularizers["z_loss"] = self.z_loss_lambda * z_loss(parts.logits)
+        if torch.is_grad_enabled():
+            self._record(parts)
+            if self.balance_bias_rate and self.gate is not None and not self.solo_phase:
+                with torch.no_grad():
+                    self.gate.balance_bias.copy_(balance_bias_step(self.gate.balance_bias, parts.alpha, self.balance_bias_rate))
+        return TrainingLoss(ranking + sum(regularizers.values()), ranking, regularizers, self._reported_alpha(parts.alpha))
+
+    def _record(self, parts: ComponentScores) -> None:
+        """Accumulate the batch's gate dynamics on the device (no host sync): each component's score scale
+        (std of w . h_k over the batch's candidates), the gate entropy and, once backward has run, the
+        norm of the loss gradient on the gate logits."""
+        values = {
+            f"score_scale_{ALL_COMPONENTS[p]}": parts.scores[..., k].detach().float().std()
+            for k, p in enumerate(self.positions)
+        }
+        if parts.logits is not None:
+            alpha = parts.alpha.detach().float()
+            values["gate_entropy"] = -torch.special.xlogy(alpha, alpha).sum(dim=-1).mean()
+            if parts.logits.requires_grad:
+                parts.logits.register_hook(self._record_logit_gradient)
+        for name, value in values.items():
+            self._diagnostics[name] = self._diagnostics.get(name, 0) + value
+        self._diagnostic_batches += 1
+
+    def _record_logit_gradient(self, grad: torch.Tensor) -> None:
+        self._diagnostics["gate_logit_grad_norm"] = self._diagnostics.get("gate_logit_grad_norm", 0) + grad.detach().float().norm()
+
+    def epoch_diagnostics(self) -> dict[str, float]:
+        """Means over the training batches since the last call (score scales, gate entropy, logit gradient), then reset."""
+        n = max(self._diagnostic_batches, 1)
+        means = {name: float(total) / n for name, total in self._diagnostics.items()}
+        self._diagnostics, self._diagnostic_batches = {}, 0
+        return means
+
+    def start_epoch(self, epoch: int) -> None:
+        """A curriculum's first `curriculum_epochs` epochs train each component alone."""
+        self.solo_phase = epoch <= self.curriculum_epochs
 
     def _reported_alpha(self, alpha: torch.Tensor) -> torch.Tensor:
         """[B, K] weights of the present components -> [B, 3] in (static, dynamic, content) order, float32."""

@@ -76,6 +76,7 @@ class FusedCatalogue:
             and not model.training
             and model.head.weight.device.type == "cpu"
             and all(_form(component) is not None for component in model.components.values())
+            and model.score_norm is None  # standardised component scores are not a sum of maxima
         )
 
     @property
@@ -96,7 +97,7 @@ class FusedCatalogue:
 
     def top_k(self, queries: EncodedQueries, context: torch.Tensor, consumed: torch.Tensor, k: int) -> TopK:
         """The k best items of one row (queries [1, ...], context [1, context_dim]) not in `consumed`."""
-        alpha = self.model.fusion_weights(context)[0].float()  # [K]
+        alpha = self.model.fusion_weights(context, queries)[0].float()  # [K]
         w = self.model.head.weight[0]
         weights, lower = torch.empty(self.table.shape[1]), torch.empty(self.table.shape[1])
         offset = self.model.head.bias[0].clone()
@@ -106,8 +107,8 @@ class FusedCatalogue:
                 weights[part.columns] = alpha[index] * w
                 lower[part.columns] = -row
                 offset += alpha[index] * (w @ row)
-            else:
-                weights[part.columns] = alpha[index] * w * row
+            else:  # h = p * c_i, or c_i alone for the study's item-only content (an empty row side)
+                weights[part.columns] = alpha[index] * w * (row if row.numel() else 1.0)
                 lower[part.columns] = float("-inf")
         scores, steps = self._scratch()
         for rows, maxima, out in steps:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridrec_ml.atomic import atomic_write_text
-from hybridrec_ml.config import ALPHA_COLUMNS, VariantConfig
+from hybridrec_ml.config import ALL_COMPONENTS, ALPHA_COLUMNS, GATE_DIAGNOSTIC_COLUMNS, VariantConfig
 from hybridrec_ml.data.synthetic.truth import PlantedTruth
 from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.models.base import Recommender
@@ -20,7 +20,7 @@ from hybridrec_ml.training.checkpoint import load_checkpoint
 from hybridrec_ml.training.trainer import EpochStats, TrainResult
 
 # Metrics logged once per epoch, as curves over the epoch step.
-EPOCH_CURVES = {"loss", "val_ndcg_at_10", "samples_per_s", *ALPHA_COLUMNS, "max_alpha_mean"}
+EPOCH_CURVES = {"loss", "val_ndcg_at_10", "samples_per_s", *ALPHA_COLUMNS, "max_alpha_mean", *GATE_DIAGNOSTIC_COLUMNS}
 
 
 def run_params(variant: VariantConfig, n_users: int, n_items: int) -> dict[str, object]:
@@ -29,17 +29,22 @@ def run_params(variant: VariantConfig, n_users: int, n_items: int) -> dict[str, 
         "variant": variant.name, "description": variant.description, **dataclasses.asdict(variant.train),
         "components": ",".join(variant.components), "gate": variant.gate, "entropy_lambda": variant.entropy_lambda,
         "balance_lambda": variant.balance_lambda, "gate_init_std": variant.gate_init_std,
+        "architecture": variant.architecture, "context_granularity": variant.context_granularity,
+        "gate_top_k": variant.gate_top_k, "gate_history_features": variant.gate_history_features,
+        "z_loss_lambda": variant.z_loss_lambda, "balance_bias_rate": variant.balance_bias_rate,
+        "normalise_scores": variant.normalise_scores, "curriculum_epochs": variant.curriculum_epochs,
         "n_users": n_users, "n_items": n_items,
     }  # fmt: skip
 
 
 def epoch_metrics(stats: EpochStats) -> dict[str, float]:
-    """One point of each curve in EPOCH_CURVES (α only with a gate), plus the weighted regularizer terms."""
+    """One point of each curve in EPOCH_CURVES (α only with a gate), plus the weighted regularizer terms and
+    the model's diagnostics (score scales, gate entropy, gate-logit gradient norm)."""
     metrics = {"loss": stats.loss, "val_ndcg_at_10": stats.val_ndcg_at_10, "samples_per_s": stats.samples_per_s}
     if stats.alpha_mean is not None:
         metrics |= dict(zip(ALPHA_COLUMNS, stats.alpha_mean))
         metrics["max_alpha_mean"] = stats.max_alpha_mean
-    return metrics | {f"reg_{name}": value for name, value in stats.regularizers.items()}
+    return metrics | {f"reg_{name}": value for name, value in stats.regularizers.items()} | stats.diagnostics
 
 
 def summary_metrics(summary: dict[str, float | int | str]) -> dict[str, float | int]:
@@ -89,6 +94,18 @@ def best_epoch_alpha(result: TrainResult, has_learned_gate: bool) -> tuple[float
     if not has_learned_gate or not result.best_epoch:
         return None
     return result.history[result.best_epoch - 1].alpha_mean
+
+
+def best_epoch_effective_share(result: TrainResult, has_learned_gate: bool) -> tuple[float, ...] | None:
+    """α_k × the component's score scale (std of w·h_k) at the best epoch, as shares over the components
+    present: what α alone hides (issue 14). None without a learned gate, an epoch or the scales."""
+    alpha = best_epoch_alpha(result, has_learned_gate)
+    if alpha is None:
+        return None
+    diagnostics = result.history[result.best_epoch - 1].diagnostics
+    effective = [a * diagnostics.get(f"score_scale_{c}", 0.0) for c, a in zip(ALL_COMPONENTS, alpha)]
+    total = sum(effective)
+    return tuple(e / total for e in effective) if total > 0 else None
 
 
 _TRACKED_RUN_FILE = "mlflow_run_id"

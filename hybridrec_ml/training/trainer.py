@@ -51,6 +51,8 @@ class EpochStats:
     rows: int  # training rows the epoch saw (all of them unless `steps_per_epoch` caps the epoch)
     samples_per_s: float  # training rows per second of the training loop alone
     regularizers: dict[str, float]  # mean weighted auxiliary terms added to the loss (v2: entropy, balance)
+    # the model's own per-epoch means (hybrid: score scale per component, gate entropy, gate-logit gradient norm)
+    diagnostics: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class TrainResult:
                 summary |= dict(zip(ALPHA_COLUMNS, best.alpha_mean))
                 summary["max_alpha_mean"] = max(best.alpha_mean)
             summary |= {f"{name}_term": value for name, value in best.regularizers.items()}
+            summary |= best.diagnostics
         return summary
 
 
@@ -208,6 +211,7 @@ class _TrainingRun:
         """Train one epoch, validate, record it, and keep the weights when it is the best so far."""
         epoch = len(self.history) + 1
         started = time.perf_counter()
+        self.model.start_epoch(epoch)
         loss, alpha_mean, regularizers, rows_seen, loop_seconds = _train_epoch(
             self.model, self.optimizer, self.scaler, self.amp_dtype, bundle, self.sampler, self.generator, variant,
             self.device, self.layout,
@@ -222,6 +226,7 @@ class _TrainingRun:
             rows=rows_seen,
             samples_per_s=rows_seen / loop_seconds,
             regularizers=regularizers,
+            diagnostics=self.model.epoch_diagnostics(),
         )
         self.history.append(stats)
         if _best_epoch(self.history) == epoch:

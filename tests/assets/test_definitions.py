@@ -15,8 +15,9 @@ from hybridrec_ml.config import VARIANTS
 def test_asset_keys_are_stable():
     keys = sorted(key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys())
     assert keys == [
-        "context_features", "eval_negatives", "evaluation", "interactions_5core", "item_tfidf", "lambda_pareto", "raw_items",
-        "raw_reviews", "recbole_export", "recommendations", "results_report", "segment_report", "temporal_split", "trained_model", "user_sequences",
+        "collapse_report", "context_features", "eval_negatives", "evaluation", "gate_diagnosis", "interactions_5core",
+        "item_tfidf", "lambda_pareto", "raw_items", "raw_reviews", "recbole_export", "recommendations", "results_report",
+        "segment_report", "temporal_split", "trained_model", "user_sequences",
     ]  # fmt: skip
 
 

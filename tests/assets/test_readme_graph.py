@@ -6,7 +6,7 @@ from pathlib import Path
 from hybridrec_assets.definitions import defs
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-DOMAIN_LABEL = re.compile(r"^(data|model|evaluation|serving|tuning|reporting)\s")  # the drawing's left column, not an asset
+DOMAIN_LABEL = re.compile(r"^(data|model|evaluation|serving|tuning|reporting|diagnosis)\s")  # the drawing's left column, not an asset
 
 
 def _drawing() -> list[str]:

@@ -92,6 +92,7 @@ def trained_model(
     from hybridrec_ml.evaluation.protocols import make_validator
     from hybridrec_ml.training.run_record import (
         best_epoch_alpha,
+        best_epoch_effective_share,
         epoch_metrics,
         model_record,
         resume_folder,
@@ -140,7 +141,10 @@ def trained_model(
         store.write_json(summary_record(result, run.run_id, variant), *summary_path(name, seed))
         run.log_artifact(path, "model")
     alpha = best_epoch_alpha(result, variant.has_learned_gate)
-    check = collapse_result(GATE_CHECK, alpha, config.collapse_threshold, config.collapse_severity.value, "training rows, best epoch")
+    check = collapse_result(
+        GATE_CHECK, alpha, config.collapse_threshold, config.collapse_severity.value, "training rows, best epoch",
+        effective_share=best_epoch_effective_share(result, variant.has_learned_gate),
+    )  # fmt: skip
     return MaterializeResult(
         metadata=rounded_metadata(summary | {
             "variant": name, "seed": seed, "device": result.device, "resumed_from_epoch": result.resumed_from_epoch,

@@ -9,7 +9,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, Metada
 
 from hybridrec_assets.metadata import rounded_metadata
 from hybridrec_assets.partitions import RUN_PARTITIONS
-from hybridrec_ml.config import ALPHA_COLUMNS
+from hybridrec_ml.config import ALL_COMPONENTS, ALPHA_COLUMNS
 
 GATE_CHECK = "gate_not_collapsed"  # on trained_model; segment_report's is f"{GATE_CHECK}_by_segment"
 
@@ -32,9 +32,11 @@ def collapse_spec(asset: str, name: str, description: str) -> AssetCheckSpec:
 
 
 def collapse_result(
-    name: str, alpha_mean: tuple[float, float, float] | None, threshold: float, severity: str, scope: str
+    name: str, alpha_mean: tuple[float, float, float] | None, threshold: float, severity: str, scope: str,
+    effective_share: tuple[float, ...] | None = None,
 ) -> AssetCheckResult:
-    """Fails when the largest mean α exceeds `threshold`; variants without a learned gate are not applicable."""
+    """Fails when the largest mean α exceeds `threshold` (the study's definition); variants without a learned
+    gate are not applicable. `effective_share` (α × score scale, as shares) only goes to the metadata."""
     if alpha_mean is None:
         return AssetCheckResult(
             check_name=name,
@@ -60,5 +62,6 @@ def collapse_result(
             "max_alpha_mean": largest,
             "threshold": threshold,
             "scope": MetadataValue.text(scope),
+            **({f"effective_share_{c}": v for c, v in zip(ALL_COMPONENTS, effective_share)} if effective_share else {}),
         }),
     )

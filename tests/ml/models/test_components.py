@@ -97,6 +97,15 @@ def test_content_score_is_the_user_taste_times_the_item_vector():
     torch.testing.assert_close(h[2, 0], content.user_emb.weight[2] * content.item_side(torch.tensor([3]))[0])
 
 
+def test_study_content_is_the_item_vector_alone_the_same_for_every_user():
+    torch.manual_seed(0)
+    content = ContentMLP(3, TFIDF, DIMS, personalised=False)
+    assert content.user_emb is None and content.row_side(BATCH).shape == (BATCH.user.shape[0], 0)
+    items = content.item_side(CANDIDATES.flatten()).view(3, 2, -1)
+    assert torch.equal(content.combine(content.row_side(BATCH), items), items)
+    assert not any(name.startswith("user_emb") for name in content.state_dict())
+
+
 def test_gate_outputs_a_distribution_and_honours_the_output_init_std():
     torch.manual_seed(0)
     gate = ContextGate(5, 64, 3, out_init_std=0.01)

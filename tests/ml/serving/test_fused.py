@@ -34,7 +34,7 @@ QUERIES = {"static": [[0.0, -1.0]], "dynamic": [[1.0, 0.0]], "content": [[2.0, 1
 def hand_built() -> HybridRecommender:
     dims = ModelDims(embedding_dim=2, ncf_hidden=(2,), gru_hidden=2, gru_layers=1, content_hidden=(3,), gate_hidden=2)
     tfidf = SparseRows(torch.zeros(7, dtype=torch.int64), torch.zeros(0, dtype=torch.int64), torch.zeros(0), 4)
-    model = HybridRecommender(replace(VARIANTS["v1"], dims=dims), 1, 6, tfidf).eval()
+    model = HybridRecommender(replace(VARIANTS["personalised_v1"], dims=dims), 1, 6, tfidf).eval()  # content p * C
     with torch.no_grad():
         for parameter in model.gate.parameters():
             parameter.zero_()
@@ -73,7 +73,12 @@ def test_a_nan_score_is_refused_not_ranked():
 
 BUNDLE = planted_bundle(n_users=8, per_user=6)
 ROWS = torch.tensor([0, 1, 8, 9, 16, 17, 24, 25, 26, 27, 28, 29])  # histories of length 0 to 3
-HYBRIDS = [name for name, variant in VARIANTS.items() if variant.model == "hybrid"]
+# standardised component scores (score_norm) are not a sum of maxima: that variant takes the item-block path
+HYBRIDS = [name for name, variant in VARIANTS.items() if variant.model == "hybrid" and not variant.normalise_scores]
+
+
+def test_standardised_scores_have_no_fused_path():
+    assert not FusedCatalogue.supports(build_model(VARIANTS["score_norm"], BUNDLE).eval())
 
 
 def _model(variant) -> HybridRecommender:

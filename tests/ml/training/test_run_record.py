@@ -1,14 +1,16 @@
 """What a training run logs and keeps, on hand-built epoch stats and results."""
 
+import dataclasses
 from datetime import datetime
 
 import pytest
 import torch
 
-from hybridrec_ml.config import VARIANTS
+from hybridrec_ml.config import GATE_DIAGNOSTIC_COLUMNS, VARIANTS
 from hybridrec_ml.training.run_record import (
     EPOCH_CURVES,
     best_epoch_alpha,
+    best_epoch_effective_share,
     epoch_metrics,
     load_trained_model,
     model_record,
@@ -48,7 +50,7 @@ def test_epoch_metrics_with_and_without_a_gate():
         "reg_entropy": 0.0625,
     }  # fmt: skip
     assert epoch_metrics(_stats(1, 0.25, None)) == {"loss": 0.5, "val_ndcg_at_10": 0.25, "samples_per_s": 100.0}
-    assert set(epoch_metrics(GATED[0])) - {"reg_entropy"} == EPOCH_CURVES
+    assert set(epoch_metrics(GATED[0])) - {"reg_entropy"} == EPOCH_CURVES - set(GATE_DIAGNOSTIC_COLUMNS)  # none recorded
 
 
 def test_summary_metrics_prefix_only_the_names_of_epoch_curves():
@@ -79,12 +81,26 @@ def test_summary_record_and_best_epoch_alpha():
     assert best_epoch_alpha(_result([], best_epoch=0), has_learned_gate=True) is None
 
 
+def test_diagnostics_become_epoch_metrics_and_the_effective_share_at_the_best_epoch():
+    scales = {"score_scale_static": 1.0, "score_scale_dynamic": 2.0, "score_scale_content": 4.0, "gate_entropy": 0.5}
+    stats = [GATED[0], dataclasses.replace(GATED[1], diagnostics=scales)]
+    assert epoch_metrics(stats[1]) == epoch_metrics(GATED[1]) | scales
+    assert _result(stats, best_epoch=2).summary_metadata()["gate_entropy"] == 0.5
+    assert summary_metrics({"gate_entropy": 0.5}) == {"summary_gate_entropy": 0.5}  # not a point on the epoch curve
+    # α (0.75, 0.125, 0.125) x scales (1, 2, 4) = (0.75, 0.25, 0.5) -> shares (0.5, 1/6, 1/3)
+    assert best_epoch_effective_share(_result(stats, best_epoch=2), has_learned_gate=True) == (0.5, 0.25 / 1.5, 0.5 / 1.5)
+    assert best_epoch_effective_share(_result(stats, best_epoch=2), has_learned_gate=False) is None
+    assert best_epoch_effective_share(_result(stats, best_epoch=1), has_learned_gate=True) is None  # no scales logged
+
+
 def test_run_params_name_the_variant_and_the_data_size():
     params = run_params(VARIANTS["v1"], n_users=30, n_items=40)
     assert {k: params[k] for k in ("variant", "components", "gate", "n_users", "n_items", "epochs", "seed")} == {
         "variant": "v1", "components": "static,dynamic,content", "gate": "learned", "n_users": 30, "n_items": 40,
         "epochs": VARIANTS["v1"].train.epochs, "seed": 42,
     }  # fmt: skip
+    assert (params["architecture"], params["context_granularity"]) == ("study", "second")
+    assert run_params(VARIANTS["personalised_day_v2"], 30, 40)["architecture"] == "personalised"
 
 
 def test_resume_folder_is_removed_after_a_finished_run_and_kept_after_a_failed_one(tmp_path):

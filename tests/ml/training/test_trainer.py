@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from hybridrec_ml.config import VARIANTS, ModelDims
+from hybridrec_ml.config import GATE_DIAGNOSTIC_COLUMNS, VARIANTS, ModelDims
 from hybridrec_ml.training.trainer import EpochStats, train
 from tests.ml.training.planted import full_ranking_ndcg_at_10, planted_bundle, random_ndcg_at_10
 
@@ -147,7 +147,9 @@ def test_epoch_stats_and_summary_carry_the_gate_and_the_regularisers():
         "best_val_ndcg_at_10", "best_epoch", "epochs", "train_seconds", "samples_per_s",
         "max_epochs", "stopped_early", "profile",
         "alpha_static", "alpha_dynamic", "alpha_content", "max_alpha_mean", "entropy_term", "balance_term",
+        *GATE_DIAGNOSTIC_COLUMNS,  # the gate's dynamics at the best epoch (issue 14)
     }
+    assert set(stats.diagnostics) == set(GATE_DIAGNOSTIC_COLUMNS) and all(v > 0 for v in stats.diagnostics.values())
     best = result.history[result.best_epoch - 1]
     assert (summary["epochs"], summary["alpha_dynamic"]) == (2, best.alpha_mean[1])
 
