@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.isolated_run import tiny_run_env
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -61,20 +62,7 @@ def test_every_readme_command_is_run_or_has_a_reason():
 
 
 def test_the_readme_dagster_commands_run_as_written_on_tiny(tmp_path):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home)  # the repo's instance settings: pools, queue
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HYBRIDREC_")} | {
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(ROOT),
-        "DAGSTER_HOME": str(home),
-        "HYBRIDREC_SCALE": "tiny",
-        "HYBRIDREC_SEEDS": "42",
-        "HYBRIDREC_WAREHOUSE": str(tmp_path / "hybridrec.duckdb"),
-        "HYBRIDREC_SOURCE_DIR": str(tmp_path / "source"),
-        "HYBRIDREC_ARTIFACTS": str(tmp_path / "artifacts"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlruns.db'}",
-    }
+    env = tiny_run_env(tmp_path, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     for command in commands_to_run():
         done = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True)
         assert done.returncode == 0, f"{command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"

@@ -1,8 +1,6 @@
 """The README's main command, end to end on `tiny`: a real subprocess with its own DAGSTER_HOME."""
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,25 +11,12 @@ from dagster import DagsterInstance
 
 from hybridrec_assets.artifacts import evaluation_path
 from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.isolated_run import tiny_run_env
 
 
 def run_pipeline(folder: Path) -> subprocess.CompletedProcess:
     """The main command on `tiny` (v1 and pop, one epoch, seed 42) with every output under `folder`."""
-    home = folder / "dagster_home"
-    home.mkdir(parents=True)
-    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    env = os.environ | {
-        "PYTHONPATH": str(REPO),  # this checkout's code, whatever the venv's editable install points at
-        "DAGSTER_HOME": str(home),
-        "HYBRIDREC_SCALE": "tiny",
-        "HYBRIDREC_SEEDS": "42",
-        "HYBRIDREC_WAREHOUSE": str(folder / "warehouse.duckdb"),
-        "HYBRIDREC_ARTIFACTS": str(folder / "artifacts"),
-        "HYBRIDREC_SOURCE_DIR": str(folder / "source"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlruns.db'}",
-    }
+    env = tiny_run_env(folder)
     done = subprocess.run(
         [sys.executable, "-m", "hybridrec_assets.pipeline", "--variants", "v1,pop", "--epochs", "1", "--workers", "2"],
         cwd=folder, env=env, capture_output=True, text=True, timeout=600,
@@ -53,8 +38,8 @@ def test_pipeline_materializes_everything_and_prints_the_table_and_report(tmp_pa
     assert re.search(r"^\| pop \| 1 \| 0\.\d{4} \(n=1\) \|.* — \|", out, re.MULTILINE)
     report = tmp_path / "artifacts" / "reports" / "results.html"
     assert f"Report: {report}" in out and report.stat().st_size > 1_000_000  # plotly.js inlined
-    assert f"Recommendations: table `recommendations` in {tmp_path / 'warehouse.duckdb'} " in out
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+    assert f"Recommendations: table `recommendations` in {tmp_path / 'hybridrec.duckdb'} " in out
+    with duckdb.connect(str(tmp_path / "hybridrec.duckdb"), read_only=True) as con:
         per_partition = con.execute("SELECT variant, count(DISTINCT user_idx) FROM recommendations GROUP BY variant ORDER BY variant").fetchall()
         n_users = con.execute("SELECT count(*) FROM user_index").fetchone()[0]
     assert per_partition == [("pop", n_users), ("v1", n_users)]
