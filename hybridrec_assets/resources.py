@@ -75,10 +75,17 @@ class ArtifactStore(ConfigurableResource):
 
     root: str = Field(default="artifacts", description="Artifacts root folder (local path)")
 
-    def path(self, *parts: str) -> Path:
-        target = Path(self.root).resolve().joinpath(*parts)
-        if Path(self.root).resolve() not in target.parents and target != Path(self.root).resolve():
+    def locate(self, *parts: str) -> Path:
+        """Where `parts` lie under the root, creating nothing (for reads and existence checks)."""
+        root = Path(self.root).resolve()
+        target = root.joinpath(*parts).resolve()  # resolved, so ".." cannot climb out
+        if root not in target.parents and target != root:
             raise ValueError(f"{target} is outside the artifacts root {self.root}")
+        return target
+
+    def path(self, *parts: str) -> Path:
+        """Where to write `parts`: as `locate`, with the parent folder created."""
+        target = self.locate(*parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
@@ -93,7 +100,7 @@ class ArtifactStore(ConfigurableResource):
         return atomic_write_text(self.path(*parts), json.dumps(payload, indent=2, sort_keys=True))
 
     def read_json(self, *parts: str) -> dict[str, Any]:
-        return json.loads(self.path(*parts).read_text())
+        return json.loads(self.locate(*parts).read_text())
 
 
 TAKEN_OVER_BY_TAG = "hybridrec.taken_over_by"

@@ -1,5 +1,7 @@
 """The artifact layout under the store's root: files written by one asset are found by the next, and by users."""
 
+import pytest
+
 from hybridrec_assets.artifacts import (
     ceilings_path,
     evaluation_path,
@@ -34,3 +36,13 @@ def test_paths_of_the_lambda_study():
 def test_store_resolves_them_under_its_root(tmp_path):
     store = ArtifactStore(root=str(tmp_path))
     assert store.path(*evaluation_path("pop", 42)) == tmp_path / "evaluation" / "pop" / "seed-42" / "evaluation.npz"
+
+
+def test_locating_a_path_creates_nothing_and_writing_one_creates_its_folder(tmp_path):
+    store = ArtifactStore(root=str(tmp_path))
+    located = store.locate(*evaluation_path("curriculum", 43))
+    assert located == tmp_path / "evaluation" / "curriculum" / "seed-43" / "evaluation.npz"
+    assert not located.exists() and list(tmp_path.iterdir()) == []  # a report's existence check leaves no folders
+    assert store.path(*evaluation_path("curriculum", 43)).parent.is_dir()
+    with pytest.raises(ValueError, match="outside the artifacts root"):
+        store.locate("..", "elsewhere")

@@ -67,7 +67,7 @@ def collapse_report(context: AssetExecutionContext, store: ArtifactStore) -> Mat
     from hybridrec_ml.reporting.collapse_report import write_collapse_report  # plotly loads in this step
 
     keys = [variant_and_seed(key) for key in RUN_PARTITIONS.get_partition_keys()]
-    present = [(name, seed) for name, seed in keys if store.path(*diagnosis_path(name, seed)).exists()]
+    present = [(name, seed) for name, seed in keys if store.locate(*diagnosis_path(name, seed)).exists()]
     if not present:
         raise ValueError("no gate_diagnosis partition materialized yet: run the collapse selection first (README)")
     records = [store.read_json(*diagnosis_path(name, seed)) for name, seed in present]

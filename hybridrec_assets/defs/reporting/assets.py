@@ -30,7 +30,7 @@ def _epochs_run(store: ArtifactStore, keys: list[tuple[str, int]]) -> str:
     """Epochs each variant trained (range over seeds), from the training summaries."""
     by_variant: dict[str, list[int]] = {}
     for name, seed in keys:
-        path = store.path(*summary_path(name, seed))
+        path = store.locate(*summary_path(name, seed))
         if path.exists():
             by_variant.setdefault(name, []).append(int(store.read_json(*summary_path(name, seed))["summary"]["epochs"]))
     return ", ".join(
@@ -53,7 +53,7 @@ def results_report(
     from hybridrec_ml.tuning.outcome import ParetoOutcome
 
     keys = [variant_and_seed(key) for key in RUN_PARTITIONS.get_partition_keys()]
-    paths = [store.path(*evaluation_path(name, seed)) for name, seed in keys]
+    paths = [store.locate(*evaluation_path(name, seed)) for name, seed in keys]
     missing = [f"{name}/seed {seed}" for (name, seed), path in zip(keys, paths) if not path.exists()]
     if missing:
         context.log.warning(f"{len(missing)} partitions have no evaluation yet and are left out: {', '.join(missing)}")
@@ -68,9 +68,9 @@ def results_report(
         commit=code_commit(),
         date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
-    ceilings_file = store.path(*ceilings_path(int(seeds_from_env()[0])))
+    ceilings_file = store.locate(*ceilings_path(int(seeds_from_env()[0])))
     ceilings = OracleCeilings.load(ceilings_file) if ceilings_file.exists() else None
-    pareto_file = store.path(*pareto_outcome_path())  # lambda_pareto is materialized on demand, not by the main command
+    pareto_file = store.locate(*pareto_outcome_path())  # lambda_pareto is materialized on demand, not by the main command
     pareto = ParetoOutcome.load(pareto_file) if pareto_file.exists() else None
     report = build_results_report(
         evaluations, store.path(*report_path()), run=run, planted_shares=planted, ceilings=ceilings, pareto=pareto
