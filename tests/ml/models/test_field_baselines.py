@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from hybridrec_ml.config import VARIANTS, ModelDims
-from hybridrec_ml.evaluation.protocols import evaluate_full
 from hybridrec_ml.models.baselines.ease import EASE
 from hybridrec_ml.models.baselines.gru4rec import GRU4Rec
 from hybridrec_ml.models.baselines.neumf import NeuMF
@@ -16,7 +15,8 @@ from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.tensors.batch import Batch, SequenceChunks
 from hybridrec_ml.tensors.batching import make_batch
 from hybridrec_ml.tensors.bundle import SparseRows
-from hybridrec_ml.tensors.sequences import SequenceLayout, batch_maker, sequence_batch
+from hybridrec_ml.tensors.sequences import SequenceLayout, sequence_batch
+from tests.ml.models.sequence_paths import full_ranking_on_both_paths
 from tests.ml.training.planted import planted_bundle
 
 
@@ -115,11 +115,7 @@ def test_sequence_models_read_the_sequence_once_per_chunk_with_the_window_result
     assert chunked.sequence.items.shape[0] == 10  # 5 users x 2 chunks, not 40 row windows
     window = model.score_all_items(make_batch(BUNDLE.train, rows, 12)).scores
     torch.testing.assert_close(model.score_all_items(chunked).scores, window, rtol=0, atol=1e-5)
-    results = [
-        evaluate_full(model, BUNDLE.test, BUNDLE.timeline, BUNDLE.n_items,
-                      make_query=batch_maker(variant.with_train(sequence=path), BUNDLE, "test"))
-        for path in ("window", "chunks")
-    ]  # fmt: skip
+    results = full_ranking_on_both_paths(model, variant, BUNDLE)
     assert results[0].ranks.tolist() == results[1].ranks.tolist()
 
 

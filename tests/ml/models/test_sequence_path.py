@@ -5,10 +5,10 @@ import dataclasses
 import torch
 
 from hybridrec_ml.config import VARIANTS, ModelDims
-from hybridrec_ml.evaluation.protocols import evaluate_full
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.tensors.batching import make_batch
-from hybridrec_ml.tensors.sequences import SequenceLayout, batch_maker, sequence_batch
+from hybridrec_ml.tensors.sequences import SequenceLayout, sequence_batch
+from tests.ml.models.sequence_paths import full_ranking_on_both_paths
 from tests.ml.training.planted import planted_bundle
 
 # 5 users x 10 steps, every history shorter than max_history = 12 = 2 chunks of 6
@@ -40,11 +40,7 @@ def test_chunk_passes_and_per_row_windows_give_identical_scores_loss_and_gradien
 
 def test_evaluation_on_either_path_ranks_identically():
     model = _model()
-    results = [
-        evaluate_full(model, BUNDLE.test, BUNDLE.timeline, BUNDLE.n_items,
-                      make_query=batch_maker(VARIANT.with_train(sequence=path), BUNDLE, "test"))
-        for path in ("window", "chunks")
-    ]  # fmt: skip
+    results = full_ranking_on_both_paths(model, VARIANT, BUNDLE)
     assert results[0].ranks.tolist() == results[1].ranks.tolist()
     assert (results[0].alpha == results[1].alpha).all()
 
