@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from hybridrec_ml.atomic import atomic_write_text
 from hybridrec_ml.data.sources.line_reader import LineLimits, SourceFileError
@@ -242,19 +242,13 @@ class DataSource(ConfigurableResource):
         source_spec(kind)  # raises with the valid kinds
         return kind
 
-    @field_validator("synthetic_scale")
+    @field_validator("synthetic_scale", "synthetic_mixture")
     @classmethod
-    def _known_scale(cls, scale: str) -> str:
-        if scale not in SCALES:
-            raise ValueError(f"unknown synthetic scale {scale!r}; valid scales: {', '.join(SCALES)}")
-        return scale
-
-    @field_validator("synthetic_mixture")
-    @classmethod
-    def _known_mixture(cls, mixture: str) -> str:
-        if mixture not in MIXTURES:
-            raise ValueError(f"unknown synthetic mixture {mixture!r}; valid mixtures: {', '.join(MIXTURES)}")
-        return mixture
+    def _known_synthetic_setting(cls, value: str, info: ValidationInfo) -> str:
+        what, valid = {"synthetic_scale": ("scale", SCALES), "synthetic_mixture": ("mixture", MIXTURES)}[info.field_name]
+        if value not in valid:
+            raise ValueError(f"unknown synthetic {what} {value!r}; valid {what}s: {', '.join(valid)}")
+        return value
 
     @model_validator(mode="after")
     def _fields_fit_the_kind(self) -> DataSource:
