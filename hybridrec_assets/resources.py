@@ -6,13 +6,10 @@ test points every one of them at a temporary folder.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +19,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from hybridrec_ml.atomic import atomic_write_text
+from hybridrec_ml.locks import exclusive
 from hybridrec_ml.data.sources.line_reader import LineLimits, SourceFileError
 from hybridrec_ml.data.sources.registry import (
     SOURCES,
@@ -163,13 +161,9 @@ class Tracker(ConfigurableResource):
         database = Path(self.tracking_uri.removeprefix("sqlite:///"))
         return (database.resolve().parent / "mlartifacts").as_uri()
 
-    @contextmanager
-    def _schema_lock(self) -> Iterator[None]:
+    def _schema_lock(self) -> AbstractContextManager[None]:
         """Creating a client creates (migrates) the sqlite schema on first use; parallel steps must not race."""
-        digest = hashlib.sha256(self.tracking_uri.encode()).hexdigest()[:16]
-        with open(Path(tempfile.gettempdir()) / f"hybridrec-mlflow-{digest}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+        return exclusive(f"mlflow-schema {self.tracking_uri}")
 
     def client(self) -> MlflowClient:
         from mlflow.tracking import MlflowClient

@@ -5,13 +5,15 @@ Every trial trains `SearchSpace.suggest`'s setting of the base variant with the 
 best epoch's mean α over the training rows: what the collapse check judges). Test data is never
 read here. The storage is persistent, so a second call continues the same study; v1, v2 and the
 study's setting are enqueued once, so every study measures them under its own training budget.
-Trials run in `n_jobs` processes that share the storage and receive the inputs loaded once.
+Trials run in `n_jobs` processes that share the storage and receive the inputs loaded once; no trial
+starts after `timeout_s`, and a trial that raises is marked failed and ends the call.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ import torch
 
 from hybridrec_ml.config import VariantConfig
 from hybridrec_ml.evaluation.protocols import make_validator
+from hybridrec_ml.locks import exclusive
 from hybridrec_ml.tensors.bundle import TrainingBundle
 from hybridrec_ml.tensors.sequences import batch_maker
 from hybridrec_ml.training.checkpoint import save_checkpoint
@@ -54,6 +57,11 @@ class StudyPlan:
     def __post_init__(self) -> None:
         if not self.base.has_learned_gate:
             raise ValueError(f"variant {self.base.name!r} has no learned gate: there is no balance to trade off")
+
+    @property
+    def ask_lock(self) -> str:
+        """The name of the host-wide lock that serialises this study's asks (see `ask`)."""
+        return f"optuna-ask {self.storage_url} {self.study_name}"
 
     def model_file(self, number: int) -> Path:
         return self.model_dir / f"trial-{number}.pt"
@@ -118,7 +126,28 @@ def _optimize(
 ) -> None:  # fmt: skip
     torch.set_num_threads(plan.torch_threads)
     study = open_study(plan, sampler_seed)
-    study.optimize(lambda trial: _objective(trial, plan, bundle, log_trial), n_trials=n_trials, timeout=timeout_s)
+    started = time.monotonic()
+    for _ in range(n_trials):
+        if timeout_s is not None and time.monotonic() - started > timeout_s:
+            break
+        trial = ask(plan, study)
+        try:
+            values = _objective(trial, plan, bundle, log_trial)
+        except BaseException:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        study.tell(trial, values)
+
+
+def ask(plan: StudyPlan, study: optuna.Study) -> optuna.Trial:
+    """The next trial, an enqueued one first; one process at a time.
+
+    Asking moves a waiting (enqueued) trial to running. sqlite ignores the row lock that makes this
+    move exclusive on a server database, so two processes could both take the same enqueued trial
+    and the second `tell` fails ("Cannot tell a COMPLETE trial"): a host-wide lock serialises it.
+    """
+    with exclusive(plan.ask_lock):
+        return study.ask()
 
 
 def _objective(

@@ -1,6 +1,9 @@
 """The study on a real Optuna sqlite storage with the planted bundle: trials, references, continuation, the front."""
 
 import dataclasses
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
 
 import optuna
 import pytest
@@ -15,7 +18,8 @@ from hybridrec_ml.tuning.objectives import gate_balance
 from hybridrec_ml.tuning.outcome import ParetoOutcome
 from hybridrec_ml.tuning.pareto import pareto_optimal
 from hybridrec_ml.tuning.space import GateSetting
-from hybridrec_ml.tuning.study import StudyPlan, open_study, run_study
+from hybridrec_ml.locks import exclusive
+from hybridrec_ml.tuning.study import StudyPlan, ask, open_study, run_study
 from tests.ml.training.planted import planted_bundle
 
 BUNDLE = planted_bundle()  # 48 users, 32 items
@@ -81,3 +85,32 @@ def test_the_front_is_scored_on_test_and_dominated_weights_are_deleted(plan):
 def test_a_variant_without_a_learned_gate_cannot_be_studied(tmp_path):
     with pytest.raises(ValueError, match="'static_only' has no learned gate"):
         StudyPlan("sqlite:///x.db", "s", VARIANTS["static_only"], tmp_path)
+
+
+def _ask_numbers(plan: StudyPlan, count: int) -> list[int]:
+    study = open_study(plan)
+    return [ask(plan, study).number for _ in range(count)]
+
+
+def test_parallel_processes_take_each_enqueued_trial_once(plan):
+    study = open_study(plan)
+    for x in range(12):
+        study.enqueue_trial({"x": float(x)})
+    with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn")) as pool:
+        taken = [number for numbers in pool.map(_ask_numbers, [plan] * 3, [4] * 3) for number in numbers]
+    assert sorted(taken) == list(range(12))
+    assert {t.state for t in study.get_trials()} == {optuna.trial.TrialState.RUNNING}
+
+
+def test_an_ask_waits_while_another_process_holds_the_lock(plan):
+    study = open_study(plan)
+    study.enqueue_trial({"x": 0.0})
+    asked = []
+    with exclusive(plan.ask_lock):
+        worker = threading.Thread(target=lambda: asked.append(ask(plan, study).number))
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive() and asked == []
+        assert study.get_trials()[0].state == optuna.trial.TrialState.WAITING
+    worker.join(30)
+    assert asked == [0]
