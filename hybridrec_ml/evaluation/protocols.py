@@ -23,7 +23,9 @@ import numpy as np
 import torch
 
 from hybridrec_ml.tensors.batching import make_batch
-from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, UserTimeline
+from hybridrec_ml.config import VariantConfig
+from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBundle, UserTimeline
+from hybridrec_ml.tensors.sequences import batch_maker
 from hybridrec_ml.evaluation.metrics import mean_metrics, ndcg_at_k, per_user_metrics, positive_rank
 from hybridrec_ml.models.base import Recommender, Scores
 from hybridrec_ml.tensors.batch import Batch
@@ -407,6 +409,14 @@ def make_validator(
         return user_mean(result.ndcg_at_10, split.user[rows].numpy())
 
     return validate
+
+
+def validator_for(variant: VariantConfig, bundle: TrainingBundle) -> Callable[[Recommender], float]:
+    """The early-stopping validator of a run of `variant`: the bundle's val rows, read on the variant's history path."""
+    return make_validator(
+        bundle.val, bundle.timeline, bundle.n_items, variant.train.val_max_rows,
+        make_query=batch_maker(variant, bundle, "val"),
+    )  # fmt: skip
 
 
 def user_mean(values: np.ndarray, users: np.ndarray) -> float:
