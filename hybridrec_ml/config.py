@@ -229,8 +229,8 @@ VARIANTS |= {
         VariantConfig("curriculum", "hybrid", "Fix: epoch 1 trains each component alone, then the gate joins and all fine-tune", curriculum_epochs=1),
         VariantConfig(
             "enriched_gate", "hybrid", "Fix: gate input adds history length, diversity and recency to the temporal context",
-            # windows: length and diversity of the capped per-row window; the chunk path gives the same for rows
-            # with fewer than max_history earlier items, and the window a row's GRU state read for the others
+            # windows: length and diversity of the capped per-row window; the chunk path gives the same where a row
+            # has fewer than max_history earlier items and sequence_chunk divides max_history, else the chunk's window
             gate_history_features=True, train=TrainConfig(sequence="window"),
         ),
         VariantConfig("v2_no_dynamic", "hybrid", "Fix: re-ablation on v2, GRU removed", components=("static", "content"), **_V2),

@@ -3,8 +3,7 @@
 The factor grid (architecture × context × v1/v2) and the fixes, each cell with α, gate entropy, the
 effective shares α cannot show, NDCG@10 with a user-level interval (full ranking, as the main table;
 sampled beside it), the per-epoch gate dynamics, and a verdict whose every claim is computed from
-those numbers. Variants without a learned gate appear as
-"not applicable", never as balanced or collapsed.
+those numbers. Variants without a learned gate appear as "not applicable", never as balanced or collapsed.
 """
 
 from __future__ import annotations
