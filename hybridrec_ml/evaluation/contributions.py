@@ -8,7 +8,8 @@ widely spread score can move the ranking more than a large α on a flat one. Ove
 and the drop test re-ranks the same candidates with component k removed and the gate renormalised
 over the others (α_j / (1 − α_k)), so "NDCG@10 lost" is what the ranking actually owed to k.
 Sampled protocol (positive + the stored 99 negatives), on the model's device, no gradient; every
-mean weighs each user once, as the segment report does.
+mean weighs each user once, as the segment report does. The diagnosis record's primary NDCG@10 is
+the main table's full ranking (`full_ranking_ci`), the sampled one stays beside it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hybridrec_ml.evaluation.metrics import ndcg_at_k, positive_rank
 from hybridrec_ml.evaluation.protocols import default_chunk, evaluating, model_device, user_mean
 from hybridrec_ml.evaluation.segments import segment_labels, segment_of
 from hybridrec_ml.evaluation.significance import MeanCI, mean_ci
+from hybridrec_ml.evaluation.variant_evaluation import VariantEvaluation
 from hybridrec_ml.models.hybrid import HybridRecommender
 from hybridrec_ml.tensors.batch import Batch
 from hybridrec_ml.tensors.batching import make_batch
@@ -120,13 +122,20 @@ def user_level_ci(values: np.ndarray, users: np.ndarray | torch.Tensor) -> MeanC
     return mean_ci(per_user)
 
 
+def full_ranking_ci(evaluation: VariantEvaluation) -> MeanCI:
+    """The main table's primary NDCG@10 with its user-level 95% interval: per-row full ranking over the
+    catalogue (with the evaluation's mask, history by default), averaged per user, every test user."""
+    return mean_ci(evaluation.users["full:ndcg@10"].to_numpy())
+
+
 def diagnosis_record(
     variant: str, seed: int, summary: dict, contributions: pd.DataFrame | None, ndcg: np.ndarray | None,
-    users: np.ndarray | None,
+    users: np.ndarray | None, evaluation: VariantEvaluation | None = None,
 ) -> dict:
     """What gate_diagnosis stores for one (variant, seed), JSON-ready: the contributions (None without a
-    learned gate: not applicable), the user-level NDCG@10 interval, and the per-epoch gate dynamics from
-    the training summary (α, entropy, logit-gradient norm, score scales)."""
+    learned gate: not applicable), the user-level NDCG@10 intervals (full ranking from the variant's
+    `evaluation`, the primary one; sampled from the contributions' per-row `ndcg`), and the per-epoch
+    gate dynamics from the training summary (α, entropy, logit-gradient norm, score scales)."""
     epochs = [
         {"epoch": s["epoch"], "alpha": s["alpha_mean"], "val_ndcg_at_10": s["val_ndcg_at_10"], **s.get("diagnostics", {})}
         for s in summary["history"]
@@ -135,8 +144,11 @@ def diagnosis_record(
         "variant": variant, "seed": seed, "applicable": contributions is not None,
         "best_epoch": summary["summary"].get("best_epoch", 0), "epochs": epochs,
     }  # fmt: skip
-    if contributions is not None and ndcg is not None and users is not None:
-        ci = user_level_ci(ndcg, users)
+    if contributions is not None:
+        if ndcg is None or users is None or evaluation is None:
+            raise ValueError(f"{variant} seed {seed}: a learned gate's record needs its sampled NDCG, users and evaluation")
+        full, sampled = full_ranking_ci(evaluation), user_level_ci(ndcg, users)
         record["contributions"] = contributions.to_dict(orient="records")
-        record["ndcg_user_ci"] = {"mean": ci.mean, "half_width": ci.half_width, "n_users": ci.n}
+        record["ndcg_full_user_ci"] = {"mean": full.mean, "half_width": full.half_width, "n_users": full.n, "mask": evaluation.mask}
+        record["ndcg_sampled_user_ci"] = {"mean": sampled.mean, "half_width": sampled.half_width, "n_users": sampled.n}
     return record

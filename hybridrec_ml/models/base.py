@@ -46,6 +46,8 @@ class Recommender(nn.Module):
 
     #: False for models with nothing to optimise (e.g. popularity): the trainer skips the loop.
     trainable: bool = True
+    #: True where `encode_queries` reads `Batch.since_previous`: a server must not reuse them at another moment.
+    queries_depend_on_time: bool = False
 
     def encode_queries(self, batch: Batch) -> EncodedQueries:
         """The context-free query side of each row; by default the batch's own tensors (nothing precomputed)."""

@@ -21,7 +21,7 @@ from hybridrec_ml.models.content import ContentMLP
 from hybridrec_ml.models.dynamic import DynamicGRU
 from hybridrec_ml.models.gate import ContextGate
 from hybridrec_ml.models.gate_fixes import balance_bias_step, z_loss
-from hybridrec_ml.models.gate_input import floor_context_to_day, history_features
+from hybridrec_ml.models.gate_input import HISTORY_GATE_INPUTS, floor_context_to_day, gate_history_input
 from hybridrec_ml.models.losses import LOSSES
 from hybridrec_ml.models.regularizers import load_balance, mean_negative_entropy
 from hybridrec_ml.models.static import StaticNCF
@@ -33,7 +33,7 @@ CATALOGUE_CHUNK = 16384
 # (row, item) pairs per block when rows are scored against the whole catalogue: the [rows, items, d]
 # intermediates stay cache-sized on a CPU (128 rows x 256 items) and fill a GPU
 CATALOGUE_BLOCK_PAIRS = {"cpu": 1 << 15, "cuda": 1 << 22}
-GATE_HISTORY = "gate_history"  # the encoded query holding the enriched gate's history statistics
+GATE_HISTORY = "gate_history"  # the encoded query holding the enriched gate's history length, diversity, recency
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ class HybridRecommender(Recommender):
     """Components and fusion from the variant.
 
     gate='learned': alpha = ContextGate(context) over the present components (the context floored to
-                    the day for context_granularity='day'; history statistics appended for
-                    gate_history_features; noisy top-k / loss-free bias as the variant says).
+                    the day for context_granularity='day'; history length, diversity and
+                    recency appended for gate_history_features; noisy top-k / loss-free bias as the variant says).
     gate='uniform': alpha = 1/K for each of the K present components (exactly 1/3 with all three).
     gate='none'   : a single component with alpha = 1.
     Reported alpha is always [B, 3] in (static, dynamic, content) order, 0 for absent components.
@@ -100,7 +100,9 @@ class HybridRecommender(Recommender):
                 raise TypeError(f"{name} does not implement the Component contract (row_side, item_side, combine)")
             if component.out_dim != dims.embedding_dim:
                 raise ValueError(f"{name} outputs {component.out_dim} features, the head takes {dims.embedding_dim}")
-        gate_input_dim = dims.context_dim + (2 if variant.gate_history_features else 0)
+        if variant.gate_history_features and variant.context_granularity == "day":
+            raise ValueError("gate_history_features with a day-floored context: recency would read the seconds the gate must not see")
+        gate_input_dim = dims.context_dim + (HISTORY_GATE_INPUTS if variant.gate_history_features else 0)
         self.gate = (
             ContextGate(
                 gate_input_dim, dims.gate_hidden, len(present), variant.gate_init_std,
@@ -119,6 +121,7 @@ class HybridRecommender(Recommender):
         self.balance_bias_rate = variant.balance_bias_rate
         self.day_context = variant.context_granularity == "day"
         self.history_gate_input = variant.gate_history_features
+        self.queries_depend_on_time = variant.gate_history_features  # the gate's recency
         self.max_history = dims.max_history
         self.curriculum_epochs = variant.curriculum_epochs
         self.solo_phase = False  # curriculum: each component trains alone, the gate gets no gradient
@@ -130,12 +133,10 @@ class HybridRecommender(Recommender):
 
     def encode_queries(self, batch: Batch) -> EncodedQueries:
         """Each component's row side (user embedding, GRU state), plus the enriched gate's history
-        statistics: context-free, so cacheable per user."""
+        statistics (context-free; recency depends on the row's moment, see `queries_depend_on_time`)."""
         queries = {name: component.row_side(batch) for name, component in self.components.items()}
         if self.history_gate_input:
-            if batch.sequence is not None:
-                raise ValueError("gate_history_features needs per-row history windows (TrainConfig.sequence='window')")
-            queries[GATE_HISTORY] = history_features(batch.history, batch.history_len, self.max_history)
+            queries[GATE_HISTORY] = gate_history_input(batch, self.max_history)
         return queries
 
     def gate_logits(self, queries: EncodedQueries, context: torch.Tensor) -> torch.Tensor | None:
