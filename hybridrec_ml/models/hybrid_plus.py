@@ -89,8 +89,13 @@ class HybridPlus(Recommender):
         return Scores(torch.logsumexp(log_alpha + log_softmax, dim=0), alpha.float())
 
     def score_all_items(self, batch: Batch) -> Scores:
+        """log P(i | row) over the catalogue; the spread of component k is that of its softmax_k, the
+        term alpha_k weights in P (ranking by P is ranking by log P)."""
         catalogue = torch.arange(self.n_items, device=batch.user.device)
-        return self._log_mixture(batch, self.component_logits(batch, catalogue))
+        logits = self.component_logits(batch, catalogue)
+        mixture = self._log_mixture(batch, logits)
+        spread = torch.softmax(logits.float(), dim=2).std(dim=2, unbiased=False).T  # [B, K]
+        return Scores(mixture.scores, mixture.alpha, spread)
 
     def score_candidates(self, batch: Batch, candidates: torch.Tensor) -> Scores:
         if self.training:  # sampled softmax: normalised over the row's candidates
