@@ -215,7 +215,7 @@ class HybridRecommender(Recommender):
             per_component = self._per_component(queries, items, n_rows)  # [B, C, K]
             scores[:, start : start + block] = self.head.bias + (per_component * alpha.unsqueeze(1)).sum(dim=-1)
             total += per_component.sum(dim=1, dtype=torch.float64)
-            squares += per_component.double().square().sum(dim=1)
+            squares += (per_component * per_component).sum(dim=1, dtype=torch.float64)
         mean = total / self.n_items
         spread = (squares / self.n_items - mean.square()).clamp(min=0).sqrt()
         return Scores(scores, self._reported(alpha), self._reported(spread))

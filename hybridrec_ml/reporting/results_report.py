@@ -211,9 +211,8 @@ def build_results_report(
         not_applicable = [v for v in present if not gate_can_collapse(v) and v != ORACLE]
         tables["oracle_fusion"] = oracle_fusion_table(ceilings.fusion_by_bucket)
         tables["gate_vs_oracle"] = gate_vs_oracle_table(comparison)
-        sections.append(
-            _oracle_section(ceilings, tables["oracle_fusion"], tables["gate_vs_oracle"], gate_vs_oracle_sentences(comparison, not_applicable))
-        )
+        distances = gate_vs_oracle_sentences(comparison, not_applicable)
+        sections.append(_oracle_section(ceilings, tables["oracle_fusion"], tables["gate_vs_oracle"], distances))
     if pareto is not None:
         sections.append(pareto_section(pareto))
     html = write_html_report(path, title, sections)
