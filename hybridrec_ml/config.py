@@ -11,6 +11,8 @@ from typing import Literal
 Component = Literal["static", "dynamic", "content"]
 ALL_COMPONENTS: tuple[Component, ...] = ("static", "dynamic", "content")
 ALPHA_COLUMNS: tuple[str, ...] = tuple(f"alpha_{component}" for component in ALL_COMPONENTS)  # fusion weights
+# α_k × component k's score spread, normalised over the components (evaluation.contributions)
+EFFECTIVE_SHARE_COLUMNS: tuple[str, ...] = tuple(f"effective_share_{component}" for component in ALL_COMPONENTS)
 # Per-epoch gate dynamics a hybrid records (issue 14): each component's score scale (std of w·h_k),
 # the gate entropy (nats) and the norm of the loss gradient on the gate logits.
 SCORE_SCALE_COLUMNS: tuple[str, ...] = tuple(f"score_scale_{component}" for component in ALL_COMPONENTS)

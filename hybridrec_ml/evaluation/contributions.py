@@ -1,11 +1,14 @@
 """What α alone cannot say: each component's effective share of the fused score, and what dropping it costs.
 
-α_k weights component k's score s_k = w · h_k, but each component sets its own scale: a small α on a
-widely spread score can move the ranking more than a large α on a flat one. Over a row's candidates,
+α_k weights component k's score s_k = w · h_k (hybrid_plus: its softmax_k, P = Σ_k α_k softmax_k), but
+each component sets its own scale: a small α on a widely spread score can move the ranking more than a
+large α on a flat one. Over a row's candidates,
 
-    effective_k = α_k · std_c(s_k),  share_k = effective_k / sum_j effective_j,
+    effective_k = α_k · std_c(s_k),  share_k = effective_k / sum_j effective_j.
 
-and the drop test re-ranks the same candidates with component k removed and the gate renormalised
+This module is the formula's one home: the diagnosis below takes the std over a row's sampled
+candidates, the `evaluation` asset over the whole catalogue (`Scores.component_spread`, full ranking).
+The drop test re-ranks the same candidates with component k removed and the gate renormalised
 over the others (α_j / (1 − α_k)), so "NDCG@10 lost" is what the ranking actually owed to k.
 Sampled protocol (positive + the stored 99 negatives), on the model's device, no gradient; every
 mean weighs each user once, as the segment report does. The diagnosis record's primary NDCG@10 is
@@ -46,9 +49,15 @@ def without_component(alpha: torch.Tensor, k: int) -> torch.Tensor:
     return torch.where(total > 0, kept / total.clamp(min=torch.finfo(kept.dtype).tiny), kept)
 
 
-def effective_shares(alpha: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-    """[B, K] shares of α_k · std over candidates of s_k (scores [B, C, K]); 0 where every spread is 0."""
-    effective = alpha * scores.std(dim=1, unbiased=False)
+def score_spread(scores: torch.Tensor) -> torch.Tensor:
+    """[B, K] std over the candidates of each component's score (scores [B, C, K]; population std)."""
+    return scores.std(dim=1, unbiased=False)
+
+
+def effective_shares(alpha: torch.Tensor, spread: torch.Tensor) -> torch.Tensor:
+    """[B, K] shares of α_k · spread_k (`score_spread` over the candidates, or `Scores.component_spread`
+    over the catalogue); 0 where every spread is 0."""
+    effective = alpha * spread
     total = effective.sum(dim=1, keepdim=True)
     return torch.where(total > 0, effective / total.clamp(min=torch.finfo(effective.dtype).tiny), torch.zeros_like(effective))
 
@@ -87,9 +96,10 @@ def component_contributions(
             for k in range(len(present)):
                 without = parts.fused(without_component(alpha, k))
                 dropped_ranks[k].append(positive_rank(without[:, 0], without[:, 1:]).cpu())
+            spread = score_spread(scores)
             alphas.append(alpha.cpu())
-            spreads.append(scores.std(dim=1, unbiased=False).cpu())
-            shares.append(effective_shares(alpha, scores).cpu())
+            spreads.append(spread.cpu())
+            shares.append(effective_shares(alpha, spread).cpu())
     alpha, spread, share = (torch.cat(t).double().numpy() for t in (alphas, spreads, shares))
     ndcg = ndcg_at_k(torch.cat(full_ranks).numpy(), 10)
     ndcg_without = [ndcg_at_k(torch.cat(r).numpy(), 10) for r in dropped_ranks]

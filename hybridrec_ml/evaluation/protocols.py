@@ -53,6 +53,8 @@ class EvalResult:
     event_order: np.ndarray  # int64 [N]
     ranks: np.ndarray  # int64 [N]: 0-based rank of the positive, ties counted against it
     alpha: np.ndarray | None  # float32 [N, 3] fusion weights (static, dynamic, content), None without a gate
+    # float32 [N, 3] each component's score spread over the catalogue (full ranking of a fusing model), else None
+    component_spread: np.ndarray | None = None
 
     @cached_property
     def metrics(self) -> dict[str, float]:
@@ -98,16 +100,20 @@ def _result(
     ranks: list[torch.Tensor],
     alphas: list[torch.Tensor],
     saw_nan: torch.Tensor,
+    spreads: list[torch.Tensor] | None = None,
 ) -> EvalResult:
     if bool(saw_nan):
         raise ValueError("the model produced NaN scores; ranks would be meaningless")
     if alphas and len(alphas) != len(ranks):
         raise ValueError("the model returned alpha for some batches and not for others")
+    if spreads and len(spreads) != len(ranks):
+        raise ValueError("the model returned component spreads for some batches and not for others")
     return EvalResult(
         protocol=protocol,
         event_order=split.event_order[rows].numpy(),
         ranks=torch.cat(ranks).cpu().numpy() if ranks else np.zeros(0, dtype=np.int64),
         alpha=torch.cat(alphas).float().cpu().numpy() if alphas else None,
+        component_spread=torch.cat(spreads).float().cpu().numpy() if spreads else None,
     )
 
 
@@ -206,7 +212,8 @@ def evaluate_full(
     `model.score_all_items` when it returns scores, else `score_candidates` over item chunks;
     only a running per-row count of items at or above the positive is kept, never the N x items
     matrix, so memory is row_chunk x item_chunk (row_chunk x n_items on the fast path). Chunk
-    sizes default by device; `make_query` as in `evaluate_sampled`.
+    sizes default by device; `make_query` as in `evaluate_sampled`. The fast path's component
+    spreads, where the model measures them, are kept per row (`EvalResult.component_spread`).
     """
     make_query = make_query or (lambda chunk: make_batch(split, chunk, max_history))
     rows = torch.arange(len(split)) if rows is None else rows
@@ -215,6 +222,7 @@ def evaluate_full(
     seen = _on_device(seen, device)
     ranks: list[torch.Tensor] = []
     alphas: list[torch.Tensor] = []
+    spreads: list[torch.Tensor] = []
     saw_nan = torch.zeros((), dtype=torch.bool, device=device)
     with evaluating(model):
         for chunk in rows.split(row_chunk):
@@ -229,6 +237,8 @@ def evaluate_full(
                 saw_nan |= torch.isnan(everything.scores).any()
                 ahead = _count_ahead(everything.scores, 0, positive_score, positives, *masked)
                 alpha = everything.alpha
+                if everything.component_spread is not None:
+                    spreads.append(everything.component_spread)
             else:
                 scored = model.score_candidates(batch, positives.unsqueeze(1))
                 positive_score, alpha = scored.scores[:, 0], scored.alpha
@@ -242,7 +252,7 @@ def evaluate_full(
             ranks.append(ahead)
             if alpha is not None:
                 alphas.append(alpha)
-    return _result("full", split, rows, ranks, alphas, saw_nan)
+    return _result("full", split, rows, ranks, alphas, saw_nan, spreads)
 
 
 @dataclass(frozen=True, eq=False)

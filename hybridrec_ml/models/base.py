@@ -27,6 +27,9 @@ from hybridrec_ml.tensors.batch import Batch
 class Scores:
     scores: torch.Tensor  # float32 [B, C]
     alpha: torch.Tensor | None  # float32 [B, 3] fusion weights (static, dynamic, content) or None
+    # float32 [B, 3]: std over the scored items of each component's term in the fused sum (0 for an
+    # absent component; evaluation.contributions turns it into effective shares); None when not measured
+    component_spread: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)

@@ -193,11 +193,12 @@ class HybridRecommender(Recommender):
     def _fuse(self, queries: EncodedQueries, context: torch.Tensor, items: dict[str, torch.Tensor]) -> Scores:
         """Gate-weighted sum of the components' head outputs; items are [B or 1, C, h] per component."""
         parts = self.component_scores_encoded(queries, context, items)
-        return Scores(parts.fused().float(), self._reported_alpha(parts.alpha))
+        return Scores(parts.fused().float(), self._reported(parts.alpha))
 
     def score_all_items(self, batch: Batch) -> Scores | None:
         """Scores [B, n_items] in eval mode: each row side once (the GRU runs once per row, not once
-        per block of items), then the cached catalogue item sides in blocks of items."""
+        per block of items), then the cached catalogue item sides in blocks of items; with each
+        component's score spread over the catalogue (running sums, so no [B, n_items, K] tensor)."""
         if self.training:
             return None
         queries = self.encode_queries(batch)
@@ -207,11 +208,18 @@ class HybridRecommender(Recommender):
         w = self.head.weight[0]
         block = max(1, CATALOGUE_BLOCK_PAIRS["cuda" if w.is_cuda else "cpu"] // max(n_rows, 1))
         scores = torch.empty(n_rows, self.n_items, device=w.device)
+        # float64 sums of s and s^2 per (row, component): the variance E[s^2] - E[s]^2 loses nothing that matters
+        total = torch.zeros(n_rows, alpha.shape[1], dtype=torch.float64, device=w.device)
+        squares = torch.zeros_like(total)
         for start in range(0, self.n_items, block):
             items = {name: table[start : start + block].unsqueeze(0) for name, table in catalogue.items()}
             per_component = self._per_component(queries, items, n_rows)  # [B, C, K]
             scores[:, start : start + block] = self.head.bias + (per_component * alpha.unsqueeze(1)).sum(dim=-1)
-        return Scores(scores, self._reported_alpha(alpha))
+            total += per_component.sum(dim=1, dtype=torch.float64)
+            squares += (per_component * per_component).sum(dim=1, dtype=torch.float64)
+        mean = total / self.n_items
+        spread = (squares / self.n_items - mean.square()).clamp(min=0).sqrt()
+        return Scores(scores, self._reported(alpha), self._reported(spread))
 
     def calculate_loss(self, batch: Batch, candidates: torch.Tensor, ranking_loss: str) -> TrainingLoss:
         """The fused ranking loss plus the gate's terms; in a curriculum's solo phase, the sum of each
@@ -225,7 +233,7 @@ class HybridRecommender(Recommender):
         else:
             fused = parts.fused()
             ranking = loss(fused[:, 0], fused[:, 1:])
-            regularizers = self.auxiliary_loss(self._reported_alpha(parts.alpha))
+            regularizers = self.auxiliary_loss(self._reported(parts.alpha))
             if self.z_loss_lambda and parts.logits is not None:
                 regularizers["z_loss"] = self.z_loss_lambda * z_loss(parts.logits)
         if torch.is_grad_enabled():
@@ -233,7 +241,7 @@ class HybridRecommender(Recommender):
             if self.balance_bias_rate and self.gate is not None and not self.solo_phase:
                 with torch.no_grad():
                     self.gate.balance_bias.copy_(balance_bias_step(self.gate.balance_bias, parts.alpha, self.balance_bias_rate))
-        return TrainingLoss(ranking + sum(regularizers.values()), ranking, regularizers, self._reported_alpha(parts.alpha))
+        return TrainingLoss(ranking + sum(regularizers.values()), ranking, regularizers, self._reported(parts.alpha))
 
     def _record(self, parts: ComponentScores) -> None:
         """Accumulate the batch's gate dynamics on the device (no host sync): each component's score scale
@@ -266,11 +274,12 @@ class HybridRecommender(Recommender):
         """A curriculum's first `curriculum_epochs` epochs train each component alone."""
         self.solo_phase = epoch <= self.curriculum_epochs
 
-    def _reported_alpha(self, alpha: torch.Tensor) -> torch.Tensor:
-        """[B, K] weights of the present components -> [B, 3] in (static, dynamic, content) order, float32."""
-        full_alpha = alpha.new_zeros(alpha.shape[0], len(ALL_COMPONENTS))
-        full_alpha[:, self.positions] = alpha
-        return full_alpha.float()
+    def _reported(self, values: torch.Tensor) -> torch.Tensor:
+        """[B, K] values of the present components (α, score spreads) -> [B, 3] in (static, dynamic,
+        content) order, 0 for an absent component, float32."""
+        reported = values.new_zeros(values.shape[0], len(ALL_COMPONENTS))
+        reported[:, self.positions] = values
+        return reported.float()
 
     def item_sides(self, candidates: torch.Tensor) -> dict[str, torch.Tensor]:
         """Item side of every component for candidates [B, C] -> name -> [B, C, h]."""

@@ -8,6 +8,7 @@ from hybridrec_ml.evaluation.contributions import (
     component_contributions,
     diagnosis_record,
     effective_shares,
+    score_spread,
     user_level_ci,
     without_component,
 )
@@ -29,10 +30,17 @@ def test_effective_share_weights_alpha_by_the_score_spread():
     # the demo observation: content α 0.14 but a spread 3.6x the GRU's
     alpha = torch.tensor([[0.2, 0.66, 0.14]])
     scores = torch.tensor([[[1.0, 1.0, 3.6], [-1.0, -1.0, -3.6]]])  # std over the 2 candidates: 1, 1, 3.6
-    shares = effective_shares(alpha, scores)
+    torch.testing.assert_close(score_spread(scores), torch.tensor([[1.0, 1.0, 3.6]]))
+    shares = effective_shares(alpha, score_spread(scores))
     torch.testing.assert_close(shares, torch.tensor([[0.2, 0.66, 0.504]]) / 1.364)
     assert float(shares[0, 2]) == pytest.approx(0.3695, abs=1e-4)  # 37 %, not 14 %
-    assert torch.equal(effective_shares(alpha, torch.zeros(1, 2, 3)), torch.zeros(1, 3))
+    assert torch.equal(effective_shares(alpha, torch.zeros(1, 3)), torch.zeros(1, 3))
+
+
+def test_score_spread_is_the_population_std_over_the_candidates():
+    scores = torch.tensor([[[0.0, 5.0, 1.0], [2.0, 5.0, 1.0], [4.0, 5.0, 4.0]]])  # 3 candidates, 3 components
+    # static: mean 2, squared deviations 4, 0, 4 -> variance 8/3; dynamic flat; content: mean 2, 1 + 1 + 4 -> 2
+    torch.testing.assert_close(score_spread(scores), torch.tensor([[(8 / 3) ** 0.5, 0.0, 2**0.5]]))
 
 
 def test_user_level_ci_averages_each_user_first():
@@ -73,7 +81,7 @@ def test_contributions_agree_with_the_sampled_protocol_and_cover_every_segment()
 def test_a_model_whose_only_spread_is_content_gives_content_the_whole_effective_share():
     alpha = torch.tensor([[0.9, 0.05, 0.05]])
     scores = torch.tensor([[[2.0, 1.0, 5.0], [2.0, 1.0, -5.0]]])  # static and dynamic rank nothing
-    torch.testing.assert_close(effective_shares(alpha, scores), torch.tensor([[0.0, 0.0, 1.0]]))
+    torch.testing.assert_close(effective_shares(alpha, score_spread(scores)), torch.tensor([[0.0, 0.0, 1.0]]))
 
 
 def test_the_diagnosis_records_full_ranking_ndcg_of_the_evaluation_as_primary_and_sampled_beside_it():

@@ -144,3 +144,21 @@ class WrongWidth(TableScorerWithCatalogue):
 def test_catalogue_scores_must_cover_every_item(test_split, train_items):
     with pytest.raises(ValueError, match="for 6 items"):
         evaluate_full(WrongWidth(), test_split, train_items, 6)
+
+
+SPREAD_BY_USER = torch.tensor([[1.0, 2.0, 0.5], [0.0, 3.0, 1.0]])
+
+
+class SpreadScorer(TableScorerWithCatalogue):
+    """The catalogue path also reports each component's score spread (fixed per user)."""
+
+    def score_all_items(self, batch: Batch) -> Scores:
+        return Scores(self.table[batch.user], self._alpha(batch), SPREAD_BY_USER[batch.user])
+
+
+def test_full_ranking_keeps_each_rows_component_spread_in_row_order(test_split, train_items):
+    result = evaluate_full(SpreadScorer(), test_split, train_items, 6, rows=torch.tensor([3, 0, 2]), row_chunk=2)
+    np.testing.assert_array_equal(result.component_spread, SPREAD_BY_USER[[1, 0, 1]].numpy())
+    assert evaluate_full(TableScorerWithCatalogue(), test_split, train_items, 6).component_spread is None
+    assert evaluate_full(TableScorer(), test_split, train_items, 6).component_spread is None  # item-chunk path
+    assert evaluate_sampled(SpreadScorer(), test_split, NEGATIVES).component_spread is None  # a catalogue measure
