@@ -18,6 +18,7 @@ the main table's full ranking (`full_ranking_ci`), the sampled one stays beside 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,11 +29,13 @@ from hybridrec_ml.evaluation.metrics import ndcg_at_k, positive_rank
 from hybridrec_ml.evaluation.protocols import default_chunk, evaluating, model_device, user_mean
 from hybridrec_ml.evaluation.segments import segment_labels, segment_of
 from hybridrec_ml.evaluation.significance import MeanCI, mean_ci
-from hybridrec_ml.evaluation.variant_evaluation import VariantEvaluation
 from hybridrec_ml.models.hybrid import HybridRecommender
 from hybridrec_ml.tensors.batch import Batch
 from hybridrec_ml.tensors.batching import make_batch
 from hybridrec_ml.tensors.bundle import InteractionSet
+
+if TYPE_CHECKING:  # variant_evaluation imports this module's formula
+    from hybridrec_ml.evaluation.variant_evaluation import VariantEvaluation
 
 ALL_ROWS = "all"
 CONTRIBUTION_COLUMNS = [
