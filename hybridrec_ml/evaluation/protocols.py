@@ -233,7 +233,8 @@ def evaluate_full(
     `model.score_all_items` when it returns scores, else `score_candidates` over item chunks;
     only a running per-row count of items at or above the positive is kept, never the N x items
     matrix, so memory is row_chunk x item_chunk (row_chunk x n_items on the fast path). Chunk
-    sizes default by device; `make_query` as in `evaluate_sampled`.
+    sizes default by device (`full_ranking_rows`); rows are scored grouped by user and time and
+    returned in the order of `rows`; `make_query` as in `evaluate_sampled`.
     """
     make_query = make_query or (lambda chunk: make_batch(split, chunk, max_history))
     rows = torch.arange(len(split)) if rows is None else rows
