@@ -45,7 +45,7 @@ from hybridrec_ml.data_layer import synthetic_warehouse
 from hybridrec_ml.data.synthetic.truth import load_planted_truth
 from hybridrec_ml.evaluation.metrics import ndcg_at_k
 from hybridrec_ml.evaluation.oracle_ceilings import oracle_ceilings
-from hybridrec_ml.evaluation.protocols import EvalResult, evaluate_full, make_validator
+from hybridrec_ml.evaluation.protocols import EvalResult, evaluate_full, validator_for
 from hybridrec_ml.models.oracle import PlantedOracle
 from hybridrec_ml.training.trainer import train
 
@@ -84,13 +84,11 @@ def by_mechanism(result: EvalResult, mechanism: dict[int, str]) -> dict[str, flo
 
 
 def run(variant: VariantConfig, bundle: TrainingBundle) -> tuple[EvalResult, float, int]:
-    validate = make_validator(
-        bundle.val, bundle.timeline, bundle.n_items, variant.train.val_max_rows, make_query=batch_maker(variant, bundle, "val")
-    )
+    validate = validator_for(variant, bundle)
     cpu = time.process_time()
     result = train(variant, bundle, validate=validate)
     seconds = time.process_time() - cpu
-    full = evaluate_full(result.model, bundle.test, bundle.timeline, bundle.n_items)
+    full = evaluate_full(result.model, bundle.test, bundle.timeline, bundle.n_items, make_query=batch_maker(variant, bundle, "test"))
     return full, seconds, len(result.history)
 
 

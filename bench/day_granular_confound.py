@@ -50,7 +50,7 @@ def main() -> None:
             same_previous += int((stored_previous == oracle.row_previous[row]).sum())
             same_bucket += int((bucket_of_context(split.context) == oracle.true_buckets(split)).sum())
             rows += len(split)
-        ndcg = evaluate_full(oracle, bundle.test, bundle.train_items_by_user, bundle.n_items).metrics["ndcg@10"]
+        ndcg = evaluate_full(oracle, bundle.test, bundle.timeline, bundle.n_items).metrics["ndcg@10"]
         label = "day-granular" if day_granular else "true times  "
         print(f"{args.scale} {label}: {rows} val+test rows; last history item = true previous item "
               f"{100 * same_previous / rows:.1f}%; stored-context bucket = true bucket {100 * same_bucket / rows:.1f}%; "

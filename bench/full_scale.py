@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
-from hybridrec_ml.evaluation.protocols import evaluate_full, evaluate_sampled, make_validator
+from hybridrec_ml.evaluation.protocols import evaluate_full, evaluate_sampled, validator_for
+from hybridrec_ml.tensors.sequences import batch_maker
 from hybridrec_ml.training.trainer import CHECKPOINT_NAME, resolve_device, train
 
 RSS_TARGET_GB = 16.0
@@ -77,7 +78,7 @@ def run_variant(name: str, database: Path, device: str, train_steps: int, eval_r
     variant = VARIANTS[name].with_train(
         epochs=1, patience=1, steps_per_epoch=train_steps, device=device, val_max_rows=VALIDATION_ROWS
     )
-    validate = make_validator(bundle.val, val_negatives, variant.dims.max_history, VALIDATION_ROWS)
+    validate = validator_for(variant, bundle)
     with tempfile.TemporaryDirectory(prefix="full_scale-") as checkpoints:
         result = train(variant, bundle, validate=validate, checkpoint_dir=Path(checkpoints))
         checkpoint = Path(checkpoints) / CHECKPOINT_NAME
@@ -99,7 +100,8 @@ def run_variant(name: str, database: Path, device: str, train_steps: int, eval_r
     figures["catalogue_s"] = time.perf_counter() - started
     for protocol, evaluate in (
         ("sampled", lambda: evaluate_sampled(model, bundle.test, test_negatives, rows=rows)),
-        ("full", lambda: evaluate_full(model, bundle.test, bundle.train_items_by_user, bundle.n_items, rows=rows)),
+        ("full", lambda: evaluate_full(model, bundle.test, bundle.timeline, bundle.n_items, rows=rows,
+                                      make_query=batch_maker(variant, bundle, "test"))),
     ):
         _synchronize(result.device)
         started = time.perf_counter()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.data.synthetic.truth import load_planted_truth
 from hybridrec_ml.evaluation.negatives import load_eval_negatives
-from hybridrec_ml.evaluation.protocols import make_validator
+from hybridrec_ml.evaluation.protocols import validator_for
 from hybridrec_ml.evaluation.variant_evaluation import evaluate_variant
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.tensors.sequences import batch_maker
@@ -50,8 +50,7 @@ def main() -> None:
     print(f"{'variant':<12} {'epochs':>6} {'cpu s/epoch':>11} {'eval cpu s':>10} {'6-epoch partition cpu s':>24}")
     for name in wanted:
         variant = VARIANTS[name].with_train(epochs=args.epochs, patience=args.epochs)
-        validate = make_validator(bundle.val, bundle.timeline, bundle.n_items, variant.train.val_max_rows,
-                                  make_query=batch_maker(variant, bundle, "val"))  # fmt: skip
+        validate = validator_for(variant, bundle)
         started = time.process_time()
         result = train(variant, bundle, validate=validate, truth=truth)
         per_epoch = (time.process_time() - started) / max(1, len(result.history))

@@ -20,8 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this checkout, whatever is installed
 
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.evaluation.protocols import make_validator
-from hybridrec_ml.tensors.sequences import batch_maker
+from hybridrec_ml.evaluation.protocols import validator_for
 from hybridrec_ml.training.trainer import train
 from training_throughput import generated_bundle, pipeline_bundle
 
@@ -48,10 +47,7 @@ def main() -> None:
             variant = VARIANTS["v1"].with_profile(args.profile).with_train(sequence=path, seed=seed, device="cpu")
             if args.epochs is not None:
                 variant = variant.with_train(epochs=args.epochs)
-            validate = make_validator(
-                bundle.val, bundle.timeline, bundle.n_items, variant.train.val_max_rows,
-                make_query=batch_maker(variant, bundle, "val"),
-            )
+            validate = validator_for(variant, bundle)
             started = time.perf_counter()
             result = train(variant, bundle, validate=validate)
             print(

@@ -11,6 +11,8 @@ from typing import Literal
 Component = Literal["static", "dynamic", "content"]
 ALL_COMPONENTS: tuple[Component, ...] = ("static", "dynamic", "content")
 ALPHA_COLUMNS: tuple[str, ...] = tuple(f"alpha_{component}" for component in ALL_COMPONENTS)  # fusion weights
+# α_k × component k's score spread, normalised over the components (evaluation.contributions)
+EFFECTIVE_SHARE_COLUMNS: tuple[str, ...] = tuple(f"effective_share_{component}" for component in ALL_COMPONENTS)
 # Per-epoch gate dynamics a hybrid records (issue 14): each component's score scale (std of w·h_k),
 # the gate entropy (nats) and the norm of the loss gradient on the gate logits.
 SCORE_SCALE_COLUMNS: tuple[str, ...] = tuple(f"score_scale_{component}" for component in ALL_COMPONENTS)
@@ -96,7 +98,7 @@ class VariantConfig:
     context_granularity: Literal["second", "day"] = "second"
     # Fixes for collapse (off by default); the mechanisms live in models/gate_fixes.py and models/gate_input.py.
     gate_top_k: int | None = None  # noisy top-k gating: keep the k largest noisy logits per row
-    gate_history_features: bool = False  # gate input also gets history length and diversity (per-row windows)
+    gate_history_features: bool = False  # gate input also gets history length, diversity and recency
     z_loss_lambda: float = 0.0  # weight of mean(logsumexp(gate logits)^2)
     balance_bias_rate: float = 0.0  # loss-free balancing: per-component logit bias step, outside the gradient
     normalise_scores: bool = False  # standardise each component's score w·h_k before fusion
@@ -228,8 +230,10 @@ VARIANTS |= {
         VariantConfig("noisy_topk", "hybrid", "Fix: noisy top-2 gating (Shazeer et al. 2017)", gate_top_k=2),
         VariantConfig("curriculum", "hybrid", "Fix: epoch 1 trains each component alone, then the gate joins and all fine-tune", curriculum_epochs=1),
         VariantConfig(
-            "enriched_gate", "hybrid", "Fix: gate input adds history length and diversity to the temporal context",
-            gate_history_features=True, train=TrainConfig(sequence="window"),  # the statistics need per-row windows
+            "enriched_gate", "hybrid", "Fix: gate input adds history length, diversity and recency to the temporal context",
+            # windows: length and diversity of the capped per-row window; the chunk path gives the same where a row
+            # has fewer than max_history earlier items and sequence_chunk divides max_history, else the chunk's window
+            gate_history_features=True, train=TrainConfig(sequence="window"),
         ),
         VariantConfig("v2_no_dynamic", "hybrid", "Fix: re-ablation on v2, GRU removed", components=("static", "content"), **_V2),
         VariantConfig("v2_no_content", "hybrid", "Fix: re-ablation on v2, TF-IDF removed", components=("static", "dynamic"), **_V2),

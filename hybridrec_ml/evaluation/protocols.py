@@ -23,7 +23,9 @@ import numpy as np
 import torch
 
 from hybridrec_ml.tensors.batching import make_batch
-from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, UserTimeline
+from hybridrec_ml.config import VariantConfig
+from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBundle, UserTimeline
+from hybridrec_ml.tensors.sequences import batch_maker
 from hybridrec_ml.evaluation.metrics import mean_metrics, ndcg_at_k, per_user_metrics, positive_rank
 from hybridrec_ml.models.base import Recommender, Scores
 from hybridrec_ml.tensors.batch import Batch
@@ -66,6 +68,8 @@ class EvalResult:
     event_order: np.ndarray  # int64 [N]
     ranks: np.ndarray  # int64 [N]: 0-based rank of the positive, ties counted against it
     alpha: np.ndarray | None  # float32 [N, 3] fusion weights (static, dynamic, content), None without a gate
+    # float32 [N, 3] each component's score spread over the catalogue (full ranking of a fusing model), else None
+    component_spread: np.ndarray | None = None
 
     @cached_property
     def metrics(self) -> dict[str, float]:
@@ -122,18 +126,22 @@ def _result(
     ranks: list[torch.Tensor],
     alphas: list[torch.Tensor],
     saw_nan: torch.Tensor,
+    spreads: list[torch.Tensor] | None = None,
 ) -> EvalResult:
     """The outcome of `rows` scored in `order` (positions into rows), put back in the order of `rows`."""
     if bool(saw_nan):
         raise ValueError("the model produced NaN scores; ranks would be meaningless")
     if alphas and len(alphas) != len(ranks):
         raise ValueError("the model returned alpha for some batches and not for others")
+    if spreads and len(spreads) != len(ranks):
+        raise ValueError("the model returned component spreads for some batches and not for others")
     back = torch.argsort(order).numpy()
     return EvalResult(
         protocol=protocol,
         event_order=split.event_order[rows].numpy(),
         ranks=torch.cat(ranks).cpu().numpy()[back] if ranks else np.zeros(0, dtype=np.int64),
         alpha=torch.cat(alphas).float().cpu().numpy()[back] if alphas else None,
+        component_spread=torch.cat(spreads).float().cpu().numpy()[back] if spreads else None,
     )
 
 
@@ -234,7 +242,8 @@ def evaluate_full(
     only a running per-row count of items at or above the positive is kept, never the N x items
     matrix, so memory is row_chunk x item_chunk (row_chunk x n_items on the fast path). Chunk
     sizes default by device (`full_ranking_rows`); rows are scored grouped by user and time and
-    returned in the order of `rows`; `make_query` as in `evaluate_sampled`.
+    returned in the order of `rows`; `make_query` as in `evaluate_sampled`. The fast path's component
+    spreads, where the model measures them, are kept per row (`EvalResult.component_spread`).
     """
     make_query = make_query or (lambda chunk: make_batch(split, chunk, max_history))
     rows = torch.arange(len(split)) if rows is None else rows
@@ -244,6 +253,7 @@ def evaluate_full(
     seen = _on_device(seen, device)
     ranks: list[torch.Tensor] = []
     alphas: list[torch.Tensor] = []
+    spreads: list[torch.Tensor] = []
     saw_nan = torch.zeros((), dtype=torch.bool, device=device)
     with evaluating(model):
         for chunk in rows[order].split(row_chunk):
@@ -258,6 +268,8 @@ def evaluate_full(
                 saw_nan |= torch.isnan(everything.scores).any()
                 ahead = _count_ahead(everything.scores, 0, positive_score, positives, *masked)
                 alpha = everything.alpha
+                if everything.component_spread is not None:
+                    spreads.append(everything.component_spread)
             else:
                 scored = model.score_candidates(batch, positives.unsqueeze(1))
                 positive_score, alpha = scored.scores[:, 0], scored.alpha
@@ -271,7 +283,7 @@ def evaluate_full(
             ranks.append(ahead)
             if alpha is not None:
                 alphas.append(alpha)
-    return _result("full", split, rows, order, ranks, alphas, saw_nan)
+    return _result("full", split, rows, order, ranks, alphas, saw_nan, spreads)
 
 
 @dataclass(frozen=True, eq=False)
@@ -438,6 +450,14 @@ def make_validator(
         return user_mean(result.ndcg_at_10, split.user[rows].numpy())
 
     return validate
+
+
+def validator_for(variant: VariantConfig, bundle: TrainingBundle) -> Callable[[Recommender], float]:
+    """The early-stopping validator of a run of `variant`: the bundle's val rows, read on the variant's history path."""
+    return make_validator(
+        bundle.val, bundle.timeline, bundle.n_items, variant.train.val_max_rows,
+        make_query=batch_maker(variant, bundle, "val"),
+    )  # fmt: skip
 
 
 def user_mean(values: np.ndarray, users: np.ndarray) -> float:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_SEGMENT_BOUNDS
+from hybridrec_ml.config import ALPHA_COLUMNS, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_SEGMENT_BOUNDS, EFFECTIVE_SHARE_COLUMNS
 from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS, bucket_of_context
 
 COLD_ITEMS = "cold items (unseen in training)"
@@ -79,24 +79,31 @@ def segment_report(
     return pd.DataFrame.from_records(records, columns=SEGMENT_COLUMNS)
 
 
-def _alpha_means(alpha: np.ndarray | None, selected: np.ndarray) -> dict[str, float]:
-    if alpha is None or not selected.any():
-        return {column: float("nan") for column in ALPHA_COLUMNS}
-    means = alpha[selected].astype(np.float64).mean(axis=0)
-    return {column: float(value) for column, value in zip(ALPHA_COLUMNS, means)}
+def _column_means(values: np.ndarray | None, selected: np.ndarray, columns: tuple[str, ...]) -> dict[str, float]:
+    if values is None or not selected.any():
+        return {column: float("nan") for column in columns}
+    means = values[selected].astype(np.float64).mean(axis=0)
+    return {column: float(value) for column, value in zip(columns, means)}
 
 
-def alpha_by_context_bucket(alpha: np.ndarray, context: torch.Tensor) -> pd.DataFrame:
-    """Mean learned α per context bucket (the buckets the synthetic generator plants mechanisms in).
+def alpha_by_context_bucket(
+    alpha: np.ndarray, context: torch.Tensor, effective_share: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Mean learned α and mean effective share (per-row [N, 3], None: not measured) per context bucket
+    (the buckets the synthetic generator plants mechanisms in); means over the bucket's rows.
 
-    One row per bucket in CONTEXT_BUCKETS order: bucket, n_rows, alpha_static, alpha_dynamic,
-    alpha_content (NaN for a bucket without rows).
+    One row per bucket in CONTEXT_BUCKETS order: bucket, n_rows, ALPHA_COLUMNS, EFFECTIVE_SHARE_COLUMNS
+    (NaN for a bucket without rows, and the shares NaN when not measured).
     """
-    if len(alpha) != len(context):
-        raise ValueError(f"{len(alpha)} alpha rows for {len(context)} context rows")
+    for name, values in (("alpha", alpha), ("effective share", effective_share)):
+        if values is not None and len(values) != len(context):
+            raise ValueError(f"{len(values)} {name} rows for {len(context)} context rows")
     bucket = np.asarray(bucket_of_context(context))
     records = []
     for bucket_id, name in enumerate(CONTEXT_BUCKETS):
         selected = bucket == bucket_id
-        records.append({"bucket": name, "n_rows": int(selected.sum()), **_alpha_means(alpha, selected)})
+        records.append({
+            "bucket": name, "n_rows": int(selected.sum()), **_column_means(alpha, selected, ALPHA_COLUMNS),
+            **_column_means(effective_share, selected, EFFECTIVE_SHARE_COLUMNS),
+        })  # fmt: skip
     return pd.DataFrame.from_records(records)

@@ -21,7 +21,8 @@ import pandas as pd
 import torch
 
 from hybridrec_ml.atomic import atomic_write_bytes
-from hybridrec_ml.config import ALPHA_COLUMNS
+from hybridrec_ml.config import ALPHA_COLUMNS, EFFECTIVE_SHARE_COLUMNS
+from hybridrec_ml.evaluation.contributions import effective_shares
 from hybridrec_ml.evaluation.metrics import per_row_metrics
 from hybridrec_ml.evaluation.negatives import MASKS
 from hybridrec_ml.evaluation.protocols import (
@@ -55,7 +56,7 @@ class VariantEvaluation:
     row_user: np.ndarray  # int64 [N]: user_idx of each test row (aligned with sampled / full)
     row_cold_item: np.ndarray  # bool [N]: the row's item never occurs in training
     user_train_count: np.ndarray  # int64 [U]: training interactions of per_user.users (0 = cold user)
-    context_alpha: pd.DataFrame | None  # mean α per context bucket; None without a gate
+    context_alpha: pd.DataFrame | None  # mean α and effective share per context bucket; None without a gate
     alpha_per_epoch: tuple[tuple[float, float, float], ...]
     # how the model was trained: profile, best_epoch, epochs, max_epochs, stopped_early (None: not recorded)
     training: dict[str, Any] | None = None
@@ -101,6 +102,12 @@ class VariantEvaluation:
         frame |= {f"cold_items:{metric}": mean_over_rows(full[metric], self.row_cold_item) for metric in USER_METRICS}
         return pd.DataFrame(frame)
 
+    @cached_property
+    def effective_share(self) -> np.ndarray | None:
+        """float64 [N, 3] each component's effective share of each test row's full ranking (α × its score
+        spread over the catalogue, normalised); None where the model fuses nothing or did not measure spreads."""
+        return full_ranking_shares(self.full)
+
     def population(self, name: str) -> pd.DataFrame:
         users = self.users
         return users if name == "all" else users[users["warm"]]
@@ -126,7 +133,16 @@ class VariantEvaluation:
                     numbers[key] = float(users[f"{protocol}:{metric}"].mean())
         if self.full.alpha_mean is not None:
             numbers |= dict(zip((f"test_{column}" for column in ALPHA_COLUMNS), self.full.alpha_mean))
+        if self.effective_share is not None and len(self.effective_share):
+            numbers |= dict(zip((f"test_{column}" for column in EFFECTIVE_SHARE_COLUMNS), self.effective_share.mean(axis=0)))
         return numbers
+
+
+def full_ranking_shares(full: EvalResult) -> np.ndarray | None:
+    """Per-row effective shares [N, 3] from full ranking's α and catalogue spreads (None without both)."""
+    if full.alpha is None or full.component_spread is None:
+        return None
+    return effective_shares(torch.from_numpy(full.alpha).double(), torch.from_numpy(full.component_spread).double()).numpy()
 
 
 def evaluate_variant(
@@ -163,7 +179,9 @@ def evaluate_variant(
     per_user = evaluate_per_user(
         model, test, history, k_values=PER_USER_KS, make_query=make_query, row_chunk=row_chunk, item_chunk=item_chunk
     )
-    context_alpha = alpha_by_context_bucket(full.alpha, test.context) if full.alpha is not None else None
+    context_alpha = (
+        alpha_by_context_bucket(full.alpha, test.context, full_ranking_shares(full)) if full.alpha is not None else None
+    )
     return VariantEvaluation(
         variant=variant,
         seed=seed,
@@ -206,6 +224,7 @@ def save_evaluation(evaluation: VariantEvaluation, path: Path) -> Path:
     optional = {
         "sampled_alpha": evaluation.sampled.alpha,
         "full_alpha": evaluation.full.alpha,
+        "full_component_spread": evaluation.full.component_spread,
         "per_user_alpha": evaluation.per_user.alpha,
     }
     arrays |= {name: value for name, value in optional.items() if value is not None}
@@ -225,7 +244,9 @@ def load_evaluation(path: Path) -> VariantEvaluation:
         seed=header["seed"],
         mask=header["mask"],
         sampled=EvalResult("sampled", arrays["event_order"], arrays["sampled_ranks"], alpha["sampled_alpha"]),
-        full=EvalResult("full", arrays["event_order"], arrays["full_ranks"], alpha["full_alpha"]),
+        full=EvalResult(
+            "full", arrays["event_order"], arrays["full_ranks"], alpha["full_alpha"], arrays.get("full_component_spread")
+        ),
         per_user=PerUserResult(
             arrays["users"], arrays["positive_ptr"], arrays["positions"], alpha["per_user_alpha"], tuple(header["k_values"])
         ),

@@ -27,6 +27,9 @@ from hybridrec_ml.tensors.batch import Batch
 class Scores:
     scores: torch.Tensor  # float32 [B, C]
     alpha: torch.Tensor | None  # float32 [B, 3] fusion weights (static, dynamic, content) or None
+    # float32 [B, 3]: std over the scored items of each component's term in the fused sum (0 for an
+    # absent component; evaluation.contributions turns it into effective shares); None when not measured
+    component_spread: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class Recommender(nn.Module):
 
     #: False for models with nothing to optimise (e.g. popularity): the trainer skips the loop.
     trainable: bool = True
+    #: True where `encode_queries` reads `Batch.since_previous`: a server must not reuse them at another moment.
+    queries_depend_on_time: bool = False
 
     def encode_queries(self, batch: Batch) -> EncodedQueries:
         """The context-free query side of each row; by default the batch's own tensors (nothing precomputed)."""

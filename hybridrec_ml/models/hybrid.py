@@ -21,7 +21,7 @@ from hybridrec_ml.models.content import ContentMLP
 from hybridrec_ml.models.dynamic import DynamicGRU
 from hybridrec_ml.models.gate import ContextGate
 from hybridrec_ml.models.gate_fixes import balance_bias_step, z_loss
-from hybridrec_ml.models.gate_input import floor_context_to_day, history_features
+from hybridrec_ml.models.gate_input import HISTORY_GATE_INPUTS, floor_context_to_day, gate_history_input
 from hybridrec_ml.models.losses import LOSSES
 from hybridrec_ml.models.regularizers import load_balance, mean_negative_entropy
 from hybridrec_ml.models.static import StaticNCF
@@ -33,7 +33,7 @@ CATALOGUE_CHUNK = 16384
 # (row, item) pairs per block when rows are scored against the whole catalogue: the [rows, items, d]
 # intermediates stay cache-sized on a CPU (128 rows x 256 items) and fill a GPU
 CATALOGUE_BLOCK_PAIRS = {"cpu": 1 << 15, "cuda": 1 << 22}
-GATE_HISTORY = "gate_history"  # the encoded query holding the enriched gate's history statistics
+GATE_HISTORY = "gate_history"  # the encoded query holding the enriched gate's history length, diversity, recency
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ class HybridRecommender(Recommender):
     """Components and fusion from the variant.
 
     gate='learned': alpha = ContextGate(context) over the present components (the context floored to
-                    the day for context_granularity='day'; history statistics appended for
-                    gate_history_features; noisy top-k / loss-free bias as the variant says).
+                    the day for context_granularity='day'; history length, diversity and
+                    recency appended for gate_history_features; noisy top-k / loss-free bias as the variant says).
     gate='uniform': alpha = 1/K for each of the K present components (exactly 1/3 with all three).
     gate='none'   : a single component with alpha = 1.
     Reported alpha is always [B, 3] in (static, dynamic, content) order, 0 for absent components.
@@ -100,7 +100,9 @@ class HybridRecommender(Recommender):
                 raise TypeError(f"{name} does not implement the Component contract (row_side, item_side, combine)")
             if component.out_dim != dims.embedding_dim:
                 raise ValueError(f"{name} outputs {component.out_dim} features, the head takes {dims.embedding_dim}")
-        gate_input_dim = dims.context_dim + (2 if variant.gate_history_features else 0)
+        if variant.gate_history_features and variant.context_granularity == "day":
+            raise ValueError("gate_history_features with a day-floored context: recency would read the seconds the gate must not see")
+        gate_input_dim = dims.context_dim + (HISTORY_GATE_INPUTS if variant.gate_history_features else 0)
         self.gate = (
             ContextGate(
                 gate_input_dim, dims.gate_hidden, len(present), variant.gate_init_std,
@@ -119,6 +121,7 @@ class HybridRecommender(Recommender):
         self.balance_bias_rate = variant.balance_bias_rate
         self.day_context = variant.context_granularity == "day"
         self.history_gate_input = variant.gate_history_features
+        self.queries_depend_on_time = variant.gate_history_features  # the gate's recency
         self.max_history = dims.max_history
         self.curriculum_epochs = variant.curriculum_epochs
         self.solo_phase = False  # curriculum: each component trains alone, the gate gets no gradient
@@ -130,12 +133,10 @@ class HybridRecommender(Recommender):
 
     def encode_queries(self, batch: Batch) -> EncodedQueries:
         """Each component's row side (user embedding, GRU state), plus the enriched gate's history
-        statistics: context-free, so cacheable per user."""
+        statistics (context-free; recency depends on the row's moment, see `queries_depend_on_time`)."""
         queries = {name: component.row_side(batch) for name, component in self.components.items()}
         if self.history_gate_input:
-            if batch.sequence is not None:
-                raise ValueError("gate_history_features needs per-row history windows (TrainConfig.sequence='window')")
-            queries[GATE_HISTORY] = history_features(batch.history, batch.history_len, self.max_history)
+            queries[GATE_HISTORY] = gate_history_input(batch, self.max_history)
         return queries
 
     def gate_logits(self, queries: EncodedQueries, context: torch.Tensor) -> torch.Tensor | None:
@@ -208,11 +209,12 @@ class HybridRecommender(Recommender):
     def _fuse(self, queries: EncodedQueries, context: torch.Tensor, items: dict[str, torch.Tensor]) -> Scores:
         """Gate-weighted sum of the components' head outputs; items are [B or 1, C, h] per component."""
         parts = self.component_scores_encoded(queries, context, items)
-        return Scores(parts.fused().float(), self._reported_alpha(parts.alpha))
+        return Scores(parts.fused().float(), self._reported(parts.alpha))
 
     def score_all_items(self, batch: Batch) -> Scores | None:
         """Scores [B, n_items] in eval mode: each row side once (the GRU runs once per row, not once
-        per block of items), then the cached catalogue item sides in blocks of items."""
+        per block of items), then the cached catalogue item sides in blocks of items; with each
+        component's score spread over the catalogue (running sums, so no [B, n_items, K] tensor)."""
         if self.training:
             return None
         queries = self.encode_queries(batch)
@@ -224,11 +226,18 @@ class HybridRecommender(Recommender):
         distinct = {name: _distinct_rows(row) for name, row in queries.items() if name in self.components}
         block = max(1, CATALOGUE_BLOCK_PAIRS["cuda" if w.is_cuda else "cpu"] // max(n_rows, 1))
         scores = torch.empty(n_rows, self.n_items, device=w.device)
+        # float64 sums of s and s^2 per (row, component): the variance E[s^2] - E[s]^2 loses nothing that matters
+        total = torch.zeros(n_rows, alpha.shape[1], dtype=torch.float64, device=w.device)
+        squares = torch.zeros_like(total)
         for start in range(0, self.n_items, block):
             items = {name: table[start : start + block].unsqueeze(0) for name, table in catalogue.items()}
             per_component = self._per_component(queries, items, n_rows, distinct)  # [B, C, K]
             scores[:, start : start + block] = self.head.bias + (per_component * alpha.unsqueeze(1)).sum(dim=-1)
-        return Scores(scores, self._reported_alpha(alpha))
+            total += per_component.sum(dim=1, dtype=torch.float64)
+            squares += (per_component * per_component).sum(dim=1, dtype=torch.float64)
+        mean = total / self.n_items
+        spread = (squares / self.n_items - mean.square()).clamp(min=0).sqrt()
+        return Scores(scores, self._reported(alpha), self._reported(spread))
 
     def calculate_loss(self, batch: Batch, candidates: torch.Tensor, ranking_loss: str) -> TrainingLoss:
         """The fused ranking loss plus the gate's terms; in a curriculum's solo phase, the sum of each
@@ -242,7 +251,7 @@ class HybridRecommender(Recommender):
         else:
             fused = parts.fused()
             ranking = loss(fused[:, 0], fused[:, 1:])
-            regularizers = self.auxiliary_loss(self._reported_alpha(parts.alpha))
+            regularizers = self.auxiliary_loss(self._reported(parts.alpha))
             if self.z_loss_lambda and parts.logits is not None:
                 regularizers["z_loss"] = self.z_loss_lambda * z_loss(parts.logits)
         if torch.is_grad_enabled():
@@ -250,7 +259,7 @@ class HybridRecommender(Recommender):
             if self.balance_bias_rate and self.gate is not None and not self.solo_phase:
                 with torch.no_grad():
                     self.gate.balance_bias.copy_(balance_bias_step(self.gate.balance_bias, parts.alpha, self.balance_bias_rate))
-        return TrainingLoss(ranking + sum(regularizers.values()), ranking, regularizers, self._reported_alpha(parts.alpha))
+        return TrainingLoss(ranking + sum(regularizers.values()), ranking, regularizers, self._reported(parts.alpha))
 
     def _record(self, parts: ComponentScores) -> None:
         """Accumulate the batch's gate dynamics on the device (no host sync): each component's score scale
@@ -283,11 +292,12 @@ class HybridRecommender(Recommender):
         """A curriculum's first `curriculum_epochs` epochs train each component alone."""
         self.solo_phase = epoch <= self.curriculum_epochs
 
-    def _reported_alpha(self, alpha: torch.Tensor) -> torch.Tensor:
-        """[B, K] weights of the present components -> [B, 3] in (static, dynamic, content) order, float32."""
-        full_alpha = alpha.new_zeros(alpha.shape[0], len(ALL_COMPONENTS))
-        full_alpha[:, self.positions] = alpha
-        return full_alpha.float()
+    def _reported(self, values: torch.Tensor) -> torch.Tensor:
+        """[B, K] values of the present components (α, score spreads) -> [B, 3] in (static, dynamic,
+        content) order, 0 for an absent component, float32."""
+        reported = values.new_zeros(values.shape[0], len(ALL_COMPONENTS))
+        reported[:, self.positions] = values
+        return reported.float()
 
     def item_sides(self, candidates: torch.Tensor) -> dict[str, torch.Tensor]:
         """Item side of every component for candidates [B, C] -> name -> [B, C, h]."""

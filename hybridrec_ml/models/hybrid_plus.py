@@ -81,21 +81,27 @@ class HybridPlus(Recommender):
             ]
         )
 
-    def _log_mixture(self, batch: Batch, logits: torch.Tensor) -> Scores:
-        """log sum_k alpha_k softmax_k(logits [K, B, C]), each softmax normalised over the C columns."""
+    def _log_mixture(self, batch: Batch, log_softmax: torch.Tensor) -> Scores:
+        """log sum_k alpha_k softmax_k, from each component's log-softmax [K, B, C] over the C columns."""
         alpha = self.gate(batch.context)  # [B, K]
-        log_softmax = torch.log_softmax(logits.float(), dim=2)
         log_alpha = torch.log(alpha.float().clamp_min(1e-12)).T.unsqueeze(2)  # [K, B, 1]
         return Scores(torch.logsumexp(log_alpha + log_softmax, dim=0), alpha.float())
 
     def score_all_items(self, batch: Batch) -> Scores:
+        """log P(i | row) over the catalogue, and the spread of each softmax_k over it (the term alpha_k
+        weights in P; ranking by P is ranking by log P). A softmax averages 1/n, so var = mean(p^2) - 1/n^2."""
         catalogue = torch.arange(self.n_items, device=batch.user.device)
-        return self._log_mixture(batch, self.component_logits(batch, catalogue))
+        log_softmax = torch.log_softmax(self.component_logits(batch, catalogue).float(), dim=2)
+        mixture = self._log_mixture(batch, log_softmax)
+        second_moment = log_softmax.mul(2).exp_().mean(dim=2, dtype=torch.float64)  # mean of p^2 = exp(2 log p)
+        spread = (second_moment - 1.0 / self.n_items**2).clamp(min=0).sqrt().float().T  # [B, K]
+        return Scores(mixture.scores, mixture.alpha, spread)
 
     def score_candidates(self, batch: Batch, candidates: torch.Tensor) -> Scores:
         if self.training:  # sampled softmax: normalised over the row's candidates
             distinct, inverse = torch.unique(candidates, return_inverse=True)
             logits = self.component_logits(batch, distinct)  # [K, B, M]
-            return self._log_mixture(batch, logits.gather(2, inverse.expand(logits.shape[0], -1, -1)))
+            candidate_logits = logits.gather(2, inverse.expand(logits.shape[0], -1, -1))
+            return self._log_mixture(batch, torch.log_softmax(candidate_logits.float(), dim=2))
         everything = self.score_all_items(batch)
         return Scores(everything.scores.gather(1, candidates), everything.alpha)

@@ -1,9 +1,9 @@
 """The "Why does the gate collapse?" section (issue 14), from the gate_diagnosis records.
 
 The factor grid (architecture × context × v1/v2) and the fixes, each cell with α, gate entropy, the
-effective shares α cannot show, NDCG@10 with a user-level interval, the per-epoch gate dynamics, and a
-verdict whose every claim is computed from those numbers. Variants without a learned gate appear as
-"not applicable", never as balanced or collapsed.
+effective shares α cannot show, NDCG@10 with a user-level interval (full ranking, as the main table;
+sampled beside it), the per-epoch gate dynamics, and a verdict whose every claim is computed from
+those numbers. Variants without a learned gate appear as "not applicable", never as balanced or collapsed.
 """
 
 from __future__ import annotations
@@ -47,11 +47,16 @@ def _setting(variant: str) -> dict[str, str]:
 
 def cells_frame(records: Sequence[dict]) -> pd.DataFrame:
     """One row per (variant, seed): α, effective shares, NDCG drops on all test rows, user-level NDCG@10
-    interval, gate entropy at the best epoch (nats / log K), balance = entropy of the effective shares / log K."""
+    intervals (`ndcg`: full ranking, the primary; `ndcg_sampled`), gate entropy at the best epoch
+    (nats / log K), balance = entropy of the effective shares / log K."""
     rows = []
     for record in records:
         row: dict = {"variant": record["variant"], "seed": record["seed"], "applicable": record["applicable"]}
         if record["applicable"]:
+            if "ndcg_full_user_ci" not in record:
+                raise ValueError(f"the gate_diagnosis of {record['variant']} seed {record['seed']} has no full-ranking "
+                                 "NDCG@10 (written by an older version): materialize gate_diagnosis again")  # fmt: skip
+            full, sampled = record["ndcg_full_user_ci"], record["ndcg_sampled_user_ci"]
             overall = [c for c in record["contributions"] if c["segment"] == ALL_ROWS]
             k = len(overall)
             for c in overall:
@@ -65,8 +70,11 @@ def cells_frame(records: Sequence[dict]) -> pd.DataFrame:
                 "max_share": float(shares.max()),
                 "balance": float(-(positive * np.log(positive)).sum() / math.log(k)),
                 "entropy": best.get("gate_entropy", float("nan")) / math.log(k),
-                "ndcg": record["ndcg_user_ci"]["mean"],
-                "ndcg_half_width": record["ndcg_user_ci"]["half_width"],
+                "ndcg": full["mean"],
+                "ndcg_half_width": full["half_width"],
+                "ndcg_mask": full["mask"],
+                "ndcg_sampled": sampled["mean"],
+                "ndcg_sampled_half_width": sampled["half_width"],
             }
         rows.append(row)
     return pd.DataFrame.from_records(rows)
@@ -85,16 +93,19 @@ def cell_table(cells: pd.DataFrame, variants: Sequence[str], threshold: float = 
         for _, row in cells[cells.variant == variant].iterrows():
             head = [variant, str(row.seed), setting["architecture"], context, setting["loss"]]
             if not row.applicable:
-                rows.append(head + [NOT_APPLICABLE] * 6)
+                rows.append(head + [NOT_APPLICABLE] * 7)
                 continue
             collapsed = "yes" if row.max_alpha > threshold else "no"
+            mask = row.ndcg_mask
+            full = f"{row.ndcg:.4f} ± {row.ndcg_half_width:.4f}" + ("" if mask == "history" else f" ({mask} mask)")
             rows.append(head + [
                 _triple(row, "alpha"), f"{row.entropy:.3f}", _triple(row, "share"), _triple(row, "drop", 3),
-                f"{row.ndcg:.4f} ± {row.ndcg_half_width:.4f}", collapsed,
+                full, f"{row.ndcg_sampled:.4f} ± {row.ndcg_sampled_half_width:.4f}", collapsed,
             ])  # fmt: skip
     headers = ["Variant", "Seed", "Architecture", "Context", "Loss", "α (s / d / c)", "Gate entropy (/log K)",
-               "Effective share (s / d / c)", "NDCG@10 lost when dropped (s / d / c)",
-               "NDCG@10 (sampled, user-level 95% CI)", f"Collapsed (max α > {threshold})"]  # fmt: skip
+               "Effective share (s / d / c)", "NDCG@10 lost when dropped, sampled (s / d / c)",
+               "NDCG@10 full ranking (user-level 95% CI)", "NDCG@10 sampled (user-level 95% CI)",
+               f"Collapsed (max α > {threshold})"]  # fmt: skip
     return markdown_table(headers, rows)
 
 
@@ -173,7 +184,7 @@ def verdict(cells: pd.DataFrame, threshold: float = DEFAULT_COLLAPSE_THRESHOLD) 
         lines.append(
             f"The full-model fix with the most balanced effective shares is {best} (balance {gated.balance[best]:.3f} "
             f"on a 0–1 scale, v1 {gated.balance['v1']:.3f}), at an NDCG@10 change of {cost:+.4f} against v1 "
-            f"({gated.ndcg[best]:.4f} vs {gated.ndcg['v1']:.4f}, sampled protocol, mean over users; the user-level "
+            f"({gated.ndcg[best]:.4f} vs {gated.ndcg['v1']:.4f}, full ranking, mean over users; the user-level "
             f"95% intervals {'do not overlap' if apart else 'overlap, so the cost is not resolved at this size'})."
         )
     return "\n".join(f"- {line}" for line in lines)
@@ -237,11 +248,13 @@ def collapse_section(records: Sequence[dict], threshold: float = DEFAULT_COLLAPS
     findings = verdict(cells, threshold)
     factor_table = cell_table(cells, factors, threshold)
     markdown = "\n\n".join([
-        "Test split, sampled protocol (positive + 99 stored negatives); every mean weighs each user once. "
-        "α: mean fusion weight; effective share: α × the component's score spread (std of w·h_k over a row's "
-        "candidates), normalised to shares; NDCG@10 lost: the drop when the component is removed at inference "
-        "and the gate renormalised over the rest. Gate entropy: mean row entropy on the training rows at the "
-        "best epoch, divided by log K.",
+        "Test split; every mean weighs each user once. NDCG@10 full ranking: each row's positive ranked "
+        "against the whole catalogue with the items its user had before masked, averaged per user, as in the "
+        "main table (the verdict uses it); NDCG@10 sampled: against the 99 stored negatives. α, effective "
+        "shares and drops are measured on the sampled candidates. α: mean fusion weight; effective share: "
+        "α × the component's score spread (std of w·h_k over a row's candidates), normalised to shares; "
+        "NDCG@10 lost: the drop when the component is removed at inference and the gate renormalised over the "
+        "rest. Gate entropy: mean row entropy on the training rows at the best epoch, divided by log K.",
         "### Verdict", findings,
         "### Factor grid: architecture × context × v1/v2", factor_table, DAY_NOTE,
         "### Fixes", cell_table(cells, others, threshold) if others else "(no fix variant diagnosed)",

@@ -99,8 +99,9 @@ def mean_alpha(frame: pd.DataFrame, variant: str) -> tuple[float, ...] | None:
     return tuple(float(values.mean()) for values in means) if all(values.size for values in means) else None
 
 
-def _format_alpha(alpha: tuple[float, ...] | None) -> str:
-    return "—" if alpha is None else "(" + ", ".join(f"{a:.3f}" for a in alpha) + ")"
+def format_mixture(weights: Sequence[float] | None) -> str:
+    """(static, dynamic, content) weights as "(0.100, 0.000, 0.900)"; "—" for None."""
+    return "—" if weights is None else "(" + ", ".join(f"{w:.3f}" for w in weights) + ")"
 
 
 def gate_status(variant: str, alpha: Sequence[float] | None, threshold: float = DEFAULT_COLLAPSE_THRESHOLD) -> str:
@@ -130,7 +131,7 @@ def main_table(
                 variant,
                 str(frame.loc[frame["variant"] == variant, "seed"].nunique()),
                 *(_cell(frame, variant, p, metric, population) for p in PROTOCOLS for population in POPULATIONS),
-                _format_alpha(alpha),
+                format_mixture(alpha),
                 gate_status(variant, alpha, collapse_threshold),
                 percent_of_oracle(frame, variant, metric),
             ]
@@ -160,21 +161,11 @@ def percent_of_oracle(frame: pd.DataFrame, variant: str, metric: str = "ndcg@10"
     return f"{100 * value / ceiling:.1f}%"
 
 
-def oracle_fusion_table(fusion: Sequence[BucketFusion], learned: dict[str, pd.DataFrame]) -> str:
-    """Per context bucket: the planted mixture, the oracle-optimal fusion, and each gated variant's mean α.
-
-    `learned` maps a variant to its `segments.alpha_by_context_bucket` frames stacked over seeds.
-    """
-    headers = ["Context bucket", "Rows", "Planted mixture", "Oracle-optimal fusion", "Oracle NDCG@10 with it",
-               *(f"α {variant}" for variant in learned)]  # fmt: skip
-    means = {
-        variant: frames.groupby("bucket", sort=False)[list(ALPHA_COLUMNS)].mean() for variant, frames in learned.items()
-    }
+def oracle_fusion_table(fusion: Sequence[BucketFusion]) -> str:
+    """Per context bucket: the planted mixture and the oracle-optimal fusion (the gates next to it: gate_vs_oracle)."""
+    headers = ["Context bucket", "Rows", "Planted mixture", "Oracle-optimal fusion", "Oracle NDCG@10 with it"]
     rows = [
-        [
-            b.bucket, str(b.n_rows), _format_alpha(b.planted), _format_alpha(b.optimal), f"{b.optimal_ndcg_at_10:.4f}",
-            *(_format_alpha(tuple(m.loc[b.bucket])) if b.bucket in m.index else "—" for m in means.values()),
-        ]
+        [b.bucket, str(b.n_rows), format_mixture(b.planted), format_mixture(b.optimal), f"{b.optimal_ndcg_at_10:.4f}"]
         for b in fusion
     ]
     return markdown_table(headers, rows)

@@ -46,6 +46,15 @@ class ConsumptionLog:
         kept_before[1:] = torch.cumsum(keep, 0)
         return SparseRows(kept_before[self.items.ptr], self.items.index[keep], None, self.items.n_cols)
 
+    def since_last(self, users: torch.Tensor, at: int) -> torch.Tensor:
+        """[B] seconds from each user's last interaction with ts <= at to `at`, -1 without one (Batch.since_previous)."""
+        start, end = self.items.ptr[users], self.items.ptr[users + 1]
+        kept_before = torch.zeros(self.ts.numel() + 1, dtype=torch.int64)
+        kept_before[1:] = torch.cumsum(self.ts <= at, 0)  # a user's times are non-decreasing: kept ones are a prefix
+        count = kept_before[end] - kept_before[start]
+        last = self.ts[(start + count - 1).clamp(min=0, max=max(self.ts.numel() - 1, 0))] if self.ts.numel() else count
+        return torch.where(count > 0, at - last, -1)
+
     def user_until(self, user: int, at: int) -> torch.Tensor:
         """One user's items with ts <= at, oldest first."""
         start, end = int(self.items.ptr[user]), int(self.items.ptr[user + 1])
@@ -64,11 +73,15 @@ def load_ids(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:
     return [row[0] for row in con.execute(_USERS_SQL).fetchall()], [row[0] for row in con.execute(_ITEMS_SQL).fetchall()]
 
 
-def query_batch(consumed: SparseRows, users: torch.Tensor, context: torch.Tensor, max_history: int) -> Batch:
-    """The query side of `users` at one moment: their last <= max_history items of `consumed` and that
-    moment's context [context_dim], the same gather the training and evaluation batches use."""
+def query_batch(
+    consumed: SparseRows, users: torch.Tensor, context: torch.Tensor, max_history: int, since_previous: torch.Tensor
+) -> Batch:
+    """The query side of `users` at one moment: their last <= max_history items of `consumed`, that
+    moment's context [context_dim] and the seconds since each one's last interaction (`since_last`),
+    the same gather the training and evaluation batches use."""
     history, history_len = gather_padded(consumed, users, max_history)
-    return Batch(user=users, context=context.expand(users.numel(), -1), history=history, history_len=history_len)
+    return Batch(user=users, context=context.expand(users.numel(), -1), history=history, history_len=history_len,
+                 since_previous=since_previous)
 
 
 def context_at(tables: ContextTables, at: int) -> torch.Tensor:

@@ -126,8 +126,8 @@ def recommend_users(
     moment = context_at(context, at)
     parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
     with evaluating(model):
-        for chunk in users.split(user_chunk):
-            batch = query_batch(consumed, chunk, moment, max_history).to(device)
+        for chunk, gaps in zip(users.split(user_chunk), log.since_last(users, at).split(user_chunk)):
+            batch = query_batch(consumed, chunk, moment, max_history, gaps).to(device)
             best = top_k(model, model.encode_queries(batch), batch.context, excluded_pairs(consumed, chunk), k,
                          log.items.n_cols, item_chunk)
             parts.append((chunk, best.items.cpu(), best.scores.cpu(), None if best.alpha is None else best.alpha.cpu()))

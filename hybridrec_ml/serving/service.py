@@ -209,10 +209,17 @@ class RecommendationService:
         if not 1 <= k <= self.max_k:
             raise BadRequest(f"k must be between 1 and {self.max_k}, got {k}")
 
-    def _queries(self, served: ServedModel, user: int, consumed: torch.Tensor, context: torch.Tensor) -> EncodedQueries:
+    def _queries(
+        self, served: ServedModel, user: int, consumed: torch.Tensor, context: torch.Tensor, moment: int
+    ) -> EncodedQueries:
         """The user's encoded query side for this history, from the cache or computed once (it does not
-        depend on the context, which is only there to make a well-formed batch)."""
-        key = served.key("user", user, consumed.numel())
+        depend on the context, which is only there to make a well-formed batch; where it depends on the
+        time since the last interaction, that time is part of the key)."""
+        since_previous, moment_key = None, []
+        if served.model.queries_depend_on_time:  # the other models skip this pass over the log
+            since_previous = served.log.since_last(torch.tensor([user]), moment)
+            moment_key = [int(since_previous)]
+        key = served.key("user", user, consumed.numel(), *moment_key)
         queries = self.cache.get(key)
         if queries is not None:
             self.user_state_hits += 1
@@ -221,7 +228,7 @@ class RecommendationService:
         history, history_len = gather_padded(
             SparseRows(torch.tensor([0, consumed.numel()]), consumed, None, served.n_items), torch.tensor([0]), served.max_history
         )
-        batch = Batch(torch.tensor([user]), context, history, history_len)
+        batch = Batch(torch.tensor([user]), context, history, history_len, since_previous=since_previous)
         queries = served.model.encode_queries(batch)
         self.cache.put(key, queries, USER_STATE_TTL_SECONDS)
         return queries
@@ -237,7 +244,7 @@ class RecommendationService:
         consumed = served.log.user_until(user, moment)
         context = context_at(served.context, moment).unsqueeze(0)
         with torch.inference_mode():
-            queries = self._queries(served, user, consumed, context)
+            queries = self._queries(served, user, consumed, context, moment)
             if served.fused is not None:
                 best = served.fused.top_k(queries, context, consumed, k)
             else:
@@ -262,7 +269,7 @@ class RecommendationService:
         consumed = served.log.user_until(user, moment)
         context = context_at(served.context, moment).unsqueeze(0)
         with torch.inference_mode():
-            queries = self._queries(served, user, consumed, context)
+            queries = self._queries(served, user, consumed, context, moment)
             scored = served.model.score_encoded(queries, context, items.unsqueeze(0))
         return self._answer(served, user_id, moment, items, scored.scores[0], scored.alpha, cold_start=False)
 

@@ -36,7 +36,10 @@ class Batch:
     history: torch.Tensor  # int64 [B, L]: previous item_idx + 1, oldest first, 0 = padding on the right
     history_len: torch.Tensor  # int64 [B]: number of real entries in each history row
     sequence: SequenceChunks | None = None
+    # int64 [B]: seconds since the user's previous interaction, -1 without one (None: the caller has no times)
+    since_previous: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         tensors = (t.to(device, non_blocking=True) for t in (self.user, self.context, self.history, self.history_len))
-        return Batch(*tensors, self.sequence.to(device) if self.sequence is not None else None)
+        since_previous = self.since_previous.to(device, non_blocking=True) if self.since_previous is not None else None
+        return Batch(*tensors, self.sequence.to(device) if self.sequence is not None else None, since_previous)

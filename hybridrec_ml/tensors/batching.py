@@ -27,4 +27,10 @@ def gather_padded(rows: SparseRows, which: torch.Tensor, max_len: int) -> tuple[
 def make_batch(split: InteractionSet, which: torch.Tensor, max_history: int) -> Batch:
     """The query side of interactions `which` (row positions in `split`)."""
     history, history_len = gather_padded(split.history, which, max_history)
-    return Batch(user=split.user[which], context=split.context[which], history=history, history_len=history_len)
+    return Batch(user=split.user[which], context=split.context[which], history=history, history_len=history_len,
+                 since_previous=previous_gaps(split, which))
+
+
+def previous_gaps(split: InteractionSet, which: torch.Tensor) -> torch.Tensor | None:
+    """Seconds from each selected row's previous interaction of its user (-1 without one), if the split has times."""
+    return split.since_previous[which] if split.since_previous is not None else None

@@ -34,6 +34,8 @@ class InteractionSet:
     item: torch.Tensor  # int64 [N] item_idx
     context: torch.Tensor  # float32 [N, 5] in schema.CONTEXT_FEATURE_NAMES order
     history: SparseRows  # row r: the <= max_history previous item_idx of that user, oldest first
+    # int64 [N]: seconds since the user's previous interaction in any split, -1 for a first one (None: no times)
+    since_previous: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.user.numel())

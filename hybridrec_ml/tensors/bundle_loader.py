@@ -22,10 +22,12 @@ _SPLIT_WHENS = " ".join(f"WHEN '{name}' THEN {code}" for code, name in enumerate
 _SPLIT_CODE = f"CASE s.split {_SPLIT_WHENS} END::TINYINT"
 
 # The history is cut to the last `max_history` entries here so that nothing longer is ever materialised.
+# since_previous looks strictly back in the user's event order (any split): what the row's history already holds.
 _INTERACTIONS_SQL = f"""
 SELECT s.event_order,
        s.user_idx,
        s.item_idx,
+       coalesce(s.ts - lag(s.ts) OVER (PARTITION BY s.user_idx ORDER BY s.event_order), -1) AS since_previous,
        {_SPLIT_CODE} AS split_code,
        {", ".join(f"c.{name}" for name in schema.CONTEXT_FEATURE_NAMES)},
        list_slice(q.prev_items, greatest(len(q.prev_items) - $max_history + 1, 1), len(q.prev_items)) AS history
@@ -63,7 +65,7 @@ def load_training_bundle(con: duckdb.DuckDBPyConnection, max_history: int = 50) 
                 f"features and a sequence; {schema.CONTEXT_FEATURES} and {schema.USER_SEQUENCES} must cover every row"
             )
 
-    columns = {name: _int64_column(table, name) for name in ("event_order", "user_idx", "item_idx")}
+    columns = {name: _int64_column(table, name) for name in ("event_order", "user_idx", "item_idx", "since_previous")}
     context = torch.from_numpy(
         np.stack([table.column(name).to_numpy() for name in schema.CONTEXT_FEATURE_NAMES], axis=1).astype(np.float32)
     )
@@ -83,6 +85,7 @@ def load_training_bundle(con: duckdb.DuckDBPyConnection, max_history: int = 50) 
             item=columns["item_idx"][lo:hi],
             context=context[lo:hi],
             history=SparseRows(ptr - ptr[0], history_items[ptr[0] : ptr[-1]], None, n_items),
+            since_previous=columns["since_previous"][lo:hi],
         )
 
     tfidf = con.execute(_TFIDF_SQL).fetchnumpy()

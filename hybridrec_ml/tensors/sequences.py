@@ -20,7 +20,7 @@ import torch
 
 from hybridrec_ml.config import VariantConfig
 from hybridrec_ml.tensors.batch import Batch, SequenceChunks
-from hybridrec_ml.tensors.batching import make_batch
+from hybridrec_ml.tensors.batching import make_batch, previous_gaps
 from hybridrec_ml.tensors.bundle import InteractionSet, TrainingBundle
 from hybridrec_ml.tensors.bundle_loader import first_in_runs
 
@@ -84,7 +84,7 @@ def sequence_batch(layout: SequenceLayout, split_name: str, split: InteractionSe
     flat = layout.position[split_name][rows]
     empty = torch.zeros(rows.numel(), 0, dtype=torch.int64)
     return Batch(split.user[rows], split.context[rows], empty, torch.zeros(rows.numel(), dtype=torch.int64),
-                 layout.chunks_of(flat))
+                 layout.chunks_of(flat), previous_gaps(split, rows))
 
 
 def batch_maker(variant: VariantConfig, bundle: TrainingBundle, split_name: str) -> Callable[[torch.Tensor], Batch]:

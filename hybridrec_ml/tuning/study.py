@@ -23,10 +23,9 @@ import optuna
 import torch
 
 from hybridrec_ml.config import VariantConfig
-from hybridrec_ml.evaluation.protocols import make_validator
+from hybridrec_ml.evaluation.protocols import validator_for
 from hybridrec_ml.locks import exclusive
 from hybridrec_ml.tensors.bundle import TrainingBundle
-from hybridrec_ml.tensors.sequences import batch_maker
 from hybridrec_ml.training.checkpoint import save_checkpoint
 from hybridrec_ml.training.trainer import TrainResult, train
 from hybridrec_ml.tuning.objectives import BalanceKind, gate_balance
@@ -155,10 +154,7 @@ def _objective(
 ) -> tuple[float, float]:
     setting = plan.space.suggest(trial)
     variant = setting.apply(plan.base, trial_name(trial.number))
-    validate = make_validator(
-        bundle.val, bundle.timeline, bundle.n_items, variant.train.val_max_rows,
-        make_query=batch_maker(variant, bundle, "val"),
-    )  # fmt: skip
+    validate = validator_for(variant, bundle)
     result = train(variant, bundle, validate=validate)
     alpha = result.history[result.best_epoch - 1].alpha_mean
     objectives = (result.best_val_ndcg_at_10, gate_balance(alpha, plan.balance))

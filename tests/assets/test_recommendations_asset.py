@@ -51,7 +51,8 @@ def _brute_force(env, variant: str, seed: int, at: int, k: int) -> dict[int, tup
     users = torch.arange(bundle.n_users)
     with evaluating(model):
         scored = model.score_candidates(
-            query_batch(consumed, users, context_at(tables, at), 50), torch.arange(bundle.n_items).expand(bundle.n_users, -1)
+            query_batch(consumed, users, context_at(tables, at), 50, log.since_last(users, at)),
+            torch.arange(bundle.n_items).expand(bundle.n_users, -1),
         )
     expected = {}
     for user in users.tolist():
@@ -61,7 +62,7 @@ def _brute_force(env, variant: str, seed: int, at: int, k: int) -> dict[int, tup
     return expected
 
 
-@pytest.mark.parametrize("variant", ["v1", "pop", "sasrec", "ease"])
+@pytest.mark.parametrize("variant", ["v1", "pop", "sasrec", "ease", "enriched_gate"])  # enriched: recency at `at`
 def test_recommendations_equal_brute_force_top_k_without_consumed_items(env_with_data, variant):
     key = str(run_partition_key(variant, 42))
     assert env_with_data.materialize(MODEL, key, ONE_EPOCH).success

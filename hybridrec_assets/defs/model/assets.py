@@ -88,8 +88,7 @@ def trained_model(
 
     from hybridrec_ml.data.synthetic.truth import load_planted_truth
     from hybridrec_ml.tensors.bundle_loader import load_training_bundle
-    from hybridrec_ml.tensors.sequences import batch_maker
-    from hybridrec_ml.evaluation.protocols import make_validator
+    from hybridrec_ml.evaluation.protocols import validator_for
     from hybridrec_ml.training.run_record import (
         best_epoch_alpha,
         best_epoch_effective_share,
@@ -109,10 +108,7 @@ def trained_model(
     with warehouse.reader() as con:  # read-only: partitions train in parallel
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
         truth = load_planted_truth(con) if variant.model == "oracle" else None
-    validate = make_validator(
-        bundle.val, bundle.timeline, bundle.n_items, variant.train.val_max_rows,
-        make_query=batch_maker(variant, bundle, "val"),
-    )
+    validate = validator_for(variant, bundle)
     tags = {"dagster_run_id": context.run.run_id, "variant": name, "seed": str(seed), "partition": str(context.partition_key)}
     with (
         resume_folder(store.path(*resume_path(name, seed))) as resume_dir,

@@ -6,8 +6,9 @@ import pytest
 from dagster import AssetSelection
 from mlflow.tracking import MlflowClient
 
-from hybridrec_assets.artifacts import collapse_report_path, diagnosis_path
+from hybridrec_assets.artifacts import collapse_report_path, diagnosis_path, evaluation_path
 from hybridrec_assets.partitions import run_partition_key
+from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
 
 PER_PARTITION = AssetSelection.groups("model", "evaluation", "diagnosis")
 ONE_EPOCH = {"ops": {"trained_model": {"config": {"epochs": 1, "torch_threads": 1}}}}
@@ -25,7 +26,11 @@ def test_diagnosis_of_a_learned_gate_and_of_a_fixed_fusion_then_the_report(env_w
     assert v1["applicable"] and {c["component"] for c in v1["contributions"]} == {"static", "dynamic", "content"}
     overall = [c for c in v1["contributions"] if c["segment"] == "all"]
     assert sum(c["effective_share"] for c in overall) == pytest.approx(1.0)
-    assert v1["ndcg_user_ci"]["mean"] == pytest.approx(overall[0]["ndcg@10"])
+    assert v1["ndcg_sampled_user_ci"]["mean"] == pytest.approx(overall[0]["ndcg@10"])
+    # the factor table's primary NDCG@10 is the main table's: full ranking, history mask, per user
+    evaluated = load_evaluation(store.path(*evaluation_path("v1", 42)))
+    assert v1["ndcg_full_user_ci"]["mean"] == pytest.approx(evaluated.users["full:ndcg@10"].mean())
+    assert v1["ndcg_full_user_ci"]["mask"] == "history"
     (epoch,) = v1["epochs"]
     assert {"gate_entropy", "gate_logit_grad_norm", "score_scale_static", "score_scale_dynamic", "score_scale_content"} <= set(epoch)
 

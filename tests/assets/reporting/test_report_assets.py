@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from dagster import AssetKey, AssetSelection
 
-from hybridrec_assets.artifacts import evaluation_path
+from hybridrec_assets.artifacts import ceilings_path, evaluation_path
 from hybridrec_assets.metadata import rounded
 from hybridrec_assets.partitions import run_partition_key
+from hybridrec_ml.config import ALPHA_COLUMNS, EFFECTIVE_SHARE_COLUMNS
+from hybridrec_ml.evaluation.oracle_ceilings import OracleCeilings
 from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
 
 PARTITION_ASSETS = AssetSelection.assets("trained_model", "evaluation", "segment_report")
@@ -100,3 +102,22 @@ def test_the_oracle_partition_sets_the_ceiling_the_report_measures_against(env_w
     html = open(metadata["report"]).read()
     assert "Gate vs the oracle-optimal fusion per context bucket" in html
     assert f"Bayes oracle {oracle:.4f}" in html
+    # v1's gate against the oracle fusion: α and the effective shares each test row's full ranking recorded
+    stored = load_evaluation(store.path(*evaluation_path("v1", 42)))
+    assert stored.effective_share.shape == (len(stored.row_user), 3)
+    np.testing.assert_allclose(stored.effective_share.sum(axis=1), 1.0, rtol=1e-6)
+    assert evaluations["v1"]["test_effective_share_content"] == rounded(float(stored.effective_share[:, 2].mean()))
+    ceilings = OracleCeilings.load(store.path(*ceilings_path(42)))
+    by_bucket = stored.context_alpha.set_index("bucket")
+    weights = np.array([b.n_rows for b in ceilings.fusion_by_bucket], dtype=np.float64)
+    distances = {
+        columns: np.average(
+            [0.5 * np.abs(by_bucket.loc[b.bucket, list(columns)].to_numpy() - b.optimal).sum() for b in ceilings.fusion_by_bucket],
+            weights=weights,
+        )
+        for columns in (ALPHA_COLUMNS, EFFECTIVE_SHARE_COLUMNS)
+    }
+    assert (
+        f"v1: α is {distances[ALPHA_COLUMNS]:.3f} from the oracle-optimal fusion (total variation, mean over buckets "
+        f"weighted by rows), its effective shares {distances[EFFECTIVE_SHARE_COLUMNS]:.3f};"
+    ) in html

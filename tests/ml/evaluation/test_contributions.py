@@ -1,11 +1,14 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.evaluation.contributions import (
     component_contributions,
+    diagnosis_record,
     effective_shares,
+    score_spread,
     user_level_ci,
     without_component,
 )
@@ -13,6 +16,7 @@ from hybridrec_ml.evaluation.protocols import evaluate_sampled, user_mean
 from hybridrec_ml.evaluation.significance import mean_ci
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.tensors.sequences import batch_maker
+from tests.ml.reporting.conftest import evaluation
 from tests.ml.training.planted import planted_bundle
 
 
@@ -26,10 +30,17 @@ def test_effective_share_weights_alpha_by_the_score_spread():
     # the issue's demo observation: content α 0.14 but a spread 3.6x the GRU's
     alpha = torch.tensor([[0.2, 0.66, 0.14]])
     scores = torch.tensor([[[1.0, 1.0, 3.6], [-1.0, -1.0, -3.6]]])  # std over the 2 candidates: 1, 1, 3.6
-    shares = effective_shares(alpha, scores)
+    torch.testing.assert_close(score_spread(scores), torch.tensor([[1.0, 1.0, 3.6]]))
+    shares = effective_shares(alpha, score_spread(scores))
     torch.testing.assert_close(shares, torch.tensor([[0.2, 0.66, 0.504]]) / 1.364)
     assert float(shares[0, 2]) == pytest.approx(0.3695, abs=1e-4)  # 37 %, not 14 %
-    assert torch.equal(effective_shares(alpha, torch.zeros(1, 2, 3)), torch.zeros(1, 3))
+    assert torch.equal(effective_shares(alpha, torch.zeros(1, 3)), torch.zeros(1, 3))
+
+
+def test_score_spread_is_the_population_std_over_the_candidates():
+    scores = torch.tensor([[[0.0, 5.0, 1.0], [2.0, 5.0, 1.0], [4.0, 5.0, 4.0]]])  # 3 candidates, 3 components
+    # static: mean 2, squared deviations 4, 0, 4 -> variance 8/3; dynamic flat; content: mean 2, 1 + 1 + 4 -> 2
+    torch.testing.assert_close(score_spread(scores), torch.tensor([[(8 / 3) ** 0.5, 0.0, 2**0.5]]))
 
 
 def test_user_level_ci_averages_each_user_first():
@@ -70,4 +81,20 @@ def test_contributions_agree_with_the_sampled_protocol_and_cover_every_segment()
 def test_a_model_whose_only_spread_is_content_gives_content_the_whole_effective_share():
     alpha = torch.tensor([[0.9, 0.05, 0.05]])
     scores = torch.tensor([[[2.0, 1.0, 5.0], [2.0, 1.0, -5.0]]])  # static and dynamic rank nothing
-    torch.testing.assert_close(effective_shares(alpha, scores), torch.tensor([[0.0, 0.0, 1.0]]))
+    torch.testing.assert_close(effective_shares(alpha, score_spread(scores)), torch.tensor([[0.0, 0.0, 1.0]]))
+
+
+def test_the_diagnosis_records_full_ranking_ndcg_of_the_evaluation_as_primary_and_sampled_beside_it():
+    # full ranks of rows of users [0, 0, 1, 2, 3]: per-user full NDCG@10 0.5, 1, 0, 1 (mean 0.625)
+    evaluated = evaluation("v1", 42, [0, 100, 0, 100, 0], (0.5, 0.3, 0.2))
+    summary = {"history": [], "summary": {"best_epoch": 0}}
+    contributions = pd.DataFrame.from_records([{"segment": "all", "component": "static"}])
+    sampled = np.array([1.0, 1.0, 1.0, 0.0, 0.0])  # per row, the contributions' own (sampled) NDCG@10
+    record = diagnosis_record("v1", 42, summary, contributions, sampled, evaluated.row_user, evaluated)
+    full = record["ndcg_full_user_ci"]
+    assert (full["mean"], full["n_users"], full["mask"]) == (0.625, 4, "history")
+    # t(0.975, 3) · sd([0.5, 1, 0, 1]) / 2 = 3.182446 · 0.478714 / 2
+    assert full["half_width"] == pytest.approx(0.761740, abs=1e-6)
+    assert (record["ndcg_sampled_user_ci"]["mean"], record["ndcg_sampled_user_ci"]["n_users"]) == (0.5, 4)  # 1, 1, 0, 0
+    with pytest.raises(ValueError, match="needs its sampled NDCG, users and evaluation"):
+        diagnosis_record("v1", 42, summary, contributions, sampled, evaluated.row_user)

@@ -173,3 +173,21 @@ def test_full_ranking_blocks_on_the_cpu_follow_the_catalogue_size():
     assert full_ranking_rows(None, cpu, 160_000) == 128  # a full catalogue keeps the row_chunk default
     assert full_ranking_rows(64, cpu, 1195) == 64  # the caller's choice wins
     assert full_ranking_rows(None, cuda, 1195) == 1024  # the GPU default
+
+
+SPREAD_BY_USER = torch.tensor([[1.0, 2.0, 0.5], [0.0, 3.0, 1.0]])
+
+
+class SpreadScorer(TableScorerWithCatalogue):
+    """The catalogue path also reports each component's score spread (fixed per user)."""
+
+    def score_all_items(self, batch: Batch) -> Scores:
+        return Scores(self.table[batch.user], self._alpha(batch), SPREAD_BY_USER[batch.user])
+
+
+def test_full_ranking_keeps_each_rows_component_spread_in_row_order(test_split, train_items):
+    result = evaluate_full(SpreadScorer(), test_split, train_items, 6, rows=torch.tensor([3, 0, 2]), row_chunk=2)
+    np.testing.assert_array_equal(result.component_spread, SPREAD_BY_USER[[1, 0, 1]].numpy())
+    assert evaluate_full(TableScorerWithCatalogue(), test_split, train_items, 6).component_spread is None
+    assert evaluate_full(TableScorer(), test_split, train_items, 6).component_spread is None  # item-chunk path
+    assert evaluate_sampled(SpreadScorer(), test_split, NEGATIVES).component_spread is None  # a catalogue measure

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
+from hybridrec_ml.config import EFFECTIVE_SHARE_COLUMNS
 from hybridrec_ml.data.transforms.context_buckets import CONTEXT_BUCKETS
 from hybridrec_ml.evaluation.segments import (
     ALPHA_COLUMNS,
@@ -91,3 +92,17 @@ def test_alpha_per_context_bucket():
     assert frame["n_rows"].tolist() == [2, 0, 2]
     np.testing.assert_allclose(frame.loc[[0, 2], list(ALPHA_COLUMNS)], [[0.5, 0.3, 0.2], [0.2, 0.1, 0.7]])
     assert frame.loc[1, list(ALPHA_COLUMNS)].isna().all()
+    assert frame[list(EFFECTIVE_SHARE_COLUMNS)].isna().all().all()  # not measured
+
+
+def test_effective_share_per_context_bucket_is_the_mean_over_the_buckets_rows():
+    context = torch.tensor([context_at(10, 0), context_at(12, 5), context_at(9.5, 2), context_at(23, 6), context_at(20, 1)])
+    alpha = np.full((5, 3), 1 / 3)
+    share = np.array([[0.6, 0.2, 0.2], [0.0, 0.5, 0.5], [0.2, 0.2, 0.6], [0.1, 0.1, 0.8], [1.0, 0.0, 0.0]])
+    frame = alpha_by_context_bucket(alpha, context, share)
+    assert frame["n_rows"].tolist() == [2, 1, 2]  # Tuesday 20:00 is weekday evening
+    np.testing.assert_allclose(
+        frame[list(EFFECTIVE_SHARE_COLUMNS)], [[0.4, 0.2, 0.4], [1.0, 0.0, 0.0], [0.05, 0.3, 0.65]]
+    )
+    with pytest.raises(ValueError, match="4 effective share rows for 5 context rows"):
+        alpha_by_context_bucket(alpha, context, share[:4])

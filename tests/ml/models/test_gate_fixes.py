@@ -12,12 +12,13 @@ from hybridrec_ml.data.transforms.context import _HOUR_FEATURES_SQL
 from hybridrec_ml.models.factory import build_model
 from hybridrec_ml.models.gate import ContextGate
 from hybridrec_ml.models.gate_fixes import balance_bias_step, keep_top_k, z_loss
-from hybridrec_ml.models.gate_input import floor_context_to_day, history_features
+from hybridrec_ml.models.gate_input import chunk_windows, floor_context_to_day, history_features, recency_feature
 from hybridrec_ml.models.hybrid import GATE_HISTORY
 from hybridrec_ml.models.losses import LOSSES
+from hybridrec_ml.tensors.batch import SequenceChunks
 from hybridrec_ml.tensors.batching import make_batch
 from hybridrec_ml.tensors.sequences import batch_maker
-from tests.ml.training.planted import planted_bundle
+from tests.ml.training.planted import planted_bundle, since_previous
 
 BUNDLE = planted_bundle(n_users=8, per_user=6)
 ROWS = torch.tensor([0, 1, 8, 9, 16, 17, 24, 25, 26, 27, 28, 29])
@@ -66,6 +67,25 @@ def test_history_features_are_scaled_length_and_share_of_distinct_items():
     features = history_features(history, torch.tensor([3, 0, 4]), max_history=50)
     expected = torch.tensor([[math.log(4) / math.log(51), 2 / 3], [0.0, 0.0], [math.log(5) / math.log(51), 1.0]])
     torch.testing.assert_close(features, expected)
+
+
+def test_recency_is_log_days_since_the_previous_interaction_on_a_one_year_scale():
+    # no previous interaction, same second, one day, one year, one hour
+    features = recency_feature(torch.tensor([-1, 0, 86_400, 365 * 86_400, 3_600]))
+    scale = math.log(366)
+    expected = torch.tensor([0.0, 0.0, math.log(2) / scale, 1.0, math.log1p(1 / 24) / scale])
+    torch.testing.assert_close(features, expected)
+
+
+def test_chunk_windows_are_the_items_each_rows_gru_state_has_read():
+    items = torch.tensor([[4, 4, 6, 0], [2, 3, 0, 0]])  # two chunks of width 4 (item_idx + 1, 0 = padding)
+    sequence = SequenceChunks(items, torch.tensor([3, 2]), state_at=torch.tensor([0, 2, -1, 5]))
+    window, length = chunk_windows(sequence)
+    # after item 0 of chunk 0; after item 2 of chunk 0; no history; after item 1 of chunk 1 (4 + 1)
+    assert window.tolist() == [[4, 0, 0, 0], [4, 4, 6, 0], [0, 0, 0, 0], [2, 3, 0, 0]]
+    assert length.tolist() == [1, 3, 0, 2]
+    empty, none = chunk_windows(SequenceChunks(torch.zeros(1, 0, dtype=torch.int64), torch.tensor([0]), torch.tensor([-1, -1])))
+    assert empty.shape == (2, 0) and none.tolist() == [0, 0]
 
 
 def test_flooring_the_context_equals_the_features_of_second_zero_of_the_day():
@@ -126,13 +146,30 @@ def test_score_norm_variant_standardises_each_component_score_in_training():
     torch.testing.assert_close(normalised, expected)
 
 
-def test_enriched_gate_sees_seven_inputs_and_needs_per_row_windows():
+def test_enriched_gate_sees_length_diversity_and_recency_of_each_rows_history_on_either_path():
     model = _model("enriched_gate")
-    assert model.gate.hidden.in_features == 7 and VARIANTS["enriched_gate"].train.sequence == "window"
-    torch.testing.assert_close(model.encode_queries(BATCH)[GATE_HISTORY], history_features(BATCH.history, BATCH.history_len, 50))
+    assert model.gate.hidden.in_features == 8 and model.queries_depend_on_time
+    # train rows are time-major over 8 users: row r is step r // 8 of user r % 8, whose history holds its
+    # `step` earlier items, all distinct (a walk within a group of 8), the last one since_previous(step, user) ago
+    expected = []
+    for row in ROWS.tolist():
+        step, user = divmod(row, 8)
+        gap_days = since_previous(step, user) / 86_400
+        expected.append([math.log1p(step) / math.log(51), 1.0 if step else 0.0,
+                         math.log1p(gap_days) / math.log(366) if step else 0.0])  # fmt: skip
+    torch.testing.assert_close(model.encode_queries(BATCH)[GATE_HISTORY], torch.tensor(expected))
+    # the chunk path (every history here is shorter than max_history) gives the same inputs
     chunked = dataclasses.replace(VARIANTS["enriched_gate"], train=VARIANTS["v1"].train)
-    with pytest.raises(ValueError, match="gate_history_features needs per-row history windows"):
-        model.encode_queries(batch_maker(chunked, BUNDLE, "train")(ROWS))
+    on_chunks = model.encode_queries(batch_maker(chunked, BUNDLE, "train")(ROWS))[GATE_HISTORY]
+    torch.testing.assert_close(on_chunks, torch.tensor(expected))
+
+
+def test_enriched_gate_refuses_rows_without_times_and_a_day_floored_context():
+    with pytest.raises(ValueError, match="needs each row's time since the previous interaction"):
+        _model("enriched_gate").encode_queries(dataclasses.replace(BATCH, since_previous=None))
+    day = dataclasses.replace(VARIANTS["enriched_gate"], context_granularity="day")
+    with pytest.raises(ValueError, match="recency would read the seconds the gate must not see"):
+        build_model(day, BUNDLE)
 
 
 def test_curriculum_trains_components_alone_then_the_gate():

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from hybridrec_ml.config import VARIANTS
+from hybridrec_ml.evaluation.contributions import score_spread
 from hybridrec_ml.tensors.batching import make_batch
 from hybridrec_ml.evaluation.protocols import evaluate_full
 from hybridrec_ml.models import hybrid
@@ -63,3 +64,17 @@ def test_item_blocks_never_change_a_full_ranking_rank(monkeypatch):
     blocked = evaluate_full(model, split, seen, BUNDLE.n_items, row_chunk=3)
     assert BUNDLE.n_items > 7 and len(split) > 3
     assert torch.equal(torch.from_numpy(blocked.ranks), torch.from_numpy(whole.ranks))
+
+
+@pytest.mark.parametrize("name", ["v1", "no_dynamic", "static_only"])
+def test_catalogue_spread_is_the_std_of_each_component_score_over_every_item(name, monkeypatch):
+    # the effective share's spread in full ranking: the diagnosis's definition with every item a candidate
+    model = trained_looking(name)
+    with torch.no_grad():
+        parts = model.component_scores(BATCH, torch.arange(BUNDLE.n_items).expand(len(ROWS), -1))
+        monkeypatch.setitem(hybrid.CATALOGUE_BLOCK_PAIRS, "cpu", len(ROWS) * 5)  # running sums over blocks of 5 items
+        spread = model.score_all_items(BATCH).component_spread
+    expected = torch.zeros(len(ROWS), 3)
+    expected[:, model.positions] = score_spread(parts.scores)
+    torch.testing.assert_close(spread, expected, rtol=1e-5, atol=1e-6)
+    assert (spread[:, model.positions] > 0).all()  # absent components stay 0

@@ -29,6 +29,8 @@ def test_eval_scores_are_log_probabilities_of_the_alpha_mixture_of_component_sof
     torch.testing.assert_close(out.scores, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(out.scores.exp().sum(dim=1), torch.ones(8))
     torch.testing.assert_close(out.alpha, alpha)
+    # the term alpha_k weights in P is softmax_k: its spread over the catalogue feeds the effective share
+    torch.testing.assert_close(out.component_spread, torch.softmax(logits, dim=2).std(dim=2, unbiased=False).T)
     candidates = torch.tensor([[3, 1, 7]]).expand(8, -1)
     torch.testing.assert_close(plus.score_candidates(BATCH, candidates).scores, out.scores.gather(1, candidates))
 

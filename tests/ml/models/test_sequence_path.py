@@ -6,8 +6,9 @@ import torch
 
 from hybridrec_ml.config import VARIANTS, ModelDims
 from hybridrec_ml.models.factory import build_model
+from hybridrec_ml.models.hybrid import GATE_HISTORY
 from hybridrec_ml.tensors.batching import make_batch
-from hybridrec_ml.tensors.sequences import SequenceLayout, sequence_batch
+from hybridrec_ml.tensors.sequences import SequenceLayout, batch_maker, sequence_batch
 from tests.ml.models.sequence_paths import full_ranking_on_both_paths
 from tests.ml.training.planted import planted_bundle
 
@@ -43,6 +44,18 @@ def test_evaluation_on_either_path_ranks_identically():
     results = full_ranking_on_both_paths(model, VARIANT, BUNDLE)
     assert results[0].ranks.tolist() == results[1].ranks.tolist()
     assert (results[0].alpha == results[1].alpha).all()
+
+
+def test_the_enriched_gate_gets_identical_inputs_and_ranks_on_either_path():
+    enriched = dataclasses.replace(VARIANTS["enriched_gate"], dims=DIMS, train=VARIANT.train)
+    torch.manual_seed(3)
+    model = build_model(enriched, BUNDLE).eval()
+    rows = torch.arange(len(BUNDLE.test))
+    inputs = [model.encode_queries(batch_maker(enriched.with_train(sequence=path), BUNDLE, "test")(rows))[GATE_HISTORY]
+              for path in ("window", "chunks")]  # fmt: skip
+    assert torch.equal(inputs[0], inputs[1]) and bool((inputs[0][:, 2] > 0).all())  # recency is there
+    window, chunks = full_ranking_on_both_paths(model, enriched, BUNDLE)
+    assert window.ranks.tolist() == chunks.ranks.tolist() and (window.alpha == chunks.alpha).all()
 
 
 def test_the_packed_gru_used_on_cuda_gives_the_stepwise_outputs():

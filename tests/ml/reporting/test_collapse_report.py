@@ -2,6 +2,8 @@
 
 import math
 
+import pytest
+
 from hybridrec_ml.reporting.collapse_report import (
     DAY_NOTE,
     NOT_APPLICABLE,
@@ -13,6 +15,7 @@ from hybridrec_ml.reporting.collapse_report import (
 
 
 def record(variant: str, alpha: tuple[float, ...], spread: tuple[float, ...], ndcg: float, drops=(0.0, 0.0, 0.0)) -> dict:
+    """`ndcg` is the full-ranking value; the sampled one is 0.9 - ndcg, so its differences run the other way."""
     effective = [a * s for a, s in zip(alpha, spread)]
     shares = [e / sum(effective) for e in effective]
     components = ("static", "dynamic", "content")[: len(alpha)]
@@ -25,7 +28,9 @@ def record(variant: str, alpha: tuple[float, ...], spread: tuple[float, ...], nd
     epochs = [{"epoch": 1, "alpha": list(alpha), "val_ndcg_at_10": ndcg, "gate_entropy": 0.5, "gate_logit_grad_norm": 0.1,
                "score_scale_static": 1.0}]  # fmt: skip
     return {"variant": variant, "seed": 42, "applicable": True, "best_epoch": 1, "epochs": epochs,
-            "contributions": contributions, "ndcg_user_ci": {"mean": ndcg, "half_width": 0.01, "n_users": 10}}  # fmt: skip
+            "contributions": contributions,
+            "ndcg_full_user_ci": {"mean": ndcg, "half_width": 0.01, "n_users": 10, "mask": "history"},
+            "ndcg_sampled_user_ci": {"mean": 0.9 - ndcg, "half_width": 0.02, "n_users": 10}}  # fmt: skip
 
 
 RECORDS = [
@@ -57,7 +62,7 @@ def test_verdict_names_the_factor_and_the_fix_from_the_numbers():
     assert "the change that raises the largest α most is architecture study → personalised" in text
     assert "architecture study → personalised: +0.255; context second → day: +0.100" in text
     assert "The full-model fix with the most balanced effective shares is v2" in text
-    assert "NDCG@10 change of -0.0100 against v1 (0.2900 vs 0.3000" in text
+    assert "NDCG@10 change of -0.0100 against v1 (0.2900 vs 0.3000, full ranking" in text  # sampled: +0.0100
     assert "intervals overlap, so the cost is not resolved at this size" in text  # ±0.01 each around a 0.01 gap
     assert "the largest gap is in score_norm, whose largest mean α is 0.66 while its largest effective share is 0.48" in text
     # flip the numbers and the verdict follows them
@@ -77,6 +82,20 @@ def test_section_marks_fixed_fusions_not_applicable_and_day_cells(tmp_path):
     assert "| v1 | 42 | warm (4-10) | 5 (10) |" in section.markdown
     assert report.verdict == verdict(cells_frame(RECORDS)) and report.verdict in section.markdown
     assert report.factor_table.startswith("| Variant | Seed | Architecture |") and "score_norm" not in report.factor_table
-    assert "| v1 | 42 | study | informative | v1 | 0.50 / 0.30 / 0.20 | 0.455 | 0.50 / 0.30 / 0.20 | 0.000 / 0.000 / 0.000 |" in section.markdown
+    assert ("| v1 | 42 | study | informative | v1 | 0.50 / 0.30 / 0.20 | 0.455 | 0.50 / 0.30 / 0.20 | 0.000 / 0.000 / 0.000 "
+            "| 0.3000 ± 0.0100 | 0.6000 ± 0.0200 | no |") in section.markdown  # full ranking first, sampled beside it
+    assert "| NDCG@10 full ranking (user-level 95% CI) | NDCG@10 sampled (user-level 95% CI) |" in report.factor_table
     written = write_collapse_report(RECORDS, tmp_path / "collapse.html")
     assert written.path == tmp_path / "collapse.html" and "Why does the gate collapse?" in written.path.read_text()
+
+
+def test_a_record_without_the_full_ranking_value_is_refused_by_name():
+    old = {k: v for k, v in record("v1", (0.5, 0.3, 0.2), (1.0, 1.0, 1.0), 0.3).items() if k != "ndcg_full_user_ci"}
+    with pytest.raises(ValueError, match="gate_diagnosis of v1 seed 42 has no full-ranking NDCG@10"):
+        cells_frame([old])
+
+
+def test_a_train_only_mask_is_named_in_its_cell():
+    masked = record("v1", (0.5, 0.3, 0.2), (1.0, 1.0, 1.0), 0.3)
+    masked["ndcg_full_user_ci"] = masked["ndcg_full_user_ci"] | {"mask": "train_only"}
+    assert "| 0.3000 ± 0.0100 (train_only mask) |" in collapse_section([masked]).factor_table

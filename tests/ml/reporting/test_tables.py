@@ -24,7 +24,6 @@ from hybridrec_ml.reporting.tables import (
     training_table,
 )
 from tests.ml.reporting.conftest import evaluation
-from tests.ml.reporting.conftest import evaluation
 
 # Student t quantile 0.975 with 1 degree of freedom is 12.7062.
 
@@ -86,28 +85,15 @@ def test_every_variant_is_also_a_percentage_of_the_oracle():
     assert main_table(frame).splitlines()[3].endswith("| 27.5% |")
 
 
-def test_oracle_fusion_table_puts_each_gate_next_to_the_oracle_optimal_fusion():
+def test_oracle_fusion_table_gives_the_planted_and_the_oracle_optimal_mixture_per_bucket():
     fusion = [
         BucketFusion("weekday_daytime", 10, (0.02, 0.02, 0.96), (0.1, 0.0, 0.9), 0.25),
         BucketFusion("weekend", 4, (0.96, 0.02, 0.02), (1.0, 0.0, 0.0), 0.3),
     ]
-    learned = pd.DataFrame(
-        {"bucket": ["weekday_daytime", "weekday_daytime"], "n_rows": [10, 10], "alpha_static": [0.2, 0.4],
-         "alpha_dynamic": [0.3, 0.3], "alpha_content": [0.5, 0.3]}
-    )  # two seeds
-    lines = oracle_fusion_table(fusion, {"hybrid_plus": learned}).splitlines()
-    assert lines[0] == (
-        "| Context bucket | Rows | Planted mixture | Oracle-optimal fusion | Oracle NDCG@10 with it | α hybrid_plus |"
-    )
-    assert lines[2] == "| weekday_daytime | 10 | (0.020, 0.020, 0.960) | (0.100, 0.000, 0.900) | 0.2500 | (0.300, 0.300, 0.400) |"
-    assert lines[3] == "| weekend | 4 | (0.960, 0.020, 0.020) | (1.000, 0.000, 0.000) | 0.3000 | — |"
-
-
-def test_ablation_table_gives_relative_change_to_v1(runs):
-    lines = ablation_table(tidy_results(runs), reference="v1").splitlines()
-    assert lines[2] == "| v1 | 0.3100 | — | 0.1100 | — |"
-    assert lines[3] == "| v2 | 0.2700 | -12.9% | — | — |"
-    assert lines[4] == "| static_only | 0.3200 | +3.2% | 0.1200 | +9.1% |"
+    lines = oracle_fusion_table(fusion).splitlines()
+    assert lines[0] == "| Context bucket | Rows | Planted mixture | Oracle-optimal fusion | Oracle NDCG@10 with it |"
+    assert lines[2] == "| weekday_daytime | 10 | (0.020, 0.020, 0.960) | (0.100, 0.000, 0.900) | 0.2500 |"
+    assert lines[3] == "| weekend | 4 | (0.960, 0.020, 0.020) | (1.000, 0.000, 0.000) | 0.3000 |"
 
 
 def test_ablation_table_gives_relative_change_to_v1(evaluations):

@@ -35,7 +35,7 @@ def test_top_k_orders_by_score_then_item_and_leaves_consumed_items_out(item_chun
     consumed = _consumed([[1], [0, 5], [3, 2, 5, 0, 1, 4]])
     users = torch.tensor([0, 1, 2])
     model = TableScorer()
-    batch = query_batch(consumed, users, torch.zeros(5), 50)
+    batch = query_batch(consumed, users, torch.zeros(5), 50, torch.full((3,), -1))
     best = top_k(model, model.encode_queries(batch), batch.context, excluded_pairs(consumed, users), 3, 6, item_chunk)
     assert best.items.tolist() == [[2, 4, 0], [1, 2, 3], [-1, -1, -1]]  # user 2 consumed everything
     assert best.scores[:2].tolist() == [[pytest.approx(0.9), pytest.approx(0.9), 0.5], [1.0, 1.0, 1.0]]
@@ -47,7 +47,7 @@ def test_k_beyond_what_remains_pads_with_minus_one():
     consumed = _consumed([[], [0, 5], [3]])
     users = torch.tensor([1, 2])
     model = TableScorer()
-    batch = query_batch(consumed, users, torch.zeros(5), 50)
+    batch = query_batch(consumed, users, torch.zeros(5), 50, torch.full((2,), -1))
     best = top_k(model, model.encode_queries(batch), batch.context, excluded_pairs(consumed, users), 6, 6, 4)
     assert best.items.tolist() == [[1, 2, 3, 4, -1, -1], [2, 5, 0, 1, 4, -1]]
 
@@ -59,9 +59,14 @@ def test_consumption_log_cuts_history_and_consumed_items_at_a_moment():
     assert until.ptr.tolist() == [0, 2, 3] and until.index.tolist() == [4, 2, 1]
     assert log.user_until(0, 29).tolist() == [4, 2] and log.user_until(0, 9).tolist() == []
     assert log.end_ts == 30
-    batch = query_batch(until, torch.tensor([0, 1]), torch.arange(5.0), max_history=1)
+    # seconds since the last interaction at or before the moment; -1 before the first (user 0 at 9)
+    assert log.since_last(torch.tensor([0, 1]), 20).tolist() == [0, 15]
+    assert log.since_last(torch.tensor([1, 0, 0]), 9).tolist() == [4, -1, -1]
+    assert log.since_last(torch.tensor([0]), 1000).tolist() == [970]
+    batch = query_batch(until, torch.tensor([0, 1]), torch.arange(5.0), 1, log.since_last(torch.tensor([0, 1]), 20))
     assert batch.history.tolist() == [[3], [2]]  # the last item only, as item_idx + 1
     assert batch.context.tolist() == [[0.0, 1.0, 2.0, 3.0, 4.0]] * 2
+    assert batch.since_previous.tolist() == [0, 15]
 
 
 def test_a_nan_score_is_refused_not_ranked():
@@ -73,6 +78,6 @@ def test_a_nan_score_is_refused_not_ranked():
 
     consumed = _consumed([[], [], []])
     model = NaNScorer()
-    batch = query_batch(consumed, torch.tensor([2]), torch.zeros(5), 50)
+    batch = query_batch(consumed, torch.tensor([2]), torch.zeros(5), 50, torch.tensor([-1]))
     with pytest.raises(ValueError, match="NaN scores"):
         top_k(model, model.encode_queries(batch), batch.context, excluded_pairs(consumed, torch.tensor([2])), 2, 6, 3)

@@ -25,7 +25,7 @@ def write_tables(con: duckdb.DuckDBPyConnection) -> None:
     tables = {
         schema.TEMPORAL_SPLIT: (
             schema.TEMPORAL_SPLIT_COLUMNS,
-            [(e, u, i, 1000 + e, s, ut, it) for e, u, i, s, ut, it, _ in INTERACTIONS],
+            [(e, u, i, 1000 + e * e, s, ut, it) for e, u, i, s, ut, it, _ in INTERACTIONS],  # ts: gaps differ
         ),
         schema.USER_SEQUENCES: (schema.USER_SEQUENCES_COLUMNS, [(e, prev) for e, *_, prev in reversed(INTERACTIONS)]),
         # hour_sin carries the event_order so the test can see that rows stay aligned
@@ -78,6 +78,11 @@ def test_load_training_bundle_builds_the_csr_tensors(warehouse_path):
     assert test.history.ptr.tolist() == [0, 2, 4]
     assert test.history.index.tolist() == [1, 0, 1, 3]
     assert test.context[:, 0].tolist() == pytest.approx([0.7, 0.8])
+    # seconds since the user's previous interaction in any split (ts = 1000 + e²), -1 for a first one:
+    # user 0 at e = 0, 2, 3, 5, 8; user 1 at 1, 4, 7; user 2 only at 6
+    assert train.since_previous.tolist() == [-1, -1, 4, 5, 15]
+    assert val.since_previous.tolist() == [16, -1]
+    assert test.since_previous.tolist() == [33, 39]
 
     assert bundle.tfidf.n_cols == 3
     assert bundle.tfidf.ptr.tolist() == [0, 2, 2, 3, 5]

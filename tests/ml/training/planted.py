@@ -17,6 +17,11 @@ from hybridrec_ml.tensors.bundle_loader import csr_from_pairs, unique_items_by_u
 N_GROUPS, GROUP_SIZE = 4, 8
 
 
+def since_previous(step: int, user: int) -> int:
+    """Seconds between a user's steps: step s happens at s² hours × (user + 1), so the gaps grow; -1 at step 0."""
+    return (2 * step - 1) * 3600 * (user + 1) if step else -1
+
+
 def planted_bundle(n_users: int = 48, per_user: int = 12, max_history: int = 50, seed: int = 0) -> TrainingBundle:
     """Per user: the first per_user - 2 steps are train, then one val and one test step."""
     n_items = N_GROUPS * GROUP_SIZE
@@ -38,6 +43,7 @@ def planted_bundle(n_users: int = 48, per_user: int = 12, max_history: int = 50,
             item=torch.tensor([walk[u, s].item() for s, u in rows]),
             context=torch.stack([context[u, s] for s, u in rows]),
             history=SparseRows(ptr, torch.tensor([i for h in histories for i in h], dtype=torch.int64), None, n_items),
+            since_previous=torch.tensor([since_previous(s, u) for s, u in rows]),
         )
 
     train = interactions(0, per_user - 2)
