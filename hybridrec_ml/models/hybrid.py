@@ -159,10 +159,26 @@ class HybridRecommender(Recommender):
         k = len(self.components)
         return torch.full((context.shape[0], k), 1.0 / k, device=context.device)
 
-    def _per_component(self, queries: EncodedQueries, items: dict[str, torch.Tensor], n_rows: int) -> torch.Tensor:
-        """[B, C, K] each component's head score w . h_k (items [B or 1, C, h]), standardised if asked."""
+    def _per_component(
+        self,
+        queries: EncodedQueries,
+        items: dict[str, torch.Tensor],
+        n_rows: int,
+        distinct: dict[str, tuple[torch.Tensor, torch.Tensor] | None] | None = None,
+    ) -> torch.Tensor:
+        """[B, C, K] each component's head score w . h_k (items [B or 1, C, h]), standardised if asked.
+
+        `distinct[name]` = (distinct row sides, row -> its distinct one): the component combines
+        only the distinct rows (items must then be [1, C, h], shared by all rows).
+        """
         w = self.head.weight[0]  # [d]
-        scores = [component.combine(queries[name], items[name]) @ w for name, component in self.components.items()]
+        scores = []
+        for name, component in self.components.items():
+            rows = (distinct or {}).get(name)
+            if rows is None:
+                scores.append(component.combine(queries[name], items[name]) @ w)
+            else:
+                scores.append((component.combine(rows[0], items[name]) @ w)[rows[1]])
         stacked = torch.stack([s.expand(n_rows, -1) for s in scores], dim=-1)
         if self.score_norm is not None:
             stacked = self.score_norm(stacked.reshape(-1, stacked.shape[-1]).float()).reshape(stacked.shape)
@@ -206,6 +222,8 @@ class HybridRecommender(Recommender):
         alpha = self.fusion_weights(batch.context, queries)  # [B, K]
         catalogue = self.catalogue_item_sides()
         w = self.head.weight[0]
+        # a component scores each distinct row side once (the static one: once per user, not per row)
+        distinct = {name: _distinct_rows(row) for name, row in queries.items() if name in self.components}
         block = max(1, CATALOGUE_BLOCK_PAIRS["cuda" if w.is_cuda else "cpu"] // max(n_rows, 1))
         scores = torch.empty(n_rows, self.n_items, device=w.device)
         # float64 sums of s and s^2 per (row, component): the variance E[s^2] - E[s]^2 loses nothing that matters
@@ -213,7 +231,7 @@ class HybridRecommender(Recommender):
         squares = torch.zeros_like(total)
         for start in range(0, self.n_items, block):
             items = {name: table[start : start + block].unsqueeze(0) for name, table in catalogue.items()}
-            per_component = self._per_component(queries, items, n_rows)  # [B, C, K]
+            per_component = self._per_component(queries, items, n_rows, distinct)  # [B, C, K]
             scores[:, start : start + block] = self.head.bias + (per_component * alpha.unsqueeze(1)).sum(dim=-1)
             total += per_component.sum(dim=1, dtype=torch.float64)
             squares += (per_component * per_component).sum(dim=1, dtype=torch.float64)
@@ -325,6 +343,17 @@ class HybridRecommender(Recommender):
         if self.balance_lambda:
             terms["balance"] = self.balance_lambda * load_balance(present)
         return terms
+
+
+def _distinct_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(distinct rows, inverse) when rows [B, h] repeat enough to pay for the gather, else None.
+
+    Equal row sides give equal scores, so scoring the distinct ones and gathering changes no value.
+    """
+    if rows.dim() != 2 or rows.shape[0] < 2 or rows.shape[1] == 0:  # [B, 0]: an item-only component
+        return None
+    unique, inverse = torch.unique(rows, dim=0, return_inverse=True)
+    return (unique, inverse) if unique.shape[0] * 4 <= rows.shape[0] * 3 else None
 
 
 def _forget_catalogue_after_load(module: HybridRecommender, _incompatible_keys: object) -> None:

@@ -17,7 +17,8 @@ from hybridrec_ml.tensors.batch import Batch
 
 
 class NeuMF(Recommender):
-    item_block = 256  # catalogue items per [B, C, h] block in `score_all_items` (bounds its memory)
+    item_block = 256  # at most this many catalogue items per [B, C, h] block in `score_all_items`
+    block_pairs = 1 << 15  # and at most about this many (user, item) pairs: the block stays cache-sized
 
     def __init__(self, n_users: int, n_items: int, dims: ModelDims, known_users: torch.Tensor | None = None) -> None:
         super().__init__()
@@ -38,7 +39,10 @@ class NeuMF(Recommender):
             nn.init.normal_(table.weight, std=0.01)  # RecBole's NeuMF initialisation
 
     def encode_queries(self, batch: Batch) -> EncodedQueries:
-        return {"gmf": self.gmf_user(batch.user), "mlp": self.first_user(self.dropout(self.mlp_user(batch.user)))}
+        return self._user_queries(batch.user)
+
+    def _user_queries(self, users: torch.Tensor) -> EncodedQueries:
+        return {"gmf": self.gmf_user(users), "mlp": self.first_user(self.dropout(self.mlp_user(users)))}
 
     def _scores(self, queries: EncodedQueries, gmf_item: torch.Tensor, mlp_item: torch.Tensor) -> torch.Tensor:
         """gmf_item [B or 1, C, d], mlp_item (first layer's item half) [B or 1, C, h0] -> scores [B, C]."""
@@ -56,8 +60,14 @@ class NeuMF(Recommender):
         return Scores(self._scores(queries, self.gmf_item.weight[start:stop].unsqueeze(0), mlp_item), None)
 
     def score_all_items(self, batch: Batch) -> Scores:
-        """[B, n_items] in item blocks, each item's MLP input half computed once per block rather than once per row."""
-        queries, n_items = self.encode_queries(batch), self.gmf_item.num_embeddings
-        blocks = [self.score_item_range(queries, batch.context, start, min(start + self.item_block, n_items)).scores
-                  for start in range(0, n_items, self.item_block)]  # fmt: skip
-        return Scores(torch.cat(blocks, dim=1), None)
+        """[B, n_items] in item blocks, each item's MLP input half computed once per block rather than once per row,
+        and in eval mode each distinct user scored once (a row's scores depend on its user only)."""
+        if self.training:  # dropout draws per row
+            users, row_of_user = batch.user, torch.arange(batch.user.numel(), device=batch.user.device)
+        else:
+            users, row_of_user = torch.unique(batch.user, return_inverse=True)
+        queries, n_items = self._user_queries(users), self.gmf_item.num_embeddings
+        block = max(1, min(self.item_block, self.block_pairs // max(users.numel(), 1)))
+        blocks = [self.score_item_range(queries, batch.context, start, min(start + block, n_items)).scores
+                  for start in range(0, n_items, block)]  # fmt: skip
+        return Scores(torch.cat(blocks, dim=1)[row_of_user], None)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hybridrec_ml.tensors.bundle import InteractionSet
-from hybridrec_ml.evaluation.protocols import evaluate_full, evaluate_sampled, make_validator, user_mean
+from hybridrec_ml.evaluation.protocols import evaluate_full, evaluate_sampled, full_ranking_rows, make_validator, user_mean
 from hybridrec_ml.models.base import Scores
 from hybridrec_ml.tensors.batch import Batch
 from tests.ml.evaluation.conftest import TableScorer, TableScorerWithCatalogue, sparse_rows, timeline
@@ -144,6 +144,35 @@ class WrongWidth(TableScorerWithCatalogue):
 def test_catalogue_scores_must_cover_every_item(test_split, train_items):
     with pytest.raises(ValueError, match="for 6 items"):
         evaluate_full(WrongWidth(), test_split, train_items, 6)
+
+
+class RecordingScorer(TableScorerWithCatalogue):
+    """Records the users of every block it scores."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks: list[list[int]] = []
+
+    def score_all_items(self, batch: Batch) -> Scores:
+        self.blocks.append(batch.user.tolist())
+        return super().score_all_items(batch)
+
+
+def test_full_ranking_scores_rows_grouped_by_user_and_returns_them_in_the_callers_order(test_split, train_items):
+    model = RecordingScorer()
+    result = evaluate_full(model, test_split, train_items, 6, rows=torch.tensor([2, 0, 3, 1]), row_chunk=2)
+    assert model.blocks == [[0, 0], [1, 1]]  # in the callers order the blocks would be [1, 0], [1, 0]
+    assert result.ranks.tolist() == [FULL_RANKS[2], FULL_RANKS[0], FULL_RANKS[3], FULL_RANKS[1]]
+    assert result.event_order.tolist() == [102, 100, 103, 101]
+
+
+def test_full_ranking_blocks_on_the_cpu_follow_the_catalogue_size():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert full_ranking_rows(None, cpu, 1195) == 877  # 2**20 scores per block
+    assert full_ranking_rows(None, cpu, 200) == 1024  # at most 1024 rows
+    assert full_ranking_rows(None, cpu, 160_000) == 128  # a full catalogue keeps the row_chunk default
+    assert full_ranking_rows(64, cpu, 1195) == 64  # the caller's choice wins
+    assert full_ranking_rows(None, cuda, 1195) == 1024  # the GPU default
 
 
 SPREAD_BY_USER = torch.tensor([[1.0, 2.0, 0.5], [0.0, 3.0, 1.0]])

@@ -99,6 +99,19 @@ def test_neumf_split_first_layer_equals_the_layer_on_the_concatenation():
     torch.testing.assert_close(model.score_all_items(batch).scores, ranged)
 
 
+def test_neumf_scores_each_distinct_user_of_a_catalogue_block_once(monkeypatch):
+    torch.manual_seed(0)
+    model = NeuMF(n_users=3, n_items=5, dims=ModelDims(embedding_dim=4, ncf_hidden=(6, 4))).eval()
+    alone = {user: model.score_all_items(_batch([user])).scores[0] for user in (0, 2)}
+    scored: list[list[int]] = []
+    user_queries = model._user_queries
+    monkeypatch.setattr(model, "_user_queries", lambda users: scored.append(users.tolist()) or user_queries(users))
+    scores = model.score_all_items(_batch([2, 0, 2, 2])).scores
+    assert scored == [[0, 2]]
+    for row, user in enumerate([2, 0, 2, 2]):
+        assert torch.equal(scores[row], alone[user])
+
+
 BUNDLE = planted_bundle(n_users=5, per_user=10, max_history=12)
 SMALL = ModelDims(embedding_dim=8, ncf_hidden=(8,), gru_hidden=8, max_history=12)
 

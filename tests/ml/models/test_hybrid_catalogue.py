@@ -35,6 +35,22 @@ def test_catalogue_scores_equal_every_item_scored_as_a_candidate(name, monkeypat
     assert torch.equal(everything.alpha, expected.alpha)
 
 
+def test_each_distinct_static_row_side_is_scored_once(monkeypatch):
+    model = trained_looking("no_dynamic")
+    batch = make_batch(BUNDLE.train, torch.tensor([0, 8, 16, 24, 1, 9]), 50)  # users 0, 0, 0, 0, 1, 1
+    with torch.no_grad():
+        static = model.components["static"]
+        combined: list[int] = []
+        combine = static.combine
+        monkeypatch.setattr(static, "combine", lambda row, item: combined.append(row.shape[0]) or combine(row, item))
+        deduplicated = model.score_all_items(batch).scores
+        assert set(combined) == {2}  # the two users' row sides, not the 6 rows'
+        monkeypatch.setattr(hybrid, "_distinct_rows", lambda rows: None)
+        every_row = model.score_all_items(batch).scores
+    assert combined[-1] == 6
+    assert torch.equal(deduplicated, every_row)
+
+
 def test_training_mode_has_no_fast_path():
     model = trained_looking("v1").train()
     assert model.score_all_items(BATCH) is None
