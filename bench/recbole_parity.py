@@ -149,6 +149,9 @@ def recbole_config(args: argparse.Namespace, data_path: Path, seed: int, pair: P
     if pair.sequential:
         return config | training | {
             "load_col": {"inter": ["user_id", "item_id", "timestamp", "item_id_list"], "item": ["item_id"]},
+            # one id space for the histories and the items: without it RecBole remaps item_id_list on its
+            # own, so history item k and target item k are different items (recbole_runner checks this)
+            "alias_of_item_id": ["item_id_list"],
             "MAX_ITEM_LIST_LENGTH": 50,
             "train_neg_sample_args": None,  # CE: every item is a negative
         }  # fmt: skip
@@ -339,8 +342,15 @@ def _mean_sd(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
+def epochs_cell(epochs_run: int, best_epoch: int, cap: int) -> str:
+    """Epochs run, the best one, and what ended the run: patience ("early stop") or the epoch cap ("cap",
+    so the run may not have converged)."""
+    return f"{epochs_run} ({best_epoch}), {'early stop' if epochs_run < cap else 'cap'}"
+
+
 def print_report(rows: list[tuple[str, ...]]) -> None:
-    header = ("model", "implementation", "seed", "NDCG@10", "Recall@10", "users (rows) evaluated", "epochs (best)")
+    header = ("model", "implementation", "seed", "NDCG@10", "Recall@10", "users (rows) evaluated",
+              "epochs (best), stopped by")  # fmt: skip
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
@@ -401,8 +411,9 @@ def main(argv: list[str] | None = None) -> int:
             outcomes[job] = future.result()
             theirs, ours = outcomes[job]
             figures = "; ".join(f"{m} RecBole {theirs['test'][m]:.4f} ours {ours.metrics[m]:.4f}" for m in SHOWN)
-            print(f"{job[0]} seed {job[1]} done (RecBole {theirs['seconds']:.0f} s, ours {ours.seconds:.0f} s): {figures}",
-                  flush=True)  # fmt: skip
+            print(f"{job[0]} seed {job[1]} done (RecBole {theirs['seconds']:.0f} s, "
+                  f"{epochs_cell(theirs['epochs_run'], theirs['best_epoch'], args.epochs)}; ours {ours.seconds:.0f} s, "
+                  f"{epochs_cell(ours.epochs_run, ours.best_epoch, args.epochs)}): {figures}", flush=True)  # fmt: skip
 
     rows: list[tuple[str, ...]] = []
     for model in models:
@@ -427,9 +438,9 @@ def main(argv: list[str] | None = None) -> int:
                 figures["ours"][m].append(ours.metrics[m])
             rows += [
                 (pair.recbole, "RecBole 1.2.1", str(seed), *(f"{theirs['test'][m]:.4f}" for m in SHOWN),
-                 str(theirs["users_evaluated"]), f"{theirs['epochs_run']} ({theirs['best_epoch']})"),
+                 str(theirs["users_evaluated"]), epochs_cell(theirs["epochs_run"], theirs["best_epoch"], args.epochs)),
                 (pair.ours, "ours", str(seed), *(f"{ours.metrics[m]:.4f}" for m in SHOWN),
-                 str(ours.users_evaluated), f"{ours.epochs_run} ({ours.best_epoch})"),
+                 str(ours.users_evaluated), epochs_cell(ours.epochs_run, ours.best_epoch, args.epochs)),
             ]  # fmt: skip
         for side, name in (("RecBole 1.2.1", pair.recbole), ("ours", pair.ours)):
             rows.append((name, f"{side}, mean ± sd", f"{len(seeds)} seeds", *(_mean_sd(figures[side][m]) for m in SHOWN), "", ""))
