@@ -166,7 +166,9 @@ def run_recbole(python: Path, model: str, config: dict, work_dir: Path) -> dict:
     spec = work_dir / f"{model}-{config['seed']}.json"
     dataset = SEQUENCE_DATASET if "item_id_list" in config["load_col"]["inter"] else DATASET
     spec.write_text(json.dumps({"model": model, "dataset": dataset, "config": config}))
-    env = os.environ | {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "PYTHONPATH": ""}
+    # one thread, as ours (run_pair): on a shared machine a second thread waiting for a busy core made
+    # RecBole's GRU4Rec epochs about 3x slower (measured on `tiny`), and the two sides compare at equal threads
+    env = os.environ | {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "PYTHONPATH": "", "OMP_NUM_THREADS": "1"}
     started = time.perf_counter()
     done = subprocess.run(
         [str(python), str(BENCH / "recbole_runner.py"), str(spec)],
