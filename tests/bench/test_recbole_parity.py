@@ -10,9 +10,12 @@ import argparse
 from pathlib import Path
 
 import pytest
+import torch
 
-from bench.recbole_parity import PAIRS, epochs_cell, recbole_config
+from bench.recbole_parity import PAIRS, epochs_cell, recbole_config, recbole_gru4rec_init
 from bench.recbole_runner import check_one_item_space
+from hybridrec_ml.config import ModelDims
+from hybridrec_ml.models.baselines.gru4rec import GRU4Rec
 
 ARGS = argparse.Namespace(epochs=200, patience=10, batch_size=256, lr=1e-3)
 
@@ -45,3 +48,18 @@ def test_a_history_vocabulary_apart_from_the_items_is_refused():
 def test_the_epochs_cell_says_whether_patience_or_the_cap_ended_the_run():
     assert epochs_cell(37, 27, 200) == "37 (27), early stop"
     assert epochs_cell(200, 198, 200) == "200 (198), cap"
+
+
+def test_recbole_init_of_our_gru4rec_is_recboles():
+    torch.manual_seed(0)
+    model = recbole_gru4rec_init(GRU4Rec(150, ModelDims(gru_hidden=100, gru_layers=1)))
+    gru = dict(model.encoder.gru.named_parameters())
+    for name in ("bias_ih_l0", "bias_hh_l0"):  # RecBole's GRU has no biases: zero and never trained
+        assert not gru[name].any() and not gru[name].requires_grad
+    xavier_std = (2 / (151 + 64)) ** 0.5  # 151 rows (with padding) x 64 dims
+    assert model.encoder.item_emb.weight.std().item() == pytest.approx(xavier_std, rel=0.05)
+    bound = (6 / (100 + 3 * 100)) ** 0.5  # xavier-uniform of weight_hh_l0 [3 * 100, 100]
+    assert gru["weight_hh_l0"].abs().max().item() <= bound and gru["weight_hh_l0"].abs().max().item() > 0.9 * bound
+    untouched = torch.nn.Linear(2, 2)
+    before = untouched.weight.clone()
+    assert recbole_gru4rec_init(untouched) is untouched and torch.equal(untouched.weight, before)
