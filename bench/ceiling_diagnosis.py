@@ -38,17 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hybridrec_ml.config import ALL_COMPONENTS, VARIANTS, VariantConfig
 from hybridrec_ml.data.warehouse import schema
 from hybridrec_ml.tensors.bundle import TrainingBundle
-from hybridrec_ml.tensors.bundle_loader import load_evaluation_rows, load_training_bundle
+from hybridrec_ml.tensors.bundle_loader import load_training_bundle
 from hybridrec_ml.tensors.sequences import batch_maker
-from hybridrec_ml.data.transforms.context import build_context_features
-from hybridrec_ml.data.transforms.interactions import build_interactions_5core
-from hybridrec_ml.data.transforms.sequences import build_user_sequences
-from hybridrec_ml.data.sources.registry import SyntheticOptions, ingest_source, resolve_source_files
-from hybridrec_ml.data.transforms.split import build_temporal_split
+from hybridrec_ml.data.sources.registry import SyntheticOptions
+from hybridrec_ml.data_layer import synthetic_warehouse
 from hybridrec_ml.data.synthetic.truth import load_planted_truth
-from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
 from hybridrec_ml.evaluation.metrics import ndcg_at_k
-from hybridrec_ml.evaluation.negatives import draw_split_negatives, store_eval_negatives
 from hybridrec_ml.evaluation.oracle_ceilings import oracle_ceilings
 from hybridrec_ml.evaluation.protocols import EvalResult, evaluate_full, make_validator
 from hybridrec_ml.models.oracle import PlantedOracle
@@ -79,25 +74,7 @@ WHERE s.split = 'test'
 def warehouse(scale: str, mixture: str, cache_dir: Path, *, day_granular: bool = False) -> Path:
     """The scale's DuckDB file with every table training and evaluation read (built once)."""
     folder = cache_dir / f"diagnosis-{scale}-{mixture}{'-day' if day_granular else ''}"
-    database = folder / "warehouse.duckdb"
-    if database.exists():
-        return database
-    folder.mkdir(parents=True, exist_ok=True)
-    options = SyntheticOptions(scale=scale, mixture=mixture, day_granular=day_granular)
-    files = resolve_source_files("synthetic", folder, synthetic=options)
-    partial = folder / "warehouse.partial.duckdb"
-    partial.unlink(missing_ok=True)
-    with duckdb.connect(str(partial)) as con:
-        ingest_source(con, "synthetic", files)
-        build_interactions_5core(con)
-        build_temporal_split(con)
-        build_user_sequences(con, max_len=50)
-        build_context_features(con)
-        build_item_tfidf(con)
-        event_order, negatives = draw_split_negatives(load_evaluation_rows(con), 99, seed=2024)
-        store_eval_negatives(con, event_order, negatives)
-    partial.rename(database)
-    return database
+    return synthetic_warehouse(folder, SyntheticOptions(scale=scale, mixture=mixture, day_granular=day_granular))
 
 
 def by_mechanism(result: EvalResult, mechanism: dict[int, str]) -> dict[str, float]:

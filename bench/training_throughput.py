@@ -52,22 +52,11 @@ from recbole_parity import export_split, recbole_python  # bench/ is on sys.path
 
 def pipeline_bundle(work_dir: Path, max_history: int) -> TrainingBundle:
     """The `demo` synthetic world through every data step the assets run."""
-    from hybridrec_ml.data.sources.amazon2018 import ingest_amazon2018
-    from hybridrec_ml.data.transforms.context import build_context_features
-    from hybridrec_ml.data.transforms.interactions import build_interactions_5core
-    from hybridrec_ml.data.transforms.sequences import build_user_sequences
-    from hybridrec_ml.data.transforms.split import build_temporal_split
-    from hybridrec_ml.data.synthetic.generator import generate_synthetic
-    from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
+    from hybridrec_ml.data.sources.registry import SyntheticOptions
+    from hybridrec_ml.data_layer import synthetic_warehouse
 
-    files = generate_synthetic("demo", work_dir)
-    with duckdb.connect(str(work_dir / "warehouse.duckdb")) as con:
-        ingest_amazon2018(con, files.reviews, files.meta)
-        build_interactions_5core(con)
-        build_temporal_split(con)
-        build_user_sequences(con, max_len=max_history)
-        build_context_features(con)
-        build_item_tfidf(con)
+    database = synthetic_warehouse(work_dir, SyntheticOptions(scale="demo"), max_history=max_history)
+    with duckdb.connect(str(database), read_only=True) as con:
         return load_training_bundle(con, max_history=max_history)
 
 

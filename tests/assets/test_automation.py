@@ -178,3 +178,12 @@ def test_evaluation_follows_training_and_training_follows_new_data():
     report("item_tfidf")
     assert tick("retrain") == {"trained_model": {"42|v2"}}  # only the partition that was trained before
     assert tick("follow_upstream") == {}  # evaluation waits for the retrained model
+
+    report("trained_model", "42|v2")
+    assert tick("follow_upstream") == {"evaluation": {"42|v2"}, "segment_report": {"42|v2"}, "recommendations": {"42|v2"}}
+    for asset in ("evaluation", "segment_report", "recommendations"):
+        report(asset, "42|v2")
+    tick("follow_upstream")  # the report after the settled evaluation
+    report("eval_negatives")  # e.g. drawn again with `mask: train_only`
+    assert tick("retrain") == {}  # the models never read the negatives
+    assert tick("follow_upstream") == {"evaluation": {"42|v2"}, "segment_report": {"42|v2"}}

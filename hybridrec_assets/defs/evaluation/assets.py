@@ -6,7 +6,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from pydantic import Field
 
 from hybridrec_assets.artifacts import ceilings_path, evaluation_path, model_path, summary_path
-from hybridrec_assets.defs.data.assets import MaskKind
+from hybridrec_assets.defs.data.assets import MaskKind, eval_negatives
 from hybridrec_assets.automation import FOLLOW_UPSTREAM
 from hybridrec_assets.defs.model.assets import trained_model
 from hybridrec_assets.defs.model.checks import GATE_CHECK, collapse_result, collapse_spec
@@ -42,7 +42,7 @@ class SegmentConfig(Config):
 
 @asset(
     partitions_def=RUN_PARTITIONS,
-    deps=[trained_model],
+    deps=[trained_model, eval_negatives],
     group_name="evaluation",
     kinds={"pytorch"},
     op_tags=GPU_STEP_TAGS,

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from hybridrec_assets.artifacts import model_path, resume_path, summary_path
 from hybridrec_assets.automation import RETRAIN_ON_NEW_DATA
-from hybridrec_assets.defs.data.assets import context_features, eval_negatives, item_tfidf, user_sequences
+from hybridrec_assets.defs.data.assets import context_features, item_tfidf, user_sequences
 from hybridrec_assets.defs.model.checks import GATE_CHECK, collapse_result, collapse_spec
 from hybridrec_assets.executors import GPU_STEP_TAGS
 from hybridrec_assets.metadata import rounded_metadata
@@ -73,7 +73,7 @@ class TrainingConfig(Config):
 
 @asset(
     partitions_def=RUN_PARTITIONS,
-    deps=[user_sequences, context_features, item_tfidf, eval_negatives],
+    deps=[user_sequences, context_features, item_tfidf],  # not eval_negatives: new negatives re-evaluate, never retrain
     automation_condition=RETRAIN_ON_NEW_DATA,
     check_specs=[collapse_spec("trained_model", GATE_CHECK, "Fails when the largest mean α exceeds the threshold")],
     group_name="model",

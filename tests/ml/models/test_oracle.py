@@ -10,16 +10,11 @@ import torch
 
 from hybridrec_ml.config import ALL_COMPONENTS, VARIANTS
 from hybridrec_ml.data.warehouse import schema
-from hybridrec_ml.tensors.bundle_loader import load_evaluation_rows, load_training_bundle
-from hybridrec_ml.data.transforms.context import build_context_features
-from hybridrec_ml.data.transforms.interactions import build_interactions_5core
-from hybridrec_ml.data.transforms.sequences import build_user_sequences
-from hybridrec_ml.data.sources.registry import SyntheticOptions, ingest_source, resolve_source_files
-from hybridrec_ml.data.transforms.split import build_temporal_split
+from hybridrec_ml.tensors.bundle_loader import load_training_bundle
+from hybridrec_ml.data.sources.registry import SyntheticOptions
+from hybridrec_ml.data_layer import synthetic_warehouse
 from hybridrec_ml.data.synthetic.generator import MIXTURES, Catalogue, _choose_items
 from hybridrec_ml.data.synthetic.truth import PlantedTruth, PlantedTruthMissing, load_planted_truth
-from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
-from hybridrec_ml.evaluation.negatives import draw_split_negatives, load_eval_negatives, store_eval_negatives
 from hybridrec_ml.evaluation.oracle_ceilings import OracleCeilings, oracle_ceilings, simplex_grid
 from hybridrec_ml.evaluation.protocols import evaluate_full, make_validator, user_mean
 from hybridrec_ml.models.factory import build_model
@@ -116,17 +111,8 @@ def test_probabilities_match_the_generators_own_draws(mechanism):
 
 @pytest.fixture(scope="module")
 def tiny_warehouse(tmp_path_factory: pytest.TempPathFactory):
-    folder = tmp_path_factory.mktemp("tiny_world")
-    files = resolve_source_files("synthetic", folder, synthetic=SyntheticOptions(scale="tiny"))
-    con = duckdb.connect(str(folder / "w.duckdb"))
-    ingest_source(con, "synthetic", files)
-    build_interactions_5core(con)
-    build_temporal_split(con)
-    build_user_sequences(con, max_len=50)
-    build_context_features(con)
-    build_item_tfidf(con)
-    event_order, negatives = draw_split_negatives(load_evaluation_rows(con), 99, seed=2024)
-    store_eval_negatives(con, event_order, negatives)
+    database = synthetic_warehouse(tmp_path_factory.mktemp("tiny_world"), SyntheticOptions(scale="tiny"))
+    con = duckdb.connect(str(database))
     yield con
     con.close()
 
