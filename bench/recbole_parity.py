@@ -45,6 +45,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import torch
+from torch import nn
 
 # Measure the code of this checkout, whatever an editable install points at.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -64,6 +65,8 @@ from hybridrec_ml.tensors.batch import Batch
 from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBundle
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle, unique_items_by_user
 from hybridrec_ml.tensors.sequences import batch_maker
+from hybridrec_ml.models.baselines.gru4rec import GRU4Rec
+from hybridrec_ml.training import trainer as trainer_module
 from hybridrec_ml.training.trainer import train
 
 BENCH = Path(__file__).resolve().parent
@@ -149,6 +152,9 @@ def recbole_config(args: argparse.Namespace, data_path: Path, seed: int, pair: P
     if pair.sequential:
         return config | training | {
             "load_col": {"inter": ["user_id", "item_id", "timestamp", "item_id_list"], "item": ["item_id"]},
+            # one id space for the histories and the items: without it RecBole remaps item_id_list on its
+            # own, so history item k and target item k are different items (recbole_runner checks this)
+            "alias_of_item_id": ["item_id_list"],
             "MAX_ITEM_LIST_LENGTH": 50,
             "train_neg_sample_args": None,  # CE: every item is a negative
         }  # fmt: skip
@@ -163,7 +169,9 @@ def run_recbole(python: Path, model: str, config: dict, work_dir: Path) -> dict:
     spec = work_dir / f"{model}-{config['seed']}.json"
     dataset = SEQUENCE_DATASET if "item_id_list" in config["load_col"]["inter"] else DATASET
     spec.write_text(json.dumps({"model": model, "dataset": dataset, "config": config}))
-    env = os.environ | {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "PYTHONPATH": ""}
+    # one thread, as ours (run_pair): on a shared machine a second thread waiting for a busy core made
+    # RecBole's GRU4Rec epochs about 3x slower (measured on `tiny`), and the two sides compare at equal threads
+    env = os.environ | {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "PYTHONPATH": "", "OMP_NUM_THREADS": "1"}
     started = time.perf_counter()
     done = subprocess.run(
         [str(python), str(BENCH / "recbole_runner.py"), str(spec)],
@@ -291,6 +299,24 @@ def population_metrics(result: PerUserResult, bundle: TrainingBundle, users: str
     return {name: float(values[keep].mean()) for name, values in result.per_user.items()}, int(keep.sum())
 
 
+def recbole_gru4rec_init(model: Recommender) -> Recommender:
+    """RecBole 1.2.1's GRU4Rec initialisation on our GRU4Rec (`--ours-init recbole`, a diagnostic).
+
+    Ours keeps PyTorch's defaults (N(0, 1) item embeddings, GRU with biases); RecBole draws the item
+    embeddings xavier-normal (std about 0.1 here), the GRU weights xavier-uniform, and has no GRU
+    biases. Running ours both ways measures how much of a gap the initialisation explains.
+    """
+    if isinstance(model, GRU4Rec):
+        gru = model.encoder.gru
+        nn.init.xavier_normal_(model.encoder.item_emb.weight)  # in RecBole's order: embedding, hh, ih
+        nn.init.xavier_uniform_(gru.weight_hh_l0)
+        nn.init.xavier_uniform_(gru.weight_ih_l0)
+        for bias in (gru.bias_ih_l0, gru.bias_hh_l0):
+            nn.init.zeros_(bias)
+            bias.requires_grad_(False)
+    return model
+
+
 def run_ours(pair: Pair, bundle: TrainingBundle, args: argparse.Namespace, seed: int) -> OurRun:
     """Train (early stopping on valid NDCG@10 under RecBole's protocol for the model), then that protocol on test."""
     train_mask, test_mask = masks(bundle)
@@ -307,7 +333,13 @@ def run_ours(pair: Pair, bundle: TrainingBundle, args: argparse.Namespace, seed:
         return population_metrics(evaluate_per_user(model, split, mask, make_query=batch_maker(variant, bundle, split_name)),
                                   bundle, args.users)  # fmt: skip
 
-    trained = train(variant, bundle, validate=lambda model: scored(model, "val", train_mask)[0]["ndcg@10"])
+    build_model = trainer_module.build_model
+    if args.ours_init == "recbole":  # the trainer builds the model (seeded); this worker process is ours alone
+        trainer_module.build_model = lambda *given: recbole_gru4rec_init(build_model(*given))
+    try:
+        trained = train(variant, bundle, validate=lambda model: scored(model, "val", train_mask)[0]["ndcg@10"])
+    finally:
+        trainer_module.build_model = build_model
     metrics, evaluated = scored(trained.model, "test", test_mask)
     return OurRun(metrics, evaluated, len(trained.history), trained.best_epoch, time.perf_counter() - started)
 
@@ -339,8 +371,15 @@ def _mean_sd(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
+def epochs_cell(epochs_run: int, best_epoch: int, cap: int) -> str:
+    """Epochs run, the best one, and what ended the run: patience ("early stop") or the epoch cap ("cap",
+    so the run may not have converged)."""
+    return f"{epochs_run} ({best_epoch}), {'early stop' if epochs_run < cap else 'cap'}"
+
+
 def print_report(rows: list[tuple[str, ...]]) -> None:
-    header = ("model", "implementation", "seed", "NDCG@10", "Recall@10", "users (rows) evaluated", "epochs (best)")
+    header = ("model", "implementation", "seed", "NDCG@10", "Recall@10", "users (rows) evaluated",
+              "epochs (best), stopped by")  # fmt: skip
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
@@ -364,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="all test users (cold ones included), or only those with a training interaction")
     parser.add_argument("--user-dropout", type=float, default=VARIANTS["bpr_mf"].train.user_dropout,
                         help="share of training rows that train the unknown-user row (0: none, as RecBole)")
+    parser.add_argument("--ours-init", choices=("ours", "recbole"), default="ours",
+                        help="recbole: our GRU4Rec initialised as RecBole's (a diagnostic of the GRU4Rec gap)")
     parser.add_argument("--models", default="pop,bpr", help=f"which pairs to run, of {','.join(PAIRS)}")
     parser.add_argument("--jobs", type=int, default=1, help="(model, seed) pairs run at once, each in its own process")
     parser.add_argument("--cache-dir", default=str(BENCH / ".cache"))
@@ -390,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{bundle.n_users} users, {bundle.n_items} items; {cold} test users have no training interaction")  # fmt: skip
     print(f"users: {args.users} (sequential models: every test row with a history). Trained models: lr {args.lr}, "
           f"batch {args.batch_size}, epochs <= {args.epochs}, patience {args.patience}, seeds {seeds}; "
-          f"our user dropout {args.user_dropout}", flush=True)  # fmt: skip
+          f"our user dropout {args.user_dropout}, our GRU4Rec init {args.ours_init}", flush=True)  # fmt: skip
 
     jobs = [(model, seed) for model in models for seed in (seeds if PAIRS[model].trained else seeds[:1])]
     # spawn: a forked child would inherit this process's torch thread pool (see hybridrec_assets.pipeline)
@@ -401,8 +442,9 @@ def main(argv: list[str] | None = None) -> int:
             outcomes[job] = future.result()
             theirs, ours = outcomes[job]
             figures = "; ".join(f"{m} RecBole {theirs['test'][m]:.4f} ours {ours.metrics[m]:.4f}" for m in SHOWN)
-            print(f"{job[0]} seed {job[1]} done (RecBole {theirs['seconds']:.0f} s, ours {ours.seconds:.0f} s): {figures}",
-                  flush=True)  # fmt: skip
+            print(f"{job[0]} seed {job[1]} done (RecBole {theirs['seconds']:.0f} s, "
+                  f"{epochs_cell(theirs['epochs_run'], theirs['best_epoch'], args.epochs)}; ours {ours.seconds:.0f} s, "
+                  f"{epochs_cell(ours.epochs_run, ours.best_epoch, args.epochs)}): {figures}", flush=True)  # fmt: skip
 
     rows: list[tuple[str, ...]] = []
     for model in models:
@@ -427,9 +469,9 @@ def main(argv: list[str] | None = None) -> int:
                 figures["ours"][m].append(ours.metrics[m])
             rows += [
                 (pair.recbole, "RecBole 1.2.1", str(seed), *(f"{theirs['test'][m]:.4f}" for m in SHOWN),
-                 str(theirs["users_evaluated"]), f"{theirs['epochs_run']} ({theirs['best_epoch']})"),
+                 str(theirs["users_evaluated"]), epochs_cell(theirs["epochs_run"], theirs["best_epoch"], args.epochs)),
                 (pair.ours, "ours", str(seed), *(f"{ours.metrics[m]:.4f}" for m in SHOWN),
-                 str(ours.users_evaluated), f"{ours.epochs_run} ({ours.best_epoch})"),
+                 str(ours.users_evaluated), epochs_cell(ours.epochs_run, ours.best_epoch, args.epochs)),
             ]  # fmt: skip
         for side, name in (("RecBole 1.2.1", pair.recbole), ("ours", pair.ours)):
             rows.append((name, f"{side}, mean ± sd", f"{len(seeds)} seeds", *(_mean_sd(figures[side][m]) for m in SHOWN), "", ""))

@@ -13,6 +13,19 @@ import logging
 import sys
 
 
+def check_one_item_space(field2id_token: dict) -> None:
+    """A history id must name the item a target id names: the sequential models embed both with one table.
+
+    RecBole remaps a token field apart from item_id unless `alias_of_item_id` lists it; then history
+    item k and target item k are different items and the model trains on permuted histories.
+    """
+    if "item_id_list" not in field2id_token:
+        return
+    history, items = list(field2id_token["item_id_list"]), list(field2id_token["item_id"])
+    if history != items[: len(history)]:
+        raise ValueError("item_id_list is remapped apart from item_id (set alias_of_item_id: [item_id_list])")
+
+
 def run(spec: dict) -> dict:
     """RecBole's own `run_recbole` sequence, keeping what it does not return: users evaluated, epochs."""
     from recbole.config import Config
@@ -22,6 +35,7 @@ def run(spec: dict) -> dict:
     config = Config(model=spec["model"], dataset=spec["dataset"], config_dict=spec["config"])
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
+    check_one_item_space(dataset.field2id_token)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
