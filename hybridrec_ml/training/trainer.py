@@ -6,9 +6,10 @@ runs once per chunk and every row of the chunk takes its state from that pass (t
 The run stops after `patience` epochs without improvement or at the `epochs` cap and always
 returns the best epoch's weights; the result says which of the two ended it.
 
-Everything random comes from `variant.train.seed`: the model initialisation and one torch.Generator
-for shuffling and negatives, so a run is bit-identical on the CPU. After every epoch the model,
-optimizer, scaler, RNG states, history and best weights go to one checkpoint file (atomic write);
+Everything random comes from `variant.train.seed`: torch's global RNGs (the initialisation, dropout)
+and one torch.Generator for shuffling and negatives, so a run is bit-identical on the CPU whatever
+the process drew before. After every epoch the model, optimizer, scaler, RNG states, history and
+best weights go to one checkpoint file (atomic write);
 a killed run called again with the same `checkpoint_dir` continues from the last completed epoch
 and ends with the same weights as an uninterrupted run.
 """
@@ -106,11 +107,26 @@ def train(
     `truth` is passed to the oracle variant only (`build_model`); `resume` decides what a checkpoint
     in `checkpoint_dir` is worth (see `checkpoint.resumable_state`).
     """
+    device = resolve_device(variant.train.device)
+    # The initialisation and dropout draw from torch's global RNGs: seed them for the run, and give
+    # the caller's back afterwards (a checkpoint stores them, so a resumed run draws the same).
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(variant.train.seed)
+        return _train_seeded(variant, bundle, device, validate, checkpoint_dir, on_epoch, truth, resume)
+
+
+def _train_seeded(
+    variant: VariantConfig,
+    bundle: TrainingBundle,
+    device: torch.device,
+    validate: Callable[[Recommender], float],
+    checkpoint_dir: Path | None,
+    on_epoch: Callable[[EpochStats], None] | None,
+    truth: PlantedTruth | None,
+    resume: ResumePolicy,
+) -> TrainResult:
     cfg = variant.train
-    device = resolve_device(cfg.device)
-    with torch.random.fork_rng(devices=[]):  # seed the initialisation without touching the caller's RNG
-        torch.manual_seed(cfg.seed)
-        model = build_model(variant, bundle, truth if variant.model == "oracle" else None).to(device)
+    model = build_model(variant, bundle, truth if variant.model == "oracle" else None).to(device)
     if not model.trainable:
         return _untrained_result(model, validate, device, cfg.profile)
 

@@ -44,6 +44,19 @@ def test_the_same_seed_gives_bit_identical_runs_and_another_seed_does_not():
     assert not same_weights(first.model.state_dict(), other.model.state_dict())
 
 
+@pytest.mark.parametrize("name", ["sasrec", "neumf"])
+def test_dropout_is_seeded_by_the_run_whatever_the_process_drew_before_and_the_callers_rng_is_left_alone(name):
+    variant = small(name, epochs=2, patience=2)
+    variant = dataclasses.replace(variant, dims=dataclasses.replace(variant.dims, dropout=0.2))
+    first = train(variant, BUNDLE, validate=validate)
+    torch.rand(1000)  # another draw from the global RNG in between, as another partition would make
+    state = torch.get_rng_state()
+    second = train(variant, BUNDLE, validate=validate)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert [s.loss for s in first.history] == [s.loss for s in second.history]
+    assert same_weights(first.model.state_dict(), second.model.state_dict())
+
+
 def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path):
     variant = small("v2")
     uninterrupted = train(variant, BUNDLE, validate=validate)
