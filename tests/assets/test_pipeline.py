@@ -15,10 +15,10 @@ from tests.isolated_run import tiny_run_env
 
 
 def run_pipeline(folder: Path) -> subprocess.CompletedProcess:
-    """The main command on `tiny` (v1 and pop, one epoch, seed 42) with every output under `folder`."""
+    """The main command on `tiny` (v1, pop and sasrec with its dropout; one epoch, seed 42) with every output under `folder`."""
     env = tiny_run_env(folder)
     done = subprocess.run(
-        [sys.executable, "-m", "hybridrec_assets.pipeline", "--variants", "v1,pop", "--epochs", "1", "--workers", "2"],
+        [sys.executable, "-m", "hybridrec_assets.pipeline", "--variants", "v1,pop,sasrec", "--epochs", "1", "--workers", "2"],
         cwd=folder, env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -33,7 +33,7 @@ def printed_tables(out: str) -> list[str]:
 def test_pipeline_materializes_everything_and_prints_the_table_and_report(tmp_path):
     done = run_pipeline(tmp_path)
     out = done.stdout
-    assert "[2/3] 2 (variant, seed) partitions on 2 workers" in out
+    assert "[2/3] 3 (variant, seed) partitions on 2 workers" in out
     assert re.search(r"^\| v1 \| 1 \| 0\.\d{4} \(n=1\) \|", out, re.MULTILINE)
     assert re.search(r"^\| pop \| 1 \| 0\.\d{4} \(n=1\) \|.* — \|", out, re.MULTILINE)
     report = tmp_path / "artifacts" / "reports" / "results.html"
@@ -42,16 +42,16 @@ def test_pipeline_materializes_everything_and_prints_the_table_and_report(tmp_pa
     with duckdb.connect(str(tmp_path / "hybridrec.duckdb"), read_only=True) as con:
         per_partition = con.execute("SELECT variant, count(DISTINCT user_idx) FROM recommendations GROUP BY variant ORDER BY variant").fetchall()
         n_users = con.execute("SELECT count(*) FROM user_index").fetchone()[0]
-    assert per_partition == [("pop", n_users), ("v1", n_users)]
+    assert per_partition == [("pop", n_users), ("sasrec", n_users), ("v1", n_users)]
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
         runs = instance.get_runs()
-    assert len(runs) == 4 and all(run.is_success for run in runs)  # data, two partitions, report
+    assert len(runs) == 5 and all(run.is_success for run in runs)  # data, three partitions, report
     assert not (tmp_path / "storage").exists() and not (tmp_path / "mlruns").exists()  # nothing in the cwd
 
     # A second run from scratch prints the same tables to the last digit, with the same per-user values.
     again = run_pipeline(tmp_path / "again")
     assert printed_tables(again.stdout) == printed_tables(out) and len(printed_tables(out)) >= 6
-    for variant in ("v1", "pop"):
+    for variant in ("v1", "pop", "sasrec"):  # sasrec: dropout is seeded whichever partition a worker ran before
         first, second = (
             load_evaluation(folder / "artifacts" / Path(*evaluation_path(variant, 42))).users
             for folder in (tmp_path, tmp_path / "again")
