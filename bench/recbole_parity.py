@@ -52,12 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hybridrec_ml.config import VARIANTS
 from hybridrec_ml.data.sources.registry import SyntheticOptions, ingest_source, resolve_source_files
-from hybridrec_ml.data.transforms.context import build_context_features
-from hybridrec_ml.data.transforms.interactions import build_interactions_5core
 from hybridrec_ml.data.transforms.recbole_export import export_recbole
-from hybridrec_ml.data.transforms.sequences import build_user_sequences
-from hybridrec_ml.data.transforms.split import build_temporal_split
-from hybridrec_ml.data.transforms.tfidf import build_item_tfidf
+from hybridrec_ml.data_layer import build_data_layer
 from hybridrec_ml.evaluation.metrics import mean_metrics
 from hybridrec_ml.evaluation.protocols import PerUserResult, evaluate_full, evaluate_per_user
 from hybridrec_ml.models.base import Recommender, Scores
@@ -152,9 +148,7 @@ def recbole_config(args: argparse.Namespace, data_path: Path, seed: int, pair: P
     if pair.sequential:
         return config | training | {
             "load_col": {"inter": ["user_id", "item_id", "timestamp", "item_id_list"], "item": ["item_id"]},
-            # one id space for the histories and the items: without it RecBole remaps item_id_list on its
-            # own, so history item k and target item k are different items (recbole_runner checks this)
-            "alias_of_item_id": ["item_id_list"],
+            **ONE_ITEM_SPACE,
             "MAX_ITEM_LIST_LENGTH": 50,
             "train_neg_sample_args": None,  # CE: every item is a negative
         }  # fmt: skip
@@ -187,6 +181,11 @@ def run_recbole(python: Path, model: str, config: dict, work_dir: Path) -> dict:
 # ------------------------------------------------------------------------------------ our side
 
 
+# One id space for the histories and the items: without it RecBole remaps item_id_list on its own,
+# so history item k and target item k are different items (recbole_runner checks this).
+ONE_ITEM_SPACE = {"alias_of_item_id": ["item_id_list"]}
+
+
 def build_warehouse(args: argparse.Namespace, cache_dir: Path) -> Path:
     """The data tables of the chosen source in a DuckDB file under the cache (built once per source)."""
     if args.warehouse:
@@ -203,9 +202,7 @@ def build_warehouse(args: argparse.Namespace, cache_dir: Path) -> Path:
     partial.unlink(missing_ok=True)
     with duckdb.connect(str(partial)) as con:
         ingest_source(con, args.source, files)
-        for build in (build_interactions_5core, build_temporal_split, build_user_sequences, build_context_features,
-                      build_item_tfidf):  # fmt: skip
-            build(con)
+        build_data_layer(con)
     partial.rename(database)
     return database
 

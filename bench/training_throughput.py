@@ -47,7 +47,7 @@ from hybridrec_ml.models.losses import bpr_loss
 from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBundle
 from hybridrec_ml.tensors.bundle_loader import csr_from_pairs, load_training_bundle, unique_items_by_user, user_timeline
 from hybridrec_ml.training.trainer import train
-from recbole_parity import export_split, recbole_python  # bench/ is on sys.path when this script runs: one RecBole env builder
+from recbole_parity import ONE_ITEM_SPACE, export_split, recbole_python  # bench/ is on sys.path when this script runs: one RecBole env builder
 
 
 def pipeline_bundle(work_dir: Path, max_history: int) -> TrainingBundle:
@@ -277,7 +277,7 @@ def recbole_epoch_seconds(bundle: TrainingBundle, model: str, threads: int, batc
             "train_neg_sample_args": {"distribution": "uniform", "sample_num": 1}, "train_batch_size": batch_size,
             "epochs": 1, "eval_step": 0, "device": "cpu", "use_gpu": False, "seed": 42, "reproducibility": True,
             "checkpoint_dir": str(Path(data_path) / "saved"), "show_progress": False, "log_wandb": False,
-            **RECBOLE_MODELS[model],
+            **RECBOLE_MODELS[model], **(ONE_ITEM_SPACE if sequential else {}),
         }  # fmt: skip
         done = subprocess.run(
             [str(recbole_python(CACHE)), "-c", RECBOLE_EPOCH, json.dumps(settings)],
