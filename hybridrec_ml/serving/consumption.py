@@ -39,26 +39,43 @@ class ConsumptionLog:
         """The last interaction's time: the default moment of a batch of recommendations."""
         return int(self.ts.max()) if self.ts.numel() else 0
 
-    def until(self, at: int) -> SparseRows:
-        """Each user's items with ts <= at: the histories and consumed items of every user at `at`."""
+    def _kept_before(self, at: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ts <= at per interaction, [nnz + 1] how many of those precede each position): a user's times are
+        non-decreasing, so the kept ones of a user are a prefix of its segment."""
         keep = self.ts <= at
         kept_before = torch.zeros(keep.numel() + 1, dtype=torch.int64)
         kept_before[1:] = torch.cumsum(keep, 0)
+        return keep, kept_before
+
+    def until(self, at: int) -> SparseRows:
+        """Each user's items with ts <= at: the histories and consumed items of every user at `at`."""
+        keep, kept_before = self._kept_before(at)
         return SparseRows(kept_before[self.items.ptr], self.items.index[keep], None, self.items.n_cols)
 
     def since_last(self, users: torch.Tensor, at: int) -> torch.Tensor:
-        """[B] seconds from each user's last interaction with ts <= at to `at`, -1 without one (Batch.since_previous)."""
+        """[B] seconds from each user's last interaction with ts <= at to `at`, -1 without one (Batch.since_previous).
+
+        One pass over the whole log, for batches of many users; one user: `user_since_last`."""
         start, end = self.items.ptr[users], self.items.ptr[users + 1]
-        kept_before = torch.zeros(self.ts.numel() + 1, dtype=torch.int64)
-        kept_before[1:] = torch.cumsum(self.ts <= at, 0)  # a user's times are non-decreasing: kept ones are a prefix
+        _, kept_before = self._kept_before(at)
         count = kept_before[end] - kept_before[start]
         last = self.ts[(start + count - 1).clamp(min=0, max=max(self.ts.numel() - 1, 0))] if self.ts.numel() else count
         return torch.where(count > 0, at - last, -1)
 
+    def _user_count_until(self, user: int, at: int) -> tuple[int, int]:
+        """(segment start, how many of the user's interactions have ts <= at): a binary search in its segment."""
+        start, end = int(self.items.ptr[user]), int(self.items.ptr[user + 1])
+        return start, int(torch.searchsorted(self.ts[start:end], at, right=True))
+
     def user_until(self, user: int, at: int) -> torch.Tensor:
         """One user's items with ts <= at, oldest first."""
-        start, end = int(self.items.ptr[user]), int(self.items.ptr[user + 1])
-        return self.items.index[start : start + int(torch.searchsorted(self.ts[start:end], at, right=True))]
+        start, count = self._user_count_until(user, at)
+        return self.items.index[start : start + count]
+
+    def user_since_last(self, user: int, at: int) -> int:
+        """`since_last` of one user, without the pass over the log (a request's hot path)."""
+        start, count = self._user_count_until(user, at)
+        return at - int(self.ts[start + count - 1]) if count else -1
 
 
 def load_consumption_log(con: duckdb.DuckDBPyConnection, n_users: int, n_items: int) -> ConsumptionLog:

@@ -217,8 +217,8 @@ class RecommendationService:
         time since the last interaction, that time is part of the key)."""
         since_previous, moment_key = None, []
         if served.model.queries_depend_on_time:  # the other models skip this pass over the log
-            since_previous = served.log.since_last(torch.tensor([user]), moment)
-            moment_key = [int(since_previous)]
+            gap = served.log.user_since_last(user, moment)
+            since_previous, moment_key = torch.tensor([gap]), [gap]
         key = served.key("user", user, consumed.numel(), *moment_key)
         queries = self.cache.get(key)
         if queries is not None:

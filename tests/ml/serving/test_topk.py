@@ -63,6 +63,8 @@ def test_consumption_log_cuts_history_and_consumed_items_at_a_moment():
     assert log.since_last(torch.tensor([0, 1]), 20).tolist() == [0, 15]
     assert log.since_last(torch.tensor([1, 0, 0]), 9).tolist() == [4, -1, -1]
     assert log.since_last(torch.tensor([0]), 1000).tolist() == [970]
+    # one user, by a binary search in its segment (the service's path): the same values
+    assert [log.user_since_last(0, 20), log.user_since_last(1, 20), log.user_since_last(0, 9), log.user_since_last(0, 1000)] == [0, 15, -1, 970]
     batch = query_batch(until, torch.tensor([0, 1]), torch.arange(5.0), 1, log.since_last(torch.tensor([0, 1]), 20))
     assert batch.history.tolist() == [[3], [2]]  # the last item only, as item_idx + 1
     assert batch.context.tolist() == [[0.0, 1.0, 2.0, 3.0, 4.0]] * 2
