@@ -62,7 +62,6 @@ from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBund
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle, unique_items_by_user
 from hybridrec_ml.tensors.sequences import batch_maker
 from hybridrec_ml.models.baselines.gru4rec import GRU4Rec
-from hybridrec_ml.training import trainer as trainer_module
 from hybridrec_ml.training.trainer import train
 
 BENCH = Path(__file__).resolve().parent
@@ -330,13 +329,10 @@ def run_ours(pair: Pair, bundle: TrainingBundle, args: argparse.Namespace, seed:
         return population_metrics(evaluate_per_user(model, split, mask, make_query=batch_maker(variant, bundle, split_name)),
                                   bundle, args.users)  # fmt: skip
 
-    build_model = trainer_module.build_model
-    if args.ours_init == "recbole":  # the trainer builds the model (seeded); this worker process is ours alone
-        trainer_module.build_model = lambda *given: recbole_gru4rec_init(build_model(*given))
-    try:
-        trained = train(variant, bundle, validate=lambda model: scored(model, "val", train_mask)[0]["ndcg@10"])
-    finally:
-        trainer_module.build_model = build_model
+    trained = train(
+        variant, bundle, validate=lambda model: scored(model, "val", train_mask)[0]["ndcg@10"],
+        initialise=recbole_gru4rec_init if args.ours_init == "recbole" else None,
+    )
     metrics, evaluated = scored(trained.model, "test", test_mask)
     return OurRun(metrics, evaluated, len(trained.history), trained.best_epoch, time.perf_counter() - started)
 

@@ -101,18 +101,21 @@ def train(
     on_epoch: Callable[[EpochStats], None] | None = None,
     truth: PlantedTruth | None = None,
     resume: ResumePolicy = "auto",
+    initialise: Callable[[Recommender], Recommender] | None = None,
 ) -> TrainResult:
     """Train `variant` on `bundle.train`; `validate(model)` returns val NDCG@10 (called in eval mode, no grad).
 
     `truth` is passed to the oracle variant only (`build_model`); `resume` decides what a checkpoint
-    in `checkpoint_dir` is worth (see `checkpoint.resumable_state`).
+    in `checkpoint_dir` is worth (see `checkpoint.resumable_state`); `initialise` re-initialises the
+    built model inside the seeded block (a diagnostic, e.g. another library's initialisation; the
+    checkpoint fingerprint does not know of it).
     """
     device = resolve_device(variant.train.device)
     # The initialisation and dropout draw from torch's global RNGs: seed them for the run, and give
     # the caller's back afterwards (a checkpoint stores them, so a resumed run draws the same).
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(variant.train.seed)
-        return _train_seeded(variant, bundle, device, validate, checkpoint_dir, on_epoch, truth, resume)
+        return _train_seeded(variant, bundle, device, validate, checkpoint_dir, on_epoch, truth, resume, initialise)
 
 
 def _train_seeded(
@@ -124,9 +127,11 @@ def _train_seeded(
     on_epoch: Callable[[EpochStats], None] | None,
     truth: PlantedTruth | None,
     resume: ResumePolicy,
+    initialise: Callable[[Recommender], Recommender] | None,
 ) -> TrainResult:
     cfg = variant.train
-    model = build_model(variant, bundle, truth if variant.model == "oracle" else None).to(device)
+    model = build_model(variant, bundle, truth if variant.model == "oracle" else None)
+    model = (initialise(model) if initialise is not None else model).to(device)
     if not model.trainable:
         return _untrained_result(model, validate, device, cfg.profile)
 

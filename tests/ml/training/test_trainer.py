@@ -57,6 +57,20 @@ def test_dropout_is_seeded_by_the_run_whatever_the_process_drew_before_and_the_c
     assert same_weights(first.model.state_dict(), second.model.state_dict())
 
 
+def test_initialise_replaces_the_built_weights_inside_the_seeded_run():
+    def redraw(model):
+        for parameter in model.parameters():
+            torch.nn.init.normal_(parameter, std=0.05)  # draws from the run's seeded RNG
+        return model
+
+    plain = train(small("gru4rec", epochs=1, patience=1), BUNDLE, validate=validate)
+    first, second = (
+        train(small("gru4rec", epochs=1, patience=1), BUNDLE, validate=validate, initialise=redraw) for _ in range(2)
+    )
+    assert same_weights(first.model.state_dict(), second.model.state_dict())
+    assert not same_weights(first.model.state_dict(), plain.model.state_dict())
+
+
 def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path):
     variant = small("v2")
     uninterrupted = train(variant, BUNDLE, validate=validate)
