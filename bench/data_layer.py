@@ -133,7 +133,7 @@ def synthetic_files(scale: str, seed: int, cache_dir: Path) -> Path:
 
 def report(results: dict[str, dict]) -> str:
     lines = [
-        f"| step | wall s | cpu s | peak RSS GB | details |",
+        "| step | wall s | cpu s | peak RSS GB | details |",
         "|---|---:|---:|---:|---|",
     ]
     for step, result in results.items():

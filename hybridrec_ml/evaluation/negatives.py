@@ -28,6 +28,11 @@ _FRAME = "eval_negatives_frame"
 MASKS = ("history", "train_only")
 
 
+def check_mask(mask: str) -> None:
+    if mask not in MASKS:
+        raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
+
+
 def _draw_width(n: int, n_items: int, typical_allowed: float) -> int:
     """Draws per row so a typical row has ~1.2n + 8 distinct allowed items (few rows need a refill).
 
@@ -222,7 +227,6 @@ def draw_split_negatives(
     mask "history" (default): never an item the user had in any split; "train_only": never a
     training item of the user (the study's rule, kept for comparison).
     """
-    if mask not in MASKS:
-        raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
+    check_mask(mask)
     excluded = rows.items_by_user if mask == "history" else rows.train_items_by_user
     return rows.event_order, draw_eval_negatives(rows.user, excluded, rows.n_items, n, positives=rows.item, seed=seed)

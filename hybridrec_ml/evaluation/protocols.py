@@ -26,6 +26,7 @@ from hybridrec_ml.tensors.batching import make_batch
 from hybridrec_ml.config import VariantConfig
 from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBundle, UserTimeline
 from hybridrec_ml.tensors.sequences import batch_maker
+from hybridrec_ml.evaluation.negatives import check_mask
 from hybridrec_ml.evaluation.metrics import mean_metrics, ndcg_at_k, per_user_metrics, positive_rank
 from hybridrec_ml.models.base import Recommender, Scores
 from hybridrec_ml.tensors.batch import Batch
@@ -218,6 +219,13 @@ def _count_ahead(
     masked_ahead = block[rows, columns] >= positive_score[rows]
     ahead -= torch.bincount(rows[masked_ahead], minlength=block.shape[0])
     return ahead
+
+
+def masked_timeline(bundle: TrainingBundle, mask: str) -> UserTimeline:
+    """What full ranking masks for a test row: "history", everything its user had before the row (train,
+    val, earlier test); "train_only", the user's training items only (the study's rule)."""
+    check_mask(mask)
+    return bundle.timeline if mask == "history" else bundle.timeline.truncated(int(bundle.val.event_order.min()))
 
 
 def evaluate_full(

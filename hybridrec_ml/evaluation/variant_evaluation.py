@@ -24,13 +24,13 @@ from hybridrec_ml.atomic import atomic_write_bytes
 from hybridrec_ml.config import ALPHA_COLUMNS, EFFECTIVE_SHARE_COLUMNS
 from hybridrec_ml.evaluation.contributions import effective_shares
 from hybridrec_ml.evaluation.metrics import per_row_metrics
-from hybridrec_ml.evaluation.negatives import MASKS
 from hybridrec_ml.evaluation.protocols import (
     EvalResult,
     PerUserResult,
     evaluate_full,
     evaluate_per_user,
     evaluate_sampled,
+    masked_timeline,
 )
 from hybridrec_ml.evaluation.segments import alpha_by_context_bucket
 from hybridrec_ml.models.base import Recommender
@@ -169,10 +169,8 @@ def evaluate_variant(
     the model's device. The chunk sizes (None: the protocols' per-device defaults) bound memory,
     never the result.
     """
-    if mask not in MASKS:
-        raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
     test = bundle.test
-    seen = bundle.timeline if mask == "history" else bundle.timeline.truncated(int(bundle.val.event_order.min()))
+    seen = masked_timeline(bundle, mask)
     sampled = evaluate_sampled(model, test, test_negatives, make_query=make_query, batch_size=batch_size)
     full = evaluate_full(model, test, seen, bundle.n_items, make_query=make_query, row_chunk=row_chunk, item_chunk=item_chunk)
     history = bundle.timeline.items_before(int(test.event_order.min()))

@@ -8,7 +8,8 @@ one [B, C] score per component, never a fused [B, C, d] tensor on top of the com
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -34,6 +35,14 @@ CATALOGUE_CHUNK = 16384
 # intermediates stay cache-sized on a CPU (128 rows x 256 items) and fill a GPU
 CATALOGUE_BLOCK_PAIRS = {"cpu": 1 << 15, "cuda": 1 << 22}
 GATE_HISTORY = "gate_history"  # the encoded query holding the enriched gate's history length, diversity, recency
+
+
+def without_component(alpha: torch.Tensor, k: int) -> torch.Tensor:
+    """α [B, K] with component k removed and the rest renormalised to sum to 1 (rows with α_k = 1 become 0)."""
+    kept = alpha.clone()
+    kept[:, k] = 0
+    total = kept.sum(dim=1, keepdim=True)
+    return torch.where(total > 0, kept / total.clamp(min=torch.finfo(kept.dtype).tiny), kept)
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,7 @@ class HybridRecommender(Recommender):
         self.solo_phase = False  # curriculum: each component trains alone, the gate gets no gradient
         self._diagnostics: dict[str, torch.Tensor] = {}
         self._diagnostic_batches = 0
+        self._dropped: int | None = None  # `dropping`: a component removed from the fusion at inference
         self.n_items = n_items
         self._catalogue: dict[str, torch.Tensor] | None = None
         self.register_load_state_dict_post_hook(_forget_catalogue_after_load)
@@ -155,9 +165,25 @@ class HybridRecommender(Recommender):
 
     def _weights(self, logits: torch.Tensor | None, context: torch.Tensor) -> torch.Tensor:
         if self.gate is not None and logits is not None:
-            return self.gate.weights(logits)
-        k = len(self.components)
-        return torch.full((context.shape[0], k), 1.0 / k, device=context.device)
+            weights = self.gate.weights(logits)
+        else:
+            k = len(self.components)
+            weights = torch.full((context.shape[0], k), 1.0 / k, device=context.device)
+        return weights if self._dropped is None else without_component(weights, self._dropped)
+
+    @contextmanager
+    def dropping(self, k: int) -> Iterator[None]:
+        """Score with present component k removed and the gate renormalised over the others (α_j / (1 − α_k)),
+        on every scoring path, for the block: what the ranking owed to k (the diagnosis's drop test)."""
+        if not 0 <= k < len(self.components):
+            raise ValueError(f"no present component {k}: this model fuses {list(self.components)}")
+        if self.training:
+            raise RuntimeError("dropping a component is an inference-time test: call eval() first")
+        self._dropped = k
+        try:
+            yield
+        finally:
+            self._dropped = None
 
     def _per_component(
         self,

@@ -23,13 +23,13 @@ class DiagnosisConfig(Config):
 def gate_diagnosis(
     context: AssetExecutionContext, config: DiagnosisConfig, warehouse: Warehouse, store: ArtifactStore
 ) -> MaterializeResult:
-    """What α cannot show: each component's effective share and the test NDCG@10 lost without it, per segment;
-    the full-ranking NDCG@10 of the factor table comes from the partition's evaluation."""
+    """What α cannot show: each component's effective share and the test NDCG@10 lost without it, per segment,
+    on the full ranking of the partition's evaluation (its α, catalogue spreads, mask and NDCG@10)."""
     import torch  # torch and the evaluation code load in this step, not with the definitions
 
     from hybridrec_ml.evaluation.contributions import ALL_ROWS, component_contributions, diagnosis_record
-    from hybridrec_ml.evaluation.negatives import load_eval_negatives
     from hybridrec_ml.evaluation.variant_evaluation import load_evaluation
+    from hybridrec_ml.models.hybrid import HybridRecommender
     from hybridrec_ml.tensors.bundle_loader import load_training_bundle
     from hybridrec_ml.tensors.sequences import batch_maker
     from hybridrec_ml.training.run_record import load_trained_model
@@ -38,19 +38,20 @@ def gate_diagnosis(
     summary = store.read_json(*summary_path(name, seed))
     variant = VARIANTS[name].with_train(**summary["train_config"])  # the settings the model was trained with
     if not variant.has_learned_gate:
-        store.write_json(diagnosis_record(name, seed, summary, None, None, None), *diagnosis_path(name, seed))
+        store.write_json(diagnosis_record(name, seed, summary, None), *diagnosis_path(name, seed))
         return MaterializeResult(metadata={"applicable": False, "note": "not applicable: no learned gate"})
     torch.set_num_threads(default_torch_threads(context.instance))
     with warehouse.reader() as con:
         bundle = load_training_bundle(con, max_history=variant.dims.max_history)
-        negatives = load_eval_negatives(con, bundle.test.event_order)
     model = load_trained_model(variant, bundle, store.path(*model_path(name, seed))).to(evaluation_device(summary["device"]))
-    frame, ndcg = component_contributions(
-        model, bundle.test, negatives, bundle.user_train_count[bundle.test.user].numpy(),
-        bounds=tuple(config.bounds), make_query=batch_maker(variant, bundle, "test"),
-    )  # fmt: skip
-    evaluated = load_evaluation(store.path(*evaluation_path(name, seed)))  # the main table's full-ranking NDCG@10
-    record = diagnosis_record(name, seed, summary, frame, ndcg, bundle.test.user.numpy(), evaluated)
+    if not isinstance(model, HybridRecommender):
+        raise ValueError(f"{name}: the diagnosis decomposes the hybrid's linear head (b + Σ α_k s_k); "
+                         f"a {variant.model} model fuses differently")  # fmt: skip
+    evaluated = load_evaluation(store.path(*evaluation_path(name, seed)))
+    frame = component_contributions(
+        model, bundle, evaluated, bounds=tuple(config.bounds), make_query=batch_maker(variant, bundle, "test")
+    )
+    record = diagnosis_record(name, seed, summary, frame, evaluated)
     path = store.write_json(record, *diagnosis_path(name, seed))
     overall = frame[frame.segment == ALL_ROWS].set_index("component")
     return MaterializeResult(

@@ -104,7 +104,7 @@ _ML100K_MOVIES_SQL = _movies_sql(
     "'|'",
     5 + len(ML100K_GENRES),
     _genre_list_sql(f"[{_ML100K_FLAGS}]"),
-    extra_checks=f"""
+    extra_checks="""
             WHEN len(list_filter(f[6:], lambda flag: flag NOT IN ('0', '1'))) > 0 THEN 'invalid_genre_flags'""",
 )
 _ML1M_MOVIES_SQL = _movies_sql("'::'", 3, _genre_list_sql("string_split(f[3], '|')"))

@@ -1,7 +1,7 @@
 """Variant partitions train through Dagster into exactly one MLflow run each, which always ends."""
 
 import pytest
-from dagster import AssetKey, AssetSelection, DagsterInstance
+from dagster import AssetSelection, DagsterInstance
 from mlflow.tracking import MlflowClient
 
 from hybridrec_assets.artifacts import resume_path

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from hybridrec_ml.config import VARIANTS
-from hybridrec_ml.evaluation.contributions import score_spread
 from hybridrec_ml.tensors.batching import make_batch
 from hybridrec_ml.evaluation.protocols import evaluate_full
 from hybridrec_ml.models import hybrid
@@ -75,6 +74,6 @@ def test_catalogue_spread_is_the_std_of_each_component_score_over_every_item(nam
         monkeypatch.setitem(hybrid.CATALOGUE_BLOCK_PAIRS, "cpu", len(ROWS) * 5)  # running sums over blocks of 5 items
         spread = model.score_all_items(BATCH).component_spread
     expected = torch.zeros(len(ROWS), 3)
-    expected[:, model.positions] = score_spread(parts.scores)
+    expected[:, model.positions] = parts.scores.std(dim=1, unbiased=False)  # population std over the catalogue
     torch.testing.assert_close(spread, expected, rtol=1e-5, atol=1e-6)
     assert (spread[:, model.positions] > 0).all()  # absent components stay 0

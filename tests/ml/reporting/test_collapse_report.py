@@ -29,7 +29,7 @@ def record(variant: str, alpha: tuple[float, ...], spread: tuple[float, ...], nd
                "score_scale_static": 1.0}]  # fmt: skip
     return {"variant": variant, "seed": 42, "applicable": True, "best_epoch": 1, "epochs": epochs,
             "contributions": contributions,
-            "ndcg_full_user_ci": {"mean": ndcg, "half_width": 0.01, "n_users": 10, "mask": "history"},
+            "ndcg_full_user_ci": {"mean": ndcg, "half_width": 0.01, "n_users": 10, "mask": "history"}, "drop_protocol": "full",
             "ndcg_sampled_user_ci": {"mean": 0.9 - ndcg, "half_width": 0.02, "n_users": 10}}  # fmt: skip
 
 
@@ -89,9 +89,9 @@ def test_section_marks_fixed_fusions_not_applicable_and_day_cells(tmp_path):
     assert written.path == tmp_path / "collapse.html" and "Why does the gate collapse?" in written.path.read_text()
 
 
-def test_a_record_without_the_full_ranking_value_is_refused_by_name():
-    old = {k: v for k, v in record("v1", (0.5, 0.3, 0.2), (1.0, 1.0, 1.0), 0.3).items() if k != "ndcg_full_user_ci"}
-    with pytest.raises(ValueError, match="gate_diagnosis of v1 seed 42 has no full-ranking NDCG@10"):
+def test_a_record_with_sampled_drops_is_refused_by_name():
+    old = {k: v for k, v in record("v1", (0.5, 0.3, 0.2), (1.0, 1.0, 1.0), 0.3).items() if k != "drop_protocol"}
+    with pytest.raises(ValueError, match="gate_diagnosis of v1 seed 42 was measured on the sampled candidates"):
         cells_frame([old])
 
 

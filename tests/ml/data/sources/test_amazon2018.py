@@ -2,7 +2,6 @@ import gzip
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from hybridrec_ml.data.sources import line_reader

@@ -6,7 +6,6 @@ the outcome is the same, only the size differs.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from pathlib import Path
 
