@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -50,21 +51,24 @@ from torch import nn
 # Measure the code of this checkout, whatever an editable install points at.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hybridrec_ml.config import VARIANTS
+from hybridrec_ml.config import VARIANTS, ModelDims
 from hybridrec_ml.data.sources.registry import SyntheticOptions, ingest_source, resolve_source_files
 from hybridrec_ml.data.transforms.recbole_export import export_recbole
 from hybridrec_ml.data_layer import build_data_layer
 from hybridrec_ml.evaluation.metrics import mean_metrics
 from hybridrec_ml.evaluation.protocols import PerUserResult, evaluate_full, evaluate_per_user
 from hybridrec_ml.models.base import Recommender, Scores
-from hybridrec_ml.tensors.batch import Batch
+from hybridrec_ml.tensors.batch import Batch, SequenceChunks
 from hybridrec_ml.tensors.bundle import InteractionSet, SparseRows, TrainingBundle
 from hybridrec_ml.tensors.bundle_loader import load_training_bundle, unique_items_by_user
 from hybridrec_ml.tensors.sequences import batch_maker
 from hybridrec_ml.models.baselines.gru4rec import GRU4Rec
+from hybridrec_ml.models.baselines.sasrec import SASRec, causal_mask
 from hybridrec_ml.training.trainer import train
 
 BENCH = Path(__file__).resolve().parent
+RECBOLE_INITIALIZER_RANGE = 0.02  # RecBole's `initializer_range` (SASRec's default)
+RECBOLE_LAYER_NORM_EPS = 1e-12  # RecBole's `layer_norm_eps` (SASRec's default)
 RECBOLE_REQUIREMENTS = ("recbole==1.2.1", "numpy<2", "setuptools<81", "pandas<2.2", "torch==2.13.0")
 DATASET = "parity"
 SEQUENCE_DATASET = "parity_seq"  # the same split with each row's history, for RecBole's sequential models
@@ -295,12 +299,14 @@ def population_metrics(result: PerUserResult, bundle: TrainingBundle, users: str
     return {name: float(values[keep].mean()) for name, values in result.per_user.items()}, int(keep.sum())
 
 
-def recbole_gru4rec_init(model: Recommender) -> Recommender:
-    """RecBole 1.2.1's GRU4Rec initialisation on our GRU4Rec (`--ours-init recbole`, a diagnostic).
+def recbole_init(model: Recommender) -> Recommender:
+    """RecBole 1.2.1's initialisation on our GRU4Rec or SASRec (`--ours-init recbole`, a diagnostic).
 
-    Ours keeps PyTorch's defaults (N(0, 1) item embeddings, GRU with biases); RecBole draws the item
-    embeddings xavier-normal (std about 0.1 here), the GRU weights xavier-uniform, and has no GRU
-    biases. Running ours both ways measures how much of a gap the initialisation explains.
+    GRU4Rec: ours keeps PyTorch's defaults (N(0, 1) item embeddings, GRU with biases); RecBole draws
+    the item embeddings xavier-normal (std about 0.1 here), the GRU weights xavier-uniform, and has no
+    GRU biases. SASRec: ours draws only the embeddings N(0, 0.02) and keeps PyTorch's defaults in the
+    blocks; RecBole draws every linear layer N(0, 0.02) too (query, key, value, output, feed-forward),
+    with zero biases. Running ours both ways measures how much of a gap the initialisation explains.
     """
     if isinstance(model, GRU4Rec):
         gru = model.encoder.gru
@@ -310,10 +316,57 @@ def recbole_gru4rec_init(model: Recommender) -> Recommender:
         for bias in (gru.bias_ih_l0, gru.bias_hh_l0):
             nn.init.zeros_(bias)
             bias.requires_grad_(False)
+    elif isinstance(model, SASRec):
+        for name, parameter in model.blocks.named_parameters():
+            if name.endswith("in_proj_weight") or (name.endswith("weight") and parameter.dim() == 2):
+                nn.init.normal_(parameter, std=RECBOLE_INITIALIZER_RANGE)  # query/key/value, output, feed-forward
+            elif name.endswith("bias") and "norm" not in name:
+                nn.init.zeros_(parameter)
     return model
 
 
-def run_ours(pair: Pair, bundle: TrainingBundle, args: argparse.Namespace, seed: int) -> OurRun:
+class RecBoleShapedSASRec(SASRec):
+    """Our SASRec with RecBole 1.2.1's block shape (`--ours-init recbole-shape`, a diagnostic): the input is
+    LayerNorm(e + p) (no sqrt(d) scale), the blocks are post-norm (residual, then LayerNorm, eps 1e-12),
+    and there is no final LayerNorm. Training, loss, data and evaluation stay ours."""
+
+    def __init__(self, n_items: int, dims: ModelDims) -> None:
+        super().__init__(n_items, dims)
+        d = dims.embedding_dim
+        block = nn.TransformerEncoderLayer(
+            d, dims.attention_heads, dim_feedforward=d, dropout=dims.dropout, activation="relu",
+            batch_first=True, norm_first=False, layer_norm_eps=RECBOLE_LAYER_NORM_EPS,
+        )  # fmt: skip
+        self.blocks = nn.TransformerEncoder(block, dims.attention_blocks, enable_nested_tensor=False)
+        self.input_norm = nn.LayerNorm(d, eps=RECBOLE_LAYER_NORM_EPS)
+
+    def sequence_outputs(self, sequence: SequenceChunks) -> torch.Tensor:
+        items = sequence.items
+        positions = torch.arange(items.shape[1], device=items.device)
+        x = self.dropout(self.input_norm(self.item_emb(items) + self.position_emb(positions)))
+        x = x * (items > 0).unsqueeze(-1)
+        return self.blocks(x, mask=causal_mask(items.shape[1], items.device))
+
+
+OURS_INITS = {"ours": "ours", "recbole": "ours, RecBole's init", "recbole-shape": "ours, RecBole's init and block shape"}
+
+
+def initialiser(name: str, dims: ModelDims) -> Callable[[Recommender], Recommender] | None:
+    """`--ours-init` NAME -> the trainer's `initialise` hook (None: our own initialisation)."""
+    if name == "ours":
+        return None
+    if name == "recbole":
+        return recbole_init
+
+    def reshaped(model: Recommender) -> Recommender:
+        if not isinstance(model, SASRec):
+            raise ValueError("--ours-init recbole-shape applies to SASRec only")
+        return recbole_init(RecBoleShapedSASRec(model.item_emb.num_embeddings - 1, dims))
+
+    return reshaped
+
+
+def run_ours(pair: Pair, bundle: TrainingBundle, args: argparse.Namespace, seed: int, init: str = "ours") -> OurRun:
     """Train (early stopping on valid NDCG@10 under RecBole's protocol for the model), then that protocol on test."""
     train_mask, test_mask = masks(bundle)
     variant = VARIANTS[pair.ours].with_train(
@@ -331,7 +384,7 @@ def run_ours(pair: Pair, bundle: TrainingBundle, args: argparse.Namespace, seed:
 
     trained = train(
         variant, bundle, validate=lambda model: scored(model, "val", train_mask)[0]["ndcg@10"],
-        initialise=recbole_gru4rec_init if args.ours_init == "recbole" else None,
+        initialise=initialiser(init, variant.dims),
     )
     metrics, evaluated = scored(trained.model, "test", test_mask)
     return OurRun(metrics, evaluated, len(trained.history), trained.best_epoch, time.perf_counter() - started)
@@ -339,19 +392,20 @@ def run_ours(pair: Pair, bundle: TrainingBundle, args: argparse.Namespace, seed:
 
 def run_pair(
     model: str, seed: int, args: argparse.Namespace, python: Path, database: Path, work_dir: Path
-) -> tuple[dict, OurRun]:
-    """RecBole's model and ours for one seed (a worker process: it loads its own bundle)."""
+) -> tuple[dict, dict[str, OurRun]]:
+    """RecBole's model and ours (once per `--ours-init` of a trained model) for one seed (a worker
+    process: it loads its own bundle)."""
     torch.set_num_threads(1)
     with duckdb.connect(str(database), read_only=True) as con:
         bundle = load_training_bundle(con)
     pair = PAIRS[model]
     theirs = run_recbole(python, pair.recbole, recbole_config(args, work_dir / "data", seed, pair, work_dir), work_dir)
-    ours = run_ours(pair, bundle, args, seed)
+    ours = {init: run_ours(pair, bundle, args, seed, init) for init in (args.ours_init if pair.trained else ["ours"])}
     if model == "pop":
         _, test_mask = masks(bundle)
         test_positives = unique_items_by_user(bundle.test.user, bundle.test.item, bundle.n_users, bundle.n_items)
         upper = evaluate_per_user(PopularityPositivesFirst(bundle.item_train_count, test_positives), bundle.test, test_mask)
-        ours = replace(ours, upper_bound=population_metrics(upper, bundle, args.users)[0])
+        ours["ours"] = replace(ours["ours"], upper_bound=population_metrics(upper, bundle, args.users)[0])
     return theirs, ours
 
 
@@ -396,12 +450,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="all test users (cold ones included), or only those with a training interaction")
     parser.add_argument("--user-dropout", type=float, default=VARIANTS["bpr_mf"].train.user_dropout,
                         help="share of training rows that train the unknown-user row (0: none, as RecBole)")
-    parser.add_argument("--ours-init", choices=("ours", "recbole"), default="ours",
-                        help="recbole: our GRU4Rec initialised as RecBole's (a diagnostic of the GRU4Rec gap)")
+    parser.add_argument("--ours-init", default="ours",
+                        help="comma list, ours trained once per entry: ours | recbole (our GRU4Rec / SASRec with RecBole's "
+                             "initialisation) | recbole-shape (SASRec: RecBole's init and block shape); diagnostics of a gap")
     parser.add_argument("--models", default="pop,bpr", help=f"which pairs to run, of {','.join(PAIRS)}")
     parser.add_argument("--jobs", type=int, default=1, help="(model, seed) pairs run at once, each in its own process")
     parser.add_argument("--cache-dir", default=str(BENCH / ".cache"))
     args = parser.parse_args(argv)
+    args.ours_init = args.ours_init.split(",")
+    if unknown_inits := set(args.ours_init) - set(OURS_INITS):
+        parser.error(f"unknown --ours-init {sorted(unknown_inits)}; known: {', '.join(OURS_INITS)}")
     seeds = [int(seed) for seed in args.seeds.split(",")]
     models = [model for model in PAIRS if model in args.models.split(",")]
     if unknown := set(args.models.split(",")) - set(PAIRS):
@@ -424,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{bundle.n_users} users, {bundle.n_items} items; {cold} test users have no training interaction")  # fmt: skip
     print(f"users: {args.users} (sequential models: every test row with a history). Trained models: lr {args.lr}, "
           f"batch {args.batch_size}, epochs <= {args.epochs}, patience {args.patience}, seeds {seeds}; "
-          f"our user dropout {args.user_dropout}, our GRU4Rec init {args.ours_init}", flush=True)  # fmt: skip
+          f"our user dropout {args.user_dropout}, our initialisations {','.join(args.ours_init)}", flush=True)  # fmt: skip
 
     jobs = [(model, seed) for model in models for seed in (seeds if PAIRS[model].trained else seeds[:1])]
     # spawn: a forked child would inherit this process's torch thread pool (see hybridrec_assets.pipeline)
@@ -434,39 +492,46 @@ def main(argv: list[str] | None = None) -> int:
         for job, future in futures.items():
             outcomes[job] = future.result()
             theirs, ours = outcomes[job]
-            figures = "; ".join(f"{m} RecBole {theirs['test'][m]:.4f} ours {ours.metrics[m]:.4f}" for m in SHOWN)
-            print(f"{job[0]} seed {job[1]} done (RecBole {theirs['seconds']:.0f} s, "
-                  f"{epochs_cell(theirs['epochs_run'], theirs['best_epoch'], args.epochs)}; ours {ours.seconds:.0f} s, "
-                  f"{epochs_cell(ours.epochs_run, ours.best_epoch, args.epochs)}): {figures}", flush=True)  # fmt: skip
+            done = [f"RecBole {theirs['seconds']:.0f} s, {epochs_cell(theirs['epochs_run'], theirs['best_epoch'], args.epochs)}"]
+            done += [f"{OURS_INITS[init]} {run.seconds:.0f} s, {epochs_cell(run.epochs_run, run.best_epoch, args.epochs)}"
+                     for init, run in ours.items()]  # fmt: skip
+            figures = "; ".join(
+                f"{m} RecBole {theirs['test'][m]:.4f} " + " ".join(f"{OURS_INITS[init]} {run.metrics[m]:.4f}" for init, run in ours.items())
+                for m in SHOWN
+            )
+            print(f"{job[0]} seed {job[1]} done ({'; '.join(done)}): {figures}", flush=True)
 
     rows: list[tuple[str, ...]] = []
     for model in models:
         pair = PAIRS[model]
         if not pair.trained:
             theirs, ours = outcomes[(model, seeds[0])]
+            run = ours["ours"]
             rows += [
                 (pair.recbole, "RecBole 1.2.1", "–", *(f"{theirs['test'][m]:.4f}" for m in SHOWN),
                  str(theirs["users_evaluated"]), "1"),
                 (pair.ours, "ours" + (" (ties count against the positive)" if model == "pop" else ""), "–",
-                 *(f"{ours.metrics[m]:.4f}" for m in SHOWN), str(ours.users_evaluated), "–"),
+                 *(f"{run.metrics[m]:.4f}" for m in SHOWN), str(run.users_evaluated), "–"),
             ]  # fmt: skip
-            if ours.upper_bound is not None:
+            if run.upper_bound is not None:
                 rows.append((pair.ours, "ours, ties in the positive's favour", "–",
-                             *(f"{ours.upper_bound[m]:.4f}" for m in SHOWN), str(ours.users_evaluated), "–"))  # fmt: skip
+                             *(f"{run.upper_bound[m]:.4f}" for m in SHOWN), str(run.users_evaluated), "–"))  # fmt: skip
             continue
-        figures: dict[str, dict[str, list[float]]] = {"RecBole 1.2.1": {m: [] for m in SHOWN}, "ours": {m: [] for m in SHOWN}}
+        sides = ["RecBole 1.2.1", *(OURS_INITS[init] for init in args.ours_init)]
+        figures: dict[str, dict[str, list[float]]] = {side: {m: [] for m in SHOWN} for side in sides}
         for seed in seeds:
             theirs, ours = outcomes[(model, seed)]
             for m in SHOWN:
                 figures["RecBole 1.2.1"][m].append(theirs["test"][m])
-                figures["ours"][m].append(ours.metrics[m])
-            rows += [
-                (pair.recbole, "RecBole 1.2.1", str(seed), *(f"{theirs['test'][m]:.4f}" for m in SHOWN),
-                 str(theirs["users_evaluated"]), epochs_cell(theirs["epochs_run"], theirs["best_epoch"], args.epochs)),
-                (pair.ours, "ours", str(seed), *(f"{ours.metrics[m]:.4f}" for m in SHOWN),
-                 str(ours.users_evaluated), epochs_cell(ours.epochs_run, ours.best_epoch, args.epochs)),
-            ]  # fmt: skip
-        for side, name in (("RecBole 1.2.1", pair.recbole), ("ours", pair.ours)):
+            rows.append((pair.recbole, "RecBole 1.2.1", str(seed), *(f"{theirs['test'][m]:.4f}" for m in SHOWN),
+                         str(theirs["users_evaluated"]), epochs_cell(theirs["epochs_run"], theirs["best_epoch"], args.epochs)))  # fmt: skip
+            for init, run in ours.items():
+                for m in SHOWN:
+                    figures[OURS_INITS[init]][m].append(run.metrics[m])
+                rows.append((pair.ours, OURS_INITS[init], str(seed), *(f"{run.metrics[m]:.4f}" for m in SHOWN),
+                             str(run.users_evaluated), epochs_cell(run.epochs_run, run.best_epoch, args.epochs)))  # fmt: skip
+        for side in sides:
+            name = pair.recbole if side == "RecBole 1.2.1" else pair.ours
             rows.append((name, f"{side}, mean ± sd", f"{len(seeds)} seeds", *(_mean_sd(figures[side][m]) for m in SHOWN), "", ""))
     print()
     print_report(rows)

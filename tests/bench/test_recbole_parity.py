@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.recbole_parity import PAIRS, epochs_cell, recbole_config, recbole_gru4rec_init
+from bench.recbole_parity import PAIRS, RecBoleShapedSASRec, epochs_cell, initialiser, recbole_config, recbole_init
 from bench.recbole_runner import check_one_item_space
 from hybridrec_ml.config import ModelDims
 from hybridrec_ml.models.baselines.gru4rec import GRU4Rec
+from hybridrec_ml.models.baselines.sasrec import SASRec
+from hybridrec_ml.tensors.batch import SequenceChunks
 
 ARGS = argparse.Namespace(epochs=200, patience=10, batch_size=256, lr=1e-3)
 
@@ -52,7 +54,7 @@ def test_the_epochs_cell_says_whether_patience_or_the_cap_ended_the_run():
 
 def test_recbole_init_of_our_gru4rec_is_recboles():
     torch.manual_seed(0)
-    model = recbole_gru4rec_init(GRU4Rec(150, ModelDims(gru_hidden=100, gru_layers=1)))
+    model = recbole_init(GRU4Rec(150, ModelDims(gru_hidden=100, gru_layers=1)))
     gru = dict(model.encoder.gru.named_parameters())
     for name in ("bias_ih_l0", "bias_hh_l0"):  # RecBole's GRU has no biases: zero and never trained
         assert not gru[name].any() and not gru[name].requires_grad
@@ -62,4 +64,32 @@ def test_recbole_init_of_our_gru4rec_is_recboles():
     assert gru["weight_hh_l0"].abs().max().item() <= bound and gru["weight_hh_l0"].abs().max().item() > 0.9 * bound
     untouched = torch.nn.Linear(2, 2)
     before = untouched.weight.clone()
-    assert recbole_gru4rec_init(untouched) is untouched and torch.equal(untouched.weight, before)
+    assert recbole_init(untouched) is untouched and torch.equal(untouched.weight, before)
+
+
+def test_recbole_init_of_our_sasrec_draws_every_block_matrix_like_recbole():
+    torch.manual_seed(0)
+    dims = ModelDims(dropout=0.2)
+    model = recbole_init(SASRec(150, dims))
+    blocks = dict(model.blocks.named_parameters())
+    for name in ("layers.0.self_attn.in_proj_weight", "layers.0.self_attn.out_proj.weight", "layers.1.linear1.weight"):
+        assert blocks[name].std().item() == pytest.approx(0.02, rel=0.1)  # PyTorch's default would be about 0.07-0.13
+    assert not blocks["layers.0.self_attn.in_proj_bias"].any() and not blocks["layers.1.linear2.bias"].any()
+    assert torch.equal(blocks["layers.0.norm1.weight"], torch.ones(64))  # LayerNorms keep 1 / 0
+
+
+def test_the_recbole_shaped_sasrec_is_post_norm_on_a_normalised_input():
+    torch.manual_seed(0)
+    dims = ModelDims(dropout=0.0)
+    model = initialiser("recbole-shape", dims)(SASRec(150, dims)).eval()
+    assert isinstance(model, RecBoleShapedSASRec) and not model.blocks.layers[0].norm_first and model.blocks.norm is None
+    items = torch.tensor([[3, 7, 0]])
+    chunks = SequenceChunks(items=items, lengths=torch.tensor([2]), state_at=torch.tensor([1]))
+    outputs = model.sequence_outputs(chunks)
+    # a post-norm block ends in a LayerNorm with unit weight and zero bias: every real position is standardised
+    real = outputs[0, :2]
+    torch.testing.assert_close(real.mean(dim=-1), torch.zeros(2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(real.var(dim=-1, unbiased=False), torch.ones(2), atol=1e-3, rtol=0)
+    assert initialiser("ours", dims) is None and initialiser("recbole", dims) is recbole_init
+    with pytest.raises(ValueError, match="SASRec only"):
+        initialiser("recbole-shape", dims)(GRU4Rec(150, ModelDims(gru_hidden=100, gru_layers=1)))
