@@ -49,7 +49,6 @@ class RunDescription:
 
     source: str = "unknown"
     scale: str = "unknown"
-    profile: str = "demo"  # training budget: the variants' epochs unless overridden
     epochs: str = "variant defaults"
     commit: str = "unknown"
     date: str = "unknown"
@@ -69,13 +68,21 @@ def _ordered(evaluations: Sequence[VariantEvaluation]) -> list[VariantEvaluation
     return sorted(evaluations, key=lambda e: (order.get(e.variant, len(order)), e.seed))
 
 
+def training_profiles(evaluations: Sequence[VariantEvaluation]) -> str:
+    """The profile(s) the evaluated models were trained with, as their evaluations recorded it."""
+    recorded = sorted({e.training["profile"] for e in evaluations if e.training and e.training.get("profile")})
+    if not recorded:
+        return "not recorded"
+    return recorded[0] if len(recorded) == 1 else f"mixed ({', '.join(recorded)})"
+
+
 def _what_was_run(evaluations: Sequence[VariantEvaluation], run: RunDescription) -> list[str]:
     first = evaluations[0]
     counts = first.counts()
     seeds = sorted({e.seed for e in evaluations})
     variants = list(dict.fromkeys(e.variant for e in evaluations))
     lines = [
-        f"- Source: {run.source}, scale {run.scale}; profile {run.profile}, epochs: {run.epochs}.",
+        f"- Source: {run.source}, scale {run.scale}; profile {training_profiles(evaluations)}, epochs: {run.epochs}.",
         f"- Variants: {', '.join(variants)}; seeds {', '.join(map(str, seeds))} ({len(evaluations)} runs).",
         f"- Test users evaluated: {counts['users_all']:,} (warm, i.e. with a training interaction: "
         f"{counts['users_warm']:,}); test rows: {counts['rows_all']:,} (warm users' rows: {counts['rows_warm']:,}); "

@@ -63,7 +63,6 @@ def results_report(
     run = RunDescription(
         source=source.kind,
         scale=source.synthetic_scale if source.kind == "synthetic" else (source.folder or source.reviews_path or "files"),
-        profile="demo (the variants' default training settings)" if source.synthetic_scale == "demo" else "as configured",
         epochs=_epochs_run(store, [(e.variant, e.seed) for e in evaluations]),
         commit=code_commit(),
         date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -76,7 +76,7 @@ def test_report_holds_the_evaluation_numbers(env_with_data):
         for name in names:  # MLflow and the report: one number; the UI shows it to 4 significant digits
             assert evaluations[variant][name] == rounded(logged[name])
             assert len(f"{evaluations[variant][name]:.6e}".split("e")[0].replace(".", "").rstrip("0")) <= 4
-    assert metadata["summary"].startswith("### What was run\n- Source: synthetic, scale tiny;")
+    assert metadata["summary"].startswith("### What was run\n- Source: synthetic, scale tiny; profile demo, epochs:")
     assert "<h2>Summary</h2>" in html and html.index("<h2>Summary</h2>") < html.index("<h2>Main results: NDCG@10</h2>")
     assert re.search(r"no_attention \| 1 \|.*\(0\.333, 0\.333, 0\.333\) \| n/a \(no learned gate\) \|", metadata["main_table"])
     assert np.isfinite(evaluations["v1"]["test_alpha_static"])

@@ -1,10 +1,13 @@
+import dataclasses
 from html.parser import HTMLParser
 
 import plotly.graph_objects as go
 
+from hybridrec_ml.evaluation.variant_evaluation import VariantEvaluation
 from hybridrec_ml.reporting.html_report import ReportSection, markdown_to_html, render_html_report, write_html_report
-from hybridrec_ml.reporting.results_report import RunDescription, build_results_report
+from hybridrec_ml.reporting.results_report import RunDescription, build_results_report, training_profiles
 from hybridrec_ml.reporting.tables import main_table, results_frame
+from tests.ml.reporting.conftest import evaluation
 
 VOID = {"meta", "br", "hr", "img", "input", "link"}
 
@@ -83,7 +86,7 @@ def test_results_report_opens_with_what_was_run_and_the_answer(tmp_path, evaluat
     assert body.index("<h2>Summary</h2>") < body.index("What was run") < body.index("<h2>Main results: NDCG@10</h2>")
     assert report.summary.splitlines()[:6] == [
         "### What was run",
-        "- Source: synthetic, scale tiny; profile demo, epochs: v1 6.",
+        "- Source: synthetic, scale tiny; profile not recorded, epochs: v1 6.",  # the fixtures carry no training record
         "- Variants: v1, v2, static_only, pop; seeds 1, 2 (6 runs).",
         "- Test users evaluated: 4 (warm, i.e. with a training interaction: 3); test rows: 5 (warm users' rows: 4); "
         "per-user protocol: 5 positives; cold-item rows: 1.",
@@ -94,3 +97,13 @@ def test_results_report_opens_with_what_was_run_and_the_answer(tmp_path, evaluat
     assert "- No variant differs from v1 at Holm-adjusted p < 0.05 (3 comparisons)." in report.summary
     assert "- Best baseline: pop." in report.summary
     assert set(report.tables) == {"main", "recall", "populations", "ablation", "segments", "significance", "training"}
+
+
+def test_the_profile_line_is_what_the_evaluated_models_were_trained_with():
+    def trained(profile: str | None, seed: int = 1) -> VariantEvaluation:
+        base = evaluation("v1", seed, [0, 100, 0, 100, 0])
+        return dataclasses.replace(base, training=None if profile is None else {"profile": profile, "best_epoch": 3})
+
+    assert training_profiles([trained("research"), trained("research", 2)]) == "research"
+    assert training_profiles([trained("demo"), trained("research", 2), trained(None, 3)]) == "mixed (demo, research)"
+    assert training_profiles([trained(None)]) == "not recorded"
