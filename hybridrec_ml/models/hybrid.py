@@ -355,7 +355,8 @@ class HybridRecommender(Recommender):
         self._catalogue = None
 
     def train(self, mode: bool = True) -> HybridRecommender:
-        self.clear_catalogue_cache()  # weights are about to change (or just did)
+        if mode or self.training:  # weights are about to change (or just did); eval() on an eval model keeps them
+            self.clear_catalogue_cache()
         return super().train(mode)
 
     def auxiliary_loss(self, alpha: torch.Tensor | None) -> dict[str, torch.Tensor]:

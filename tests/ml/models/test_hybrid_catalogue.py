@@ -77,3 +77,14 @@ def test_catalogue_spread_is_the_std_of_each_component_score_over_every_item(nam
     expected[:, model.positions] = parts.scores.std(dim=1, unbiased=False)  # population std over the catalogue
     torch.testing.assert_close(spread, expected, rtol=1e-5, atol=1e-6)
     assert (spread[:, model.positions] > 0).all()  # absent components stay 0
+
+
+def test_the_catalogue_is_kept_across_eval_calls_and_dropped_when_training_starts_or_ends():
+    model = build_model(VARIANTS["v1"], planted_bundle(n_users=8, per_user=6)).eval()
+    tables = model.catalogue_item_sides()
+    assert model.eval().catalogue_item_sides() is tables  # the evaluation protocols each call eval(): computed once
+    model.train()
+    assert model._catalogue is None  # weights are about to change
+    model.catalogue_item_sides()
+    model.eval()
+    assert model._catalogue is None  # they just did
